@@ -1,0 +1,826 @@
+//! The alert model.
+
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{DateTime, Utc};
+use serde::ser::SerializeMap;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_json::Value;
+
+use crate::attack::TechniqueId;
+use crate::entity::lookup;
+use crate::intent::format_intents;
+use crate::{Entity, Error, JsonMap, KillChainIntent, Severity, Status};
+
+/// An alert's unique instance id: Defender's `systemAlertId`. Never empty.
+///
+/// ```
+/// use vigil_core::AlertId;
+///
+/// let id = AlertId::new("2518298467986649999_4d25bfef")?;
+/// assert_eq!(id.as_str(), "2518298467986649999_4d25bfef");
+/// assert!(AlertId::new("  ").is_err());
+/// # Ok::<(), vigil_core::Error>(())
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct AlertId(String);
+
+impl AlertId {
+    /// Wraps an id; blank text is rejected.
+    pub fn new(id: impl Into<String>) -> Result<AlertId, Error> {
+        let id = id.into();
+        if id.trim().is_empty() {
+            Err(Error::invalid(
+                "alert id",
+                id,
+                "an alert id (systemAlertId) must not be empty",
+            ))
+        } else {
+            Ok(AlertId(id))
+        }
+    }
+
+    /// The id as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for AlertId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl FromStr for AlertId {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self, Error> {
+        AlertId::new(s)
+    }
+}
+
+impl AsRef<str> for AlertId {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Serialize for AlertId {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for AlertId {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        AlertId::new(String::deserialize(d)?).map_err(serde::de::Error::custom)
+    }
+}
+
+/// Where an alert routes to: the alerted Azure resource, a Log Analytics workspace, or a kind
+/// Vigil does not know (kept verbatim).
+///
+/// Keys are read case-insensitively (2020-01-01 documents spell them in PascalCase) and written
+/// in the 2022-01-01 camelCase form; unknown keys are kept in `extra` and written back.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub enum ResourceIdentifier {
+    /// `type: "AzureResource"`.
+    AzureResource {
+        /// ARM id of the alerted resource.
+        azure_resource_id: String,
+        /// Any other keys, verbatim.
+        extra: JsonMap,
+    },
+    /// `type: "LogAnalytics"`.
+    LogAnalytics {
+        /// The workspace id (a GUID).
+        workspace_id: String,
+        /// The workspace's subscription.
+        workspace_subscription_id: Option<String>,
+        /// The workspace's resource group.
+        workspace_resource_group: Option<String>,
+        /// The agent that reported the alert.
+        agent_id: Option<String>,
+        /// Any other keys, verbatim.
+        extra: JsonMap,
+    },
+    /// Any other `type`; `properties` holds the whole object, `type` included.
+    Other {
+        /// The `type` value as written.
+        type_name: String,
+        /// The object, verbatim.
+        properties: JsonMap,
+    },
+}
+
+impl ResourceIdentifier {
+    /// An `AzureResource` identifier.
+    pub fn azure_resource(azure_resource_id: impl Into<String>) -> ResourceIdentifier {
+        ResourceIdentifier::AzureResource {
+            azure_resource_id: azure_resource_id.into(),
+            extra: JsonMap::new(),
+        }
+    }
+
+    /// The identifier's `type` as written by Vigil (`"AzureResource"`, `"LogAnalytics"`, or the
+    /// kept type of an unknown kind).
+    pub fn type_name(&self) -> &str {
+        match self {
+            ResourceIdentifier::AzureResource { .. } => "AzureResource",
+            ResourceIdentifier::LogAnalytics { .. } => "LogAnalytics",
+            ResourceIdentifier::Other { type_name, .. } => type_name,
+        }
+    }
+
+    /// A property by its 2022-01-01 name (`azureResourceId`, `workspaceId`, …), matched
+    /// case-insensitively, as a string.
+    pub fn get_str(&self, key: &str) -> Option<&str> {
+        match self {
+            ResourceIdentifier::AzureResource {
+                azure_resource_id,
+                extra,
+            } => {
+                if key.eq_ignore_ascii_case("azureResourceId") {
+                    Some(azure_resource_id)
+                } else if key.eq_ignore_ascii_case("type") {
+                    Some(self.type_name())
+                } else {
+                    lookup(extra, key).and_then(Value::as_str)
+                }
+            }
+            ResourceIdentifier::LogAnalytics {
+                workspace_id,
+                workspace_subscription_id,
+                workspace_resource_group,
+                agent_id,
+                extra,
+            } => match key.to_ascii_lowercase().as_str() {
+                "workspaceid" => Some(workspace_id),
+                "workspacesubscriptionid" => workspace_subscription_id.as_deref(),
+                "workspaceresourcegroup" => workspace_resource_group.as_deref(),
+                "agentid" => agent_id.as_deref(),
+                "type" => Some(self.type_name()),
+                _ => lookup(extra, key).and_then(Value::as_str),
+            },
+            ResourceIdentifier::Other { properties, .. } => {
+                lookup(properties, key).and_then(Value::as_str)
+            }
+        }
+    }
+
+    pub(crate) fn to_json(&self) -> JsonMap {
+        let mut m = JsonMap::new();
+        let s = |v: &str| Value::String(v.to_owned());
+        match self {
+            ResourceIdentifier::AzureResource {
+                azure_resource_id,
+                extra,
+            } => {
+                m.insert("azureResourceId".into(), s(azure_resource_id));
+                m.extend(extra.clone());
+                m.insert("type".into(), s("AzureResource"));
+            }
+            ResourceIdentifier::LogAnalytics {
+                workspace_id,
+                workspace_subscription_id,
+                workspace_resource_group,
+                agent_id,
+                extra,
+            } => {
+                m.insert("workspaceId".into(), s(workspace_id));
+                for (k, v) in [
+                    ("workspaceSubscriptionId", workspace_subscription_id),
+                    ("workspaceResourceGroup", workspace_resource_group),
+                    ("agentId", agent_id),
+                ] {
+                    if let Some(v) = v {
+                        m.insert(k.into(), s(v));
+                    }
+                }
+                m.extend(extra.clone());
+                m.insert("type".into(), s("LogAnalytics"));
+            }
+            ResourceIdentifier::Other { properties, .. } => m = properties.clone(),
+        }
+        m
+    }
+}
+
+/// A related link of an alert (`extendedLinks[]`): Defender writes `Category`, `Label`, `Href`
+/// and `Type`; every key is kept.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct ExtendedLink(pub JsonMap);
+
+impl ExtendedLink {
+    /// A link with `Href` and `Label`.
+    pub fn new(href: impl Into<String>, label: impl Into<String>) -> ExtendedLink {
+        let mut m = JsonMap::new();
+        m.insert("Label".into(), Value::String(label.into()));
+        m.insert("Href".into(), Value::String(href.into()));
+        ExtendedLink(m)
+    }
+
+    fn field(&self, key: &str) -> Option<&str> {
+        lookup(&self.0, key).and_then(Value::as_str)
+    }
+
+    /// `Href`: the link target.
+    pub fn href(&self) -> Option<&str> {
+        self.field("Href")
+    }
+
+    /// `Label`: the link text.
+    pub fn label(&self) -> Option<&str> {
+        self.field("Label")
+    }
+
+    /// `Category`, e.g. `threat_reports`.
+    pub fn category(&self) -> Option<&str> {
+        self.field("Category")
+    }
+
+    /// `Type`, e.g. `webLink`.
+    pub fn link_type(&self) -> Option<&str> {
+        self.field("Type")
+    }
+}
+
+/// The evidence Defender attaches to an alert (`supportingEvidence`). Its shape depends on its
+/// `type` (`tabularEvidences`, `supportingEvidenceList`, …), so it is kept verbatim.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct SupportingEvidence(pub JsonMap);
+
+impl SupportingEvidence {
+    /// The evidence's `type`.
+    pub fn evidence_type(&self) -> Option<&str> {
+        lookup(&self.0, "type").and_then(Value::as_str)
+    }
+}
+
+/// One security alert, with every property of Defender for Cloud's 2022-01-01 alert resource.
+///
+/// Make one with [`crate::defender::parse_alerts`] or [`Alert::builder`]. Properties are read
+/// through accessors; the status changes only through [`Alert::transition`], the checked
+/// lifecycle. Properties a document carries that Vigil does not model are kept
+/// ([`Alert::additional_properties`]) and written back by `Serialize`, which produces the
+/// 2022-01-01 ARM resource form (`{"id", "name", "type", "properties": {…}}`).
+///
+/// ```
+/// use chrono::{TimeZone, Utc};
+/// use vigil_core::{Alert, AlertId, Entity, KillChainIntent, Severity, Status};
+///
+/// let alert = Alert::builder(
+///     AlertId::new("a-1")?,
+///     "VM_SuspiciousPowerShell",
+///     "Suspicious PowerShell command line",
+///     Severity::Medium,
+///     Utc.with_ymd_and_hms(2026, 11, 2, 8, 30, 0).unwrap(),
+/// )
+/// .intent(KillChainIntent::Execution)
+/// .entity(Entity::host("vm1"))
+/// .entity(Entity::process("powershell.exe -enc SQBFAFgA"))
+/// .compromised_entity("vm1")
+/// .build();
+///
+/// assert_eq!(alert.status(), Status::Active);
+/// assert_eq!(alert.entities().len(), 2);
+/// let json = serde_json::to_value(&alert)?;
+/// assert_eq!(json["properties"]["severity"], "Medium");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+pub struct Alert {
+    pub(crate) resource_id: Option<String>,
+    pub(crate) name: Option<String>,
+    pub(crate) resource_type: Option<String>,
+    pub(crate) envelope_extra: JsonMap,
+    pub(crate) version: Option<String>,
+    pub(crate) alert_type: String,
+    pub(crate) system_alert_id: AlertId,
+    pub(crate) product_component_name: Option<String>,
+    pub(crate) display_name: String,
+    pub(crate) description: Option<String>,
+    pub(crate) severity: Severity,
+    pub(crate) intents: Vec<KillChainIntent>,
+    pub(crate) start_time: Option<DateTime<Utc>>,
+    pub(crate) end_time: Option<DateTime<Utc>>,
+    pub(crate) resource_identifiers: Vec<ResourceIdentifier>,
+    pub(crate) remediation_steps: Vec<String>,
+    pub(crate) vendor_name: Option<String>,
+    pub(crate) status: Status,
+    pub(crate) extended_links: Vec<ExtendedLink>,
+    pub(crate) alert_uri: Option<String>,
+    pub(crate) time_generated: DateTime<Utc>,
+    pub(crate) product_name: Option<String>,
+    pub(crate) processing_end_time: Option<DateTime<Utc>>,
+    pub(crate) entities: Vec<Entity>,
+    pub(crate) is_incident: bool,
+    pub(crate) correlation_key: Option<String>,
+    pub(crate) extended_properties: JsonMap,
+    pub(crate) compromised_entity: Option<String>,
+    pub(crate) techniques: Vec<TechniqueId>,
+    pub(crate) sub_techniques: Vec<TechniqueId>,
+    pub(crate) supporting_evidence: Option<SupportingEvidence>,
+    pub(crate) extra: JsonMap,
+}
+
+impl Alert {
+    /// Starts building an alert from its required properties: the unique id (`systemAlertId`),
+    /// the detection's type (`alertType`), the display name, the severity and the time it was
+    /// generated. The status starts as [`Status::Active`].
+    pub fn builder(
+        system_alert_id: AlertId,
+        alert_type: impl Into<String>,
+        display_name: impl Into<String>,
+        severity: Severity,
+        time_generated: DateTime<Utc>,
+    ) -> AlertBuilder {
+        AlertBuilder(Alert {
+            resource_id: None,
+            name: None,
+            resource_type: None,
+            envelope_extra: JsonMap::new(),
+            version: None,
+            alert_type: alert_type.into(),
+            system_alert_id,
+            product_component_name: None,
+            display_name: display_name.into(),
+            description: None,
+            severity,
+            intents: Vec::new(),
+            start_time: None,
+            end_time: None,
+            resource_identifiers: Vec::new(),
+            remediation_steps: Vec::new(),
+            vendor_name: None,
+            status: Status::Active,
+            extended_links: Vec::new(),
+            alert_uri: None,
+            time_generated,
+            product_name: None,
+            processing_end_time: None,
+            entities: Vec::new(),
+            is_incident: false,
+            correlation_key: None,
+            extended_properties: JsonMap::new(),
+            compromised_entity: None,
+            techniques: Vec::new(),
+            sub_techniques: Vec::new(),
+            supporting_evidence: None,
+            extra: JsonMap::new(),
+        })
+    }
+
+    /// Changes the status through the checked lifecycle ([`Status::transition`]) and returns the
+    /// previous status. On an illegal transition the alert is left unchanged.
+    pub fn transition(&mut self, to: Status) -> Result<Status, Error> {
+        let next = self.status.transition(to)?;
+        Ok(std::mem::replace(&mut self.status, next))
+    }
+
+    /// The ARM resource id (`id`), e.g.
+    /// `/subscriptions/…/providers/Microsoft.Security/locations/westeurope/alerts/…`.
+    pub fn resource_id(&self) -> Option<&str> {
+        self.resource_id.as_deref()
+    }
+
+    /// The ARM resource name (`name`), used in URLs. Need not equal the system alert id.
+    pub fn name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+
+    /// The ARM resource type (`type`), normally `Microsoft.Security/Locations/alerts`.
+    pub fn resource_type(&self) -> Option<&str> {
+        self.resource_type.as_deref()
+    }
+
+    /// The schema version (`version`), e.g. `2022-01-01`.
+    pub fn version(&self) -> Option<&str> {
+        self.version.as_deref()
+    }
+
+    /// The detection's identifier (`alertType`), shared by every alert of that detection.
+    pub fn alert_type(&self) -> &str {
+        &self.alert_type
+    }
+
+    /// The unique id of this alert instance (`systemAlertId`).
+    pub fn system_alert_id(&self) -> &AlertId {
+        &self.system_alert_id
+    }
+
+    /// The Defender plan that raised the alert (`productComponentName`); may be empty.
+    pub fn product_component_name(&self) -> Option<&str> {
+        self.product_component_name.as_deref()
+    }
+
+    /// The alert's display name (`alertDisplayName`).
+    pub fn display_name(&self) -> &str {
+        &self.display_name
+    }
+
+    /// What was detected (`description`).
+    pub fn description(&self) -> Option<&str> {
+        self.description.as_deref()
+    }
+
+    /// The severity.
+    pub fn severity(&self) -> Severity {
+        self.severity
+    }
+
+    /// The kill-chain intents (`intent`); Defender's single string may list several.
+    pub fn intents(&self) -> &[KillChainIntent] {
+        &self.intents
+    }
+
+    /// Time of the first event or activity in the alert (`startTimeUtc`).
+    pub fn start_time(&self) -> Option<DateTime<Utc>> {
+        self.start_time
+    }
+
+    /// Time of the last event or activity in the alert (`endTimeUtc`).
+    pub fn end_time(&self) -> Option<DateTime<Utc>> {
+        self.end_time
+    }
+
+    /// Where the alert routes to (`resourceIdentifiers`).
+    pub fn resource_identifiers(&self) -> &[ResourceIdentifier] {
+        &self.resource_identifiers
+    }
+
+    /// The ARM id of the first `AzureResource` identifier: the affected resource.
+    pub fn azure_resource_id(&self) -> Option<&str> {
+        self.resource_identifiers.iter().find_map(|r| match r {
+            ResourceIdentifier::AzureResource {
+                azure_resource_id, ..
+            } => Some(azure_resource_id.as_str()),
+            _ => None,
+        })
+    }
+
+    /// Manual remediation steps (`remediationSteps`).
+    pub fn remediation_steps(&self) -> &[String] {
+        &self.remediation_steps
+    }
+
+    /// The vendor (`vendorName`), e.g. `Microsoft`.
+    pub fn vendor_name(&self) -> Option<&str> {
+        self.vendor_name.as_deref()
+    }
+
+    /// The current status.
+    pub fn status(&self) -> Status {
+        self.status
+    }
+
+    /// Related links (`extendedLinks`).
+    pub fn extended_links(&self) -> &[ExtendedLink] {
+        &self.extended_links
+    }
+
+    /// Deep link to the alert in the Azure portal (`alertUri`).
+    pub fn alert_uri(&self) -> Option<&str> {
+        self.alert_uri.as_deref()
+    }
+
+    /// When the alert was generated (`timeGeneratedUtc`): the time the triage queue orders by.
+    pub fn time_generated(&self) -> DateTime<Utc> {
+        self.time_generated
+    }
+
+    /// The publishing product (`productName`), e.g. `Azure Security Center`.
+    pub fn product_name(&self) -> Option<&str> {
+        self.product_name.as_deref()
+    }
+
+    /// When processing of the alert finished (`processingEndTimeUtc`).
+    pub fn processing_end_time(&self) -> Option<DateTime<Utc>> {
+        self.processing_end_time
+    }
+
+    /// The related entities.
+    pub fn entities(&self) -> &[Entity] {
+        &self.entities
+    }
+
+    /// The entity with the given `$id`, for following `{"$ref": …}` links between entities.
+    pub fn entity_by_id(&self, id: &str) -> Option<&Entity> {
+        self.entities.iter().find(|e| e.entity_id() == Some(id))
+    }
+
+    /// `true` for an incident (a group of alerts), `false` for a single alert.
+    pub fn is_incident(&self) -> bool {
+        self.is_incident
+    }
+
+    /// Alerts sharing this key are related (`correlationKey`).
+    pub fn correlation_key(&self) -> Option<&str> {
+        self.correlation_key.as_deref()
+    }
+
+    /// Custom per-alert properties (`extendedProperties`), values of any JSON type.
+    pub fn extended_properties(&self) -> &JsonMap {
+        &self.extended_properties
+    }
+
+    /// One extended property, by key matched case-insensitively.
+    pub fn extended_property(&self, key: &str) -> Option<&Value> {
+        lookup(&self.extended_properties, key)
+    }
+
+    /// Sets an extended property (Defender lets clients write these).
+    pub fn set_extended_property(&mut self, key: impl Into<String>, value: impl Into<Value>) {
+        self.extended_properties.insert(key.into(), value.into());
+    }
+
+    /// Display name of the resource most related to the alert (`compromisedEntity`).
+    pub fn compromised_entity(&self) -> Option<&str> {
+        self.compromised_entity.as_deref()
+    }
+
+    /// MITRE ATT&CK technique ids (`techniques`).
+    pub fn techniques(&self) -> &[TechniqueId] {
+        &self.techniques
+    }
+
+    /// MITRE ATT&CK sub-technique ids (`subTechniques`).
+    pub fn sub_techniques(&self) -> &[TechniqueId] {
+        &self.sub_techniques
+    }
+
+    /// The supporting evidence, verbatim.
+    pub fn supporting_evidence(&self) -> Option<&SupportingEvidence> {
+        self.supporting_evidence.as_ref()
+    }
+
+    /// Sets the supporting evidence (Defender lets clients write it).
+    pub fn set_supporting_evidence(&mut self, evidence: Option<SupportingEvidence>) {
+        self.supporting_evidence = evidence;
+    }
+
+    /// Properties inside `properties` that Vigil does not model, kept verbatim.
+    pub fn additional_properties(&self) -> &JsonMap {
+        &self.extra
+    }
+
+    /// Keys next to `properties` in the resource other than `id`, `name` and `type`, kept
+    /// verbatim (some 2020-01-01 documents put `extendedProperties` there).
+    pub fn additional_resource_properties(&self) -> &JsonMap {
+        &self.envelope_extra
+    }
+}
+
+/// Builds an [`Alert`] in Rust; see [`Alert::builder`]. Every method sets one optional property.
+#[derive(Clone, Debug)]
+#[must_use = "call build() to get the alert"]
+pub struct AlertBuilder(Alert);
+
+macro_rules! opt_string_setters {
+    ($($(#[$m:meta])* $f:ident),* $(,)?) => {$(
+        $(#[$m])*
+        pub fn $f(mut self, value: impl Into<String>) -> Self {
+            self.0.$f = Some(value.into());
+            self
+        }
+    )*};
+}
+
+impl AlertBuilder {
+    opt_string_setters! {
+        /// ARM resource id (`id`).
+        resource_id,
+        /// ARM resource name (`name`).
+        name,
+        /// ARM resource type (`type`).
+        resource_type,
+        /// Schema version (`version`).
+        version,
+        /// Defender plan (`productComponentName`).
+        product_component_name,
+        /// Description.
+        description,
+        /// Vendor (`vendorName`).
+        vendor_name,
+        /// Portal deep link (`alertUri`).
+        alert_uri,
+        /// Publishing product (`productName`).
+        product_name,
+        /// Correlation key.
+        correlation_key,
+        /// Display name of the most related resource (`compromisedEntity`).
+        compromised_entity,
+    }
+
+    /// Initial status (default [`Status::Active`]), for alerts recorded after the fact.
+    pub fn status(mut self, status: Status) -> Self {
+        self.0.status = status;
+        self
+    }
+
+    /// Adds a kill-chain intent.
+    pub fn intent(mut self, intent: KillChainIntent) -> Self {
+        self.0.intents.push(intent);
+        self
+    }
+
+    /// Activity start (`startTimeUtc`).
+    pub fn start_time(mut self, t: DateTime<Utc>) -> Self {
+        self.0.start_time = Some(t);
+        self
+    }
+
+    /// Activity end (`endTimeUtc`).
+    pub fn end_time(mut self, t: DateTime<Utc>) -> Self {
+        self.0.end_time = Some(t);
+        self
+    }
+
+    /// Processing end (`processingEndTimeUtc`).
+    pub fn processing_end_time(mut self, t: DateTime<Utc>) -> Self {
+        self.0.processing_end_time = Some(t);
+        self
+    }
+
+    /// Adds a resource identifier.
+    pub fn resource_identifier(mut self, r: ResourceIdentifier) -> Self {
+        self.0.resource_identifiers.push(r);
+        self
+    }
+
+    /// Adds a remediation step.
+    pub fn remediation_step(mut self, step: impl Into<String>) -> Self {
+        self.0.remediation_steps.push(step.into());
+        self
+    }
+
+    /// Adds an extended link.
+    pub fn extended_link(mut self, link: ExtendedLink) -> Self {
+        self.0.extended_links.push(link);
+        self
+    }
+
+    /// Adds an entity.
+    pub fn entity(mut self, entity: Entity) -> Self {
+        self.0.entities.push(entity);
+        self
+    }
+
+    /// Marks the alert as an incident.
+    pub fn incident(mut self, is_incident: bool) -> Self {
+        self.0.is_incident = is_incident;
+        self
+    }
+
+    /// Sets an extended property.
+    pub fn extended_property(mut self, key: impl Into<String>, value: impl Into<Value>) -> Self {
+        self.0.extended_properties.insert(key.into(), value.into());
+        self
+    }
+
+    /// Adds a technique id; a sub-technique id also goes to `subTechniques`, and its parent to
+    /// `techniques`, as Defender lists them.
+    pub fn technique(mut self, id: TechniqueId) -> Self {
+        let top = id.parent().unwrap_or(id);
+        if !self.0.techniques.contains(&top) {
+            self.0.techniques.push(top);
+        }
+        if id.is_sub_technique() && !self.0.sub_techniques.contains(&id) {
+            self.0.sub_techniques.push(id);
+        }
+        self
+    }
+
+    /// Supporting evidence.
+    pub fn supporting_evidence(mut self, evidence: SupportingEvidence) -> Self {
+        self.0.supporting_evidence = Some(evidence);
+        self
+    }
+
+    /// Adds a property Vigil does not model, written back inside `properties`.
+    pub fn additional_property(mut self, key: impl Into<String>, value: impl Into<Value>) -> Self {
+        self.0.extra.insert(key.into(), value.into());
+        self
+    }
+
+    /// The alert.
+    pub fn build(self) -> Alert {
+        self.0
+    }
+}
+
+/// Formats a timestamp as Defender does: seven fractional digits and `Z`, or nine digits when
+/// the instant has nanoseconds that seven digits cannot hold.
+pub(crate) fn format_time(t: &DateTime<Utc>) -> String {
+    use chrono::SecondsFormat;
+    let nanos = t.timestamp_subsec_nanos();
+    if nanos.is_multiple_of(100) && nanos < 1_000_000_000 {
+        format!("{}.{:07}Z", t.format("%Y-%m-%dT%H:%M:%S"), nanos / 100)
+    } else {
+        t.to_rfc3339_opts(SecondsFormat::Nanos, true)
+    }
+}
+
+struct Properties<'a>(&'a Alert);
+
+impl Serialize for Properties<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let a = self.0;
+        let mut m = s.serialize_map(None)?;
+        if let Some(v) = &a.version {
+            m.serialize_entry("version", v)?;
+        }
+        m.serialize_entry("alertType", &a.alert_type)?;
+        m.serialize_entry("systemAlertId", &a.system_alert_id)?;
+        if let Some(v) = &a.product_component_name {
+            m.serialize_entry("productComponentName", v)?;
+        }
+        m.serialize_entry("alertDisplayName", &a.display_name)?;
+        if let Some(v) = &a.description {
+            m.serialize_entry("description", v)?;
+        }
+        m.serialize_entry("severity", &a.severity)?;
+        if !a.intents.is_empty() {
+            m.serialize_entry("intent", &format_intents(&a.intents))?;
+        }
+        if let Some(t) = &a.start_time {
+            m.serialize_entry("startTimeUtc", &format_time(t))?;
+        }
+        if let Some(t) = &a.end_time {
+            m.serialize_entry("endTimeUtc", &format_time(t))?;
+        }
+        let ids: Vec<JsonMap> = a.resource_identifiers.iter().map(|r| r.to_json()).collect();
+        m.serialize_entry("resourceIdentifiers", &ids)?;
+        m.serialize_entry("remediationSteps", &a.remediation_steps)?;
+        if let Some(v) = &a.vendor_name {
+            m.serialize_entry("vendorName", v)?;
+        }
+        m.serialize_entry("status", &a.status)?;
+        let links: Vec<&JsonMap> = a.extended_links.iter().map(|l| &l.0).collect();
+        m.serialize_entry("extendedLinks", &links)?;
+        if let Some(v) = &a.alert_uri {
+            m.serialize_entry("alertUri", v)?;
+        }
+        m.serialize_entry("timeGeneratedUtc", &format_time(&a.time_generated))?;
+        if let Some(v) = &a.product_name {
+            m.serialize_entry("productName", v)?;
+        }
+        if let Some(t) = &a.processing_end_time {
+            m.serialize_entry("processingEndTimeUtc", &format_time(t))?;
+        }
+        m.serialize_entry("entities", &a.entities)?;
+        m.serialize_entry("isIncident", &a.is_incident)?;
+        if let Some(v) = &a.correlation_key {
+            m.serialize_entry("correlationKey", v)?;
+        }
+        m.serialize_entry("extendedProperties", &a.extended_properties)?;
+        if let Some(v) = &a.compromised_entity {
+            m.serialize_entry("compromisedEntity", v)?;
+        }
+        if !a.techniques.is_empty() {
+            m.serialize_entry("techniques", &a.techniques)?;
+        }
+        if !a.sub_techniques.is_empty() {
+            m.serialize_entry("subTechniques", &a.sub_techniques)?;
+        }
+        if let Some(v) = &a.supporting_evidence {
+            m.serialize_entry("supportingEvidence", &v.0)?;
+        }
+        for (k, v) in &a.extra {
+            m.serialize_entry(k, v)?;
+        }
+        m.end()
+    }
+}
+
+impl Serialize for Alert {
+    /// Writes the 2022-01-01 ARM resource form. Collections are always written (possibly
+    /// empty); absent optional values are omitted; unknown properties follow the known ones.
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(None)?;
+        if let Some(v) = &self.resource_id {
+            m.serialize_entry("id", v)?;
+        }
+        if let Some(v) = &self.name {
+            m.serialize_entry("name", v)?;
+        }
+        if let Some(v) = &self.resource_type {
+            m.serialize_entry("type", v)?;
+        }
+        m.serialize_entry("properties", &Properties(self))?;
+        for (k, v) in &self.envelope_extra {
+            m.serialize_entry(k, v)?;
+        }
+        m.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for Alert {
+    /// Reads any form [`crate::defender::parse_alerts`] accepts for a single alert.
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let v = Value::deserialize(d)?;
+        crate::defender::alert_from_value(v, "").map_err(serde::de::Error::custom)
+    }
+}

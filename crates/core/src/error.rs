@@ -1,0 +1,82 @@
+//! The crate's error type.
+
+use crate::status::Status;
+
+/// Everything that can go wrong in `vigil-core`.
+///
+/// Callers usually branch on the variant: [`Error::Json`] and [`Error::Document`] for input that
+/// is not a valid Defender document, [`Error::InvalidValue`] for a malformed identifier or enum
+/// value, and [`Error::IllegalTransition`] for a status change the lifecycle forbids. Every
+/// message names what to fix.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The text is not JSON at all (syntax error, truncated input, …).
+    #[error("invalid JSON: {message}")]
+    Json {
+        /// 1-based line of the error.
+        line: usize,
+        /// 1-based column of the error.
+        column: usize,
+        /// What the JSON parser reported.
+        message: String,
+    },
+    /// The JSON is well formed but a value in it is wrong; `path` names the value, for example
+    /// `properties.severity` or `value[3].properties.entities[0].type`.
+    #[error("{path}: {message}")]
+    Document {
+        /// Dotted path of the offending value, from the document root.
+        path: String,
+        /// What is wrong and, where possible, what is expected instead.
+        message: String,
+    },
+    /// A string could not be parsed into one of the crate's value types (an id or an enum).
+    #[error("invalid {kind} {value:?}: {reason}")]
+    InvalidValue {
+        /// What was being parsed, e.g. `"technique id"` or `"severity"`.
+        kind: &'static str,
+        /// The rejected input.
+        value: String,
+        /// Why it was rejected and what is expected.
+        reason: String,
+    },
+    /// A status change that the alert lifecycle does not allow.
+    #[error("cannot change an alert's status from {from} to {to}; from {from} it can go to: {allowed}", allowed = crate::status::allowed_list(*from))]
+    IllegalTransition {
+        /// The alert's current status.
+        from: Status,
+        /// The requested status.
+        to: Status,
+    },
+}
+
+impl Error {
+    pub(crate) fn document(path: impl Into<String>, message: impl Into<String>) -> Self {
+        Error::Document {
+            path: path.into(),
+            message: message.into(),
+        }
+    }
+
+    pub(crate) fn invalid(
+        kind: &'static str,
+        value: impl Into<String>,
+        reason: impl Into<String>,
+    ) -> Self {
+        Error::InvalidValue {
+            kind,
+            value: value.into(),
+            reason: reason.into(),
+        }
+    }
+}
+
+impl From<serde_json::Error> for Error {
+    fn from(e: serde_json::Error) -> Self {
+        Error::Json {
+            line: e.line(),
+            column: e.column(),
+            message: e.to_string(),
+        }
+    }
+}
