@@ -73,3 +73,30 @@ pub use status::Status;
 /// A JSON object, as kept verbatim for open-ended parts of an alert (entity properties,
 /// extended properties, unknown properties). Keys keep their original order.
 pub type JsonMap = serde_json::Map<String, serde_json::Value>;
+
+#[cfg(test)]
+mod tests {
+    /// Every public type can cross threads, so an `Arc<…>` of any of them works in servers.
+    #[test]
+    fn public_types_are_send_and_sync() {
+        fn check<T: Send + Sync>() {}
+        check::<crate::Alert>();
+        check::<crate::AlertBuilder>();
+        check::<crate::AlertId>();
+        check::<crate::Entity>();
+        check::<crate::EntityKind>();
+        check::<crate::Error>();
+        check::<crate::ExtendedLink>();
+        check::<crate::KillChainIntent>();
+        check::<crate::ResourceIdentifier>();
+        check::<crate::Severity>();
+        check::<crate::Status>();
+        check::<crate::SupportingEvidence>();
+        check::<crate::attack::Catalog>();
+        check::<crate::attack::Tactic>();
+        check::<crate::attack::TacticId>();
+        check::<crate::attack::Technique>();
+        check::<crate::attack::TechniqueId>();
+        check::<crate::entity::HostEntity<'static>>();
+    }
+}
