@@ -89,6 +89,65 @@ pub fn alerts_from_value(value: Value) -> Result<Vec<Alert>, Error> {
     }
 }
 
+/// Parses Defender suppression-rule JSON (`Microsoft.Security/alertsSuppressionRules`): one rule
+/// resource, a list response `{"value": […]}`, or a JSON array of resources. Both the `…Utc` and
+/// `…UTC` spellings of the timestamps are accepted. Conditions are kept as written and checked by
+/// [`crate::suppression::RuleSet::compile`].
+///
+/// ```
+/// let rules = vigil_core::defender::parse_suppression_rules(r#"{
+///   "name": "dismissIpAnomalyAlerts",
+///   "properties": {
+///     "alertType": "IpAnomaly", "reason": "FalsePositive", "state": "Enabled",
+///     "expirationDateUTC": "2019-12-01T19:50:47.083633Z",
+///     "suppressionAlertsScope": {"allOf": [{"field": "entities.ip.address", "in": ["52.164.206.56"]}]}
+///   }
+/// }"#)?;
+/// assert_eq!(rules[0].name(), "dismissIpAnomalyAlerts");
+/// # Ok::<(), vigil_core::Error>(())
+/// ```
+pub fn parse_suppression_rules(
+    json: &str,
+) -> Result<Vec<crate::suppression::SuppressionRule>, Error> {
+    use crate::suppression::rule_from_value;
+    let value: Value = serde_json::from_str(json)?;
+    match value {
+        Value::Array(items) => items
+            .into_iter()
+            .enumerate()
+            .map(|(i, v)| rule_from_value(v, &format!("[{i}]")))
+            .collect(),
+        Value::Object(mut map) => {
+            let list_key = map
+                .keys()
+                .find(|k| k.eq_ignore_ascii_case("value"))
+                .cloned();
+            match list_key.and_then(|k| map.remove(&k).map(|v| (k, v))) {
+                Some((key, Value::Array(items))) => items
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, v)| rule_from_value(v, &format!("{key}[{i}]")))
+                    .collect(),
+                Some((key, other)) => Err(Error::document(
+                    key,
+                    format!(
+                        "expected the list of rules (an array), found {}",
+                        kind_of(&other)
+                    ),
+                )),
+                None => Ok(vec![rule_from_value(Value::Object(map), "")?]),
+            }
+        }
+        other => Err(Error::document(
+            "(root)",
+            format!(
+                "expected a suppression rule resource, a {{\"value\": [...]}} list or an array of rules, found {}",
+                kind_of(&other)
+            ),
+        )),
+    }
+}
+
 /// Serializes one alert as a 2022-01-01 resource.
 pub fn to_json(alert: &Alert) -> Result<String, Error> {
     Ok(serde_json::to_string(alert)?)

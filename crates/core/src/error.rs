@@ -40,6 +40,10 @@ pub enum Error {
         /// Why it was rejected and what is expected.
         reason: String,
     },
+    /// Suppression rules that do not compile; the [`crate::suppression::RuleError`] lists every
+    /// problem.
+    #[error(transparent)]
+    Rules(#[from] crate::suppression::RuleError),
     /// A status change that the alert lifecycle does not allow.
     #[error("cannot change an alert's status from {from} to {to}; from {from} it can go to: {allowed}", allowed = crate::status::allowed_list(*from))]
     IllegalTransition {

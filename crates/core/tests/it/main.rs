@@ -5,3 +5,4 @@ mod common;
 mod defender_samples;
 mod malformed;
 mod roundtrip;
+mod rule_props;

@@ -1,0 +1,123 @@
+//! Suppression rules ("suppress similar alerts") and the compiled matcher that applies them.
+//!
+//! A [`SuppressionRule`] is Defender for Cloud's rule resource with Vigil's richer conditions
+//! (see `docs/suppression.md` for the language). Rules only match once compiled into a
+//! [`RuleSet`], which checks them all and reports every problem at once, then matches an alert
+//! against thousands of rules at a cost that barely grows with their number: rules are
+//! partitioned by alert type, and inside a partition each rule is found through one of its
+//! necessary conditions (exact values in hash maps, substrings, prefixes, suffixes and wildcard
+//! literals in a shared Aho-Corasick automaton, regexes in a `RegexSet`, CIDR networks) before
+//! the candidates are checked exactly. [`reference::ReferenceMatcher`] is the plain loop the
+//! compiled matcher is tested against.
+//!
+//! ```
+//! use chrono::{TimeZone, Utc};
+//! use vigil_core::{Alert, AlertId, Entity, Severity};
+//! use vigil_core::suppression::{Condition, RuleSet, SuppressionReason, SuppressionRule};
+//!
+//! let rule = SuppressionRule::builder("test-vms", "VM_EICAR", SuppressionReason::FalsePositive)
+//!     .condition(Condition::starts_with("entities.host.hostname", "test-"))
+//!     .build();
+//! let rules = RuleSet::compile([rule])?;
+//!
+//! let at = Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap();
+//! let alert = Alert::builder(AlertId::new("a1")?, "VM_EICAR", "Test alert", Severity::High, at)
+//!     .entity(Entity::host("TEST-vm7"))
+//!     .build();
+//! assert_eq!(rules.first_match(&alert, at).map(|r| r.name()), Some("test-vms"));
+//!
+//! // Why? Ask.
+//! let why = rules.explain("test-vms", &alert, at).unwrap();
+//! assert!(why.matched());
+//! println!("{why}");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+mod cond;
+mod explain;
+mod index;
+mod path;
+pub mod reference;
+mod rule;
+
+use std::fmt;
+
+pub use cond::Truth;
+pub use explain::{ConditionTrace, Explanation};
+pub use index::RuleSet;
+pub use rule::{
+    Condition, EntityAbsence, RULE_RESOURCE_TYPE, RuleState, SuppressionReason, SuppressionRule,
+    SuppressionRuleBuilder,
+};
+
+pub(crate) use rule::rule_from_value;
+
+/// One problem in one rule, found by [`RuleSet::compile`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RuleProblem {
+    /// The rule's name.
+    pub rule: String,
+    /// Where in the rule's conditions: the index in `allOf` (`"1"`), then nested parts
+    /// (`"1.anyOf[0]"`, `"2.not"`). `None` for problems with the rule itself.
+    pub condition: Option<String>,
+    /// The field path the condition names, if any.
+    pub field: Option<String>,
+    /// What is wrong, and what to write instead.
+    pub message: String,
+}
+
+impl fmt::Display for RuleProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "rule {:?}", self.rule)?;
+        if let Some(c) = &self.condition {
+            write!(f, ": condition {c}")?;
+        }
+        if let Some(field) = &self.field {
+            write!(f, ": field {field:?}")?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+/// A rule that compiles but is probably broader than meant (a lint, not an error).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RuleWarning {
+    /// The rule's name.
+    pub rule: String,
+    /// Where in the rule's conditions, as in [`RuleProblem::condition`].
+    pub condition: Option<String>,
+    /// What is over-broad.
+    pub message: String,
+}
+
+impl fmt::Display for RuleWarning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "rule {:?}", self.rule)?;
+        if let Some(c) = &self.condition {
+            write!(f, ": condition {c}")?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+/// Every problem found in a set of rules; nothing was compiled.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{} problem(s) in suppression rules:\n{}", .problems.len(), list(.problems))]
+pub struct RuleError {
+    problems: Vec<RuleProblem>,
+}
+
+fn list(problems: &[RuleProblem]) -> String {
+    problems
+        .iter()
+        .map(|p| format!("  - {p}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+impl RuleError {
+    /// The problems, in rule order.
+    pub fn problems(&self) -> &[RuleProblem] {
+        &self.problems
+    }
+}
