@@ -373,6 +373,13 @@ impl Alert {
         })
     }
 
+    /// A builder holding this alert, to make a changed copy. Meant for stores restoring a record
+    /// (for example keeping a stored status when an alert is ingested again); status *changes*
+    /// go through [`Alert::transition`].
+    pub fn into_builder(self) -> AlertBuilder {
+        AlertBuilder(self)
+    }
+
     /// Changes the status through the checked lifecycle ([`Status::transition`]) and returns the
     /// previous status. On an illegal transition the alert is left unchanged.
     pub fn transition(&mut self, to: Status) -> Result<Status, Error> {

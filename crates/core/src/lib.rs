@@ -60,6 +60,7 @@ pub mod error;
 pub mod intent;
 pub mod severity;
 pub mod status;
+pub mod store;
 pub mod suppression;
 
 pub use alert::{

@@ -121,3 +121,57 @@ impl RuleError {
         &self.problems
     }
 }
+
+/// "Suppress similar alerts": a rule prefilled from an alert — its alert type, plus one `in`
+/// condition per field path the caller picks, holding the alert's values at that path.
+///
+/// Each path must be a valid field path that has at least one value in the alert (otherwise the
+/// rule would not describe this alert); the error names the path.
+///
+/// ```
+/// use chrono::Utc;
+/// use vigil_core::{Alert, AlertId, Entity, Severity};
+/// use vigil_core::suppression::{RuleSet, SuppressionReason, similar_rule};
+///
+/// let alert = Alert::builder(AlertId::new("a1")?, "VM_EICAR", "EICAR", Severity::High, Utc::now())
+///     .entity(Entity::ip("10.0.0.5"))
+///     .entity(Entity::host("build-agent-3"))
+///     .build();
+/// let rule = similar_rule(&alert, "build-agents", SuppressionReason::from_text("BenignPositive"), &["entities.host.hostname"])?;
+/// assert_eq!(rule.alert_type(), "VM_EICAR");
+/// assert!(RuleSet::compile([rule])?.is_suppressed(&alert, Utc::now()));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn similar_rule(
+    alert: &crate::Alert,
+    name: &str,
+    reason: SuppressionReason,
+    fields: &[&str],
+) -> Result<SuppressionRule, crate::Error> {
+    let mut b = SuppressionRule::builder(name, alert.alert_type(), reason).comment(format!(
+        "similar to alert {} ({})",
+        alert.system_alert_id(),
+        alert.display_name()
+    ));
+    for field in fields {
+        let path = path::FieldPath::parse(field)
+            .map_err(|m| crate::Error::invalid("field path", *field, m))?;
+        let mut values = Vec::new();
+        path.resolve(alert, &mut values);
+        let mut values: Vec<String> = values.into_iter().map(|v| v.into_owned()).collect();
+        values.sort();
+        values.dedup();
+        if values.is_empty() {
+            return Err(crate::Error::invalid(
+                "field path",
+                *field,
+                format!(
+                    "alert {} has no value at this path; pick a field the alert has",
+                    alert.system_alert_id()
+                ),
+            ));
+        }
+        b = b.condition(Condition::is_in(field, values));
+    }
+    Ok(b.build())
+}
