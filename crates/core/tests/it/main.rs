@@ -5,4 +5,7 @@ mod common;
 mod defender_samples;
 mod malformed;
 mod roundtrip;
+mod rule_cases;
+mod rule_errors;
 mod rule_props;
+mod rule_samples;
