@@ -681,6 +681,17 @@ fn at_least_fifty_malformed_rules() {
     assert_eq!(names.len(), cases.len(), "duplicate case names");
 }
 
+#[test]
+fn every_malformed_rule_is_rejected_with_a_precise_problem() {
+    let failures = failures_of(cases());
+    assert!(
+        failures.is_empty(),
+        "{} malformed rules not rejected as expected:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
 /// Numbers and booleans in rule values are not errors: like the alert's own numbers and
 /// booleans, they compare by their JSON text (documented in docs/suppression.md).
 #[test]
@@ -695,9 +706,18 @@ fn number_and_boolean_rule_values_compare_as_json_text() {
         .unwrap()
     };
     let set = RuleSet::compile([
-        rule("pid-number", json!({"field": "extendedProperties.PID", "equals": 944})),
-        rule("pid-mixed-in", json!({"field": "extendedProperties.PID", "in": ["4", 944]})),
-        rule("incident-bool", json!({"field": "isIncident", "equals": true})),
+        rule(
+            "pid-number",
+            json!({"field": "extendedProperties.PID", "equals": 944}),
+        ),
+        rule(
+            "pid-mixed-in",
+            json!({"field": "extendedProperties.PID", "in": ["4", 944]}),
+        ),
+        rule(
+            "incident-bool",
+            json!({"field": "isIncident", "equals": true}),
+        ),
     ])
     .unwrap();
     let at = chrono::Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
@@ -708,10 +728,19 @@ fn number_and_boolean_rule_values_compare_as_json_text() {
             .build()
     };
     let names = |a: &Alert| -> Vec<String> {
-        set.matching(a, at).iter().map(|r| r.name().to_owned()).collect()
+        set.matching(a, at)
+            .iter()
+            .map(|r| r.name().to_owned())
+            .collect()
     };
-    assert_eq!(names(&alert(json!(944), false)), ["pid-number", "pid-mixed-in"]);
-    assert_eq!(names(&alert(json!("944"), true)), ["pid-number", "pid-mixed-in", "incident-bool"]);
+    assert_eq!(
+        names(&alert(json!(944), false)),
+        ["pid-number", "pid-mixed-in"]
+    );
+    assert_eq!(
+        names(&alert(json!("944"), true)),
+        ["pid-number", "pid-mixed-in", "incident-bool"]
+    );
     assert_eq!(names(&alert(json!(945), false)), Vec::<String>::new());
 }
 
