@@ -63,12 +63,16 @@ use crate::suppression::SuppressionRule;
 /// - a status change with a stale version is a [`ErrorKind::Conflict`] and changes nothing;
 /// - an ingest batch is atomic: on error, nothing of it is visible.
 pub trait Store: Send + Sync {
-    /// Stores a batch of alerts atomically. An alert whose system id is already stored is
-    /// updated (its content replaced, its version bumped) without duplicating it, and keeps its
-    /// stored status. A new alert is checked against the tenant's active suppression rules at
-    /// `at`: if one matches, the alert is stored Dismissed, with the first matching rule (in rule
-    /// creation order) recorded, an audit entry, and the rule's hit count and last-matched time
-    /// updated.
+    /// Stores a batch of alerts atomically. An alert whose system id is already stored (or
+    /// appeared earlier in the same batch) is updated (its content replaced, its version bumped)
+    /// without duplicating it, and keeps its stored status. New alerts get insertion sequence
+    /// numbers in batch order (the tiebreak of every order).
+    ///
+    /// A new *open* alert (Active or InProgress) is checked against the tenant's active
+    /// suppression rules at `at`: if one matches, the alert is stored Dismissed, with the first
+    /// matching rule (in rule creation order) recorded, an audit entry by `rule:<name>`, and the
+    /// rule's hit count and last-matched time updated. Alerts that arrive already closed are
+    /// stored as they are.
     fn ingest(
         &self,
         tenant: &TenantId,
@@ -118,7 +122,8 @@ pub trait Store: Send + Sync {
         at: DateTime<Utc>,
     ) -> Result<Vec<BulkOutcome>, StoreError>;
 
-    /// The alert's audit trail, oldest first.
+    /// The alert's audit trail, oldest first ([`ErrorKind::NotFound`] if there is no such
+    /// alert).
     fn history(&self, tenant: &TenantId, id: &AlertId) -> Result<Vec<AuditEntry>, StoreError>;
 
     /// Records feedback on an alert ([`ErrorKind::NotFound`] if there is no such alert).
@@ -163,8 +168,9 @@ pub trait Store: Send + Sync {
     /// Deletes a rule. Alerts it already dismissed stay dismissed (as in Defender).
     fn delete_rule(&self, tenant: &TenantId, name: &str) -> Result<(), StoreError>;
 
-    /// How many stored alerts (of every status) `rule` would suppress at `at`, by status, with
-    /// up to `sample` example ids. Nothing is changed.
+    /// How many stored alerts (of every status) `rule` would match at `at`, by status, with up
+    /// to `sample` example ids, most recent first. A disabled or expired rule matches nothing.
+    /// Nothing is changed.
     fn simulate(
         &self,
         tenant: &TenantId,

@@ -136,7 +136,8 @@ pub struct StoredAlert {
     pub ingested_at: DateTime<Utc>,
     /// When it last changed.
     pub updated_at: DateTime<Utc>,
-    /// Set if a suppression rule dismissed it.
+    /// Set if a suppression rule dismissed it; cleared when the alert leaves Dismissed (the
+    /// audit trail keeps the record), kept if the rule is deleted.
     pub suppression: Option<Suppression>,
 }
 
@@ -316,7 +317,7 @@ pub struct StoredRule {
     pub created_at: DateTime<Utc>,
     /// When it last changed.
     pub updated_at: DateTime<Utc>,
-    /// How many ingested alerts it suppressed.
+    /// How many alerts it dismissed: suppressed on ingest or by [`super::Store::apply_rule`].
     pub hit_count: u64,
     /// When it last suppressed one.
     pub last_matched: Option<DateTime<Utc>>,
