@@ -328,11 +328,22 @@ impl Entity {
 }
 
 pub(crate) fn lookup<'a>(map: &'a JsonMap, key: &str) -> Option<&'a Value> {
-    map.get(key).or_else(|| {
-        map.iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(key))
-            .map(|(_, v)| v)
-    })
+    // Entity and property maps are small: a scan beats hashing, and it finds any key case.
+    if map.len() > 16
+        && let Some(v) = map.get(key)
+    {
+        return Some(v);
+    }
+    let mut loose = None;
+    for (k, v) in map {
+        if k == key {
+            return Some(v);
+        }
+        if loose.is_none() && k.eq_ignore_ascii_case(key) {
+            loose = Some(v);
+        }
+    }
+    loose
 }
 
 pub(crate) fn kind_of(v: &Value) -> &'static str {

@@ -17,15 +17,34 @@ pub(crate) const MAX_REGEX_LEN: usize = 1000;
 pub(crate) const MAX_REGEX_SIZE: usize = 256 * 1024;
 
 /// Case folding used for case-insensitive comparison: Unicode lower-case, character by
-/// character (so it is a homomorphism: if `a` contains `b`, `fold(a)` contains `fold(b)`).
+/// character (so it is a homomorphism: if `a` contains `b`, `fold(a)` contains `fold(b)`), with
+/// the long s `ſ` folded to `s` as Unicode case folding does (the Kelvin sign already lower-cases
+/// to `k`). With that, every character that folds to an ASCII letter lower-cases to it, which is
+/// what lets ASCII literals of case-insensitive regexes serve as index keys.
 pub(crate) fn fold(s: &str) -> Cow<'_, str> {
+    if s.is_ascii() {
+        return if s.bytes().any(|b| b.is_ascii_uppercase()) {
+            Cow::Owned(s.to_ascii_lowercase())
+        } else {
+            Cow::Borrowed(s)
+        };
+    }
     if s.chars()
-        .any(|c| c.is_uppercase() || (!c.is_ascii() && c.to_lowercase().ne([c])))
+        .any(|c| c.is_uppercase() || (!c.is_ascii() && needs_fold(c)))
     {
-        Cow::Owned(s.chars().flat_map(char::to_lowercase).collect())
+        Cow::Owned(s.chars().flat_map(fold_char).collect())
     } else {
         Cow::Borrowed(s)
     }
+}
+
+fn needs_fold(c: char) -> bool {
+    c == '\u{17F}' || c.to_lowercase().ne([c])
+}
+
+/// One character, folded.
+pub(crate) fn fold_char(c: char) -> std::char::ToLowercase {
+    if c == '\u{17F}' { 's' } else { c }.to_lowercase()
 }
 
 /// Three-valued truth: a test on a value the alert does not have is `Absent`.
@@ -79,11 +98,27 @@ impl Net {
         Some(Net { addr, prefix })
     }
 
-    pub(crate) fn contains(&self, ip: IpAddr) -> bool {
-        let ip = match ip {
-            IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),
-            v4 => v4,
+    /// The prefix length and the network address with host bits cleared.
+    pub(crate) fn masked(&self) -> (u8, IpAddr) {
+        let addr = match self.addr {
+            IpAddr::V4(a) => {
+                let mask = u32::MAX
+                    .checked_shl(32 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                IpAddr::V4((u32::from(a) & mask).into())
+            }
+            IpAddr::V6(a) => {
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                IpAddr::V6((u128::from(a) & mask).into())
+            }
         };
+        (self.prefix, addr)
+    }
+
+    pub(crate) fn contains(&self, ip: IpAddr) -> bool {
+        let ip = canonical_ip(ip);
         match (self.addr, ip) {
             (IpAddr::V4(n), IpAddr::V4(a)) => {
                 let mask = u32::MAX
@@ -99,6 +134,14 @@ impl Net {
             }
             _ => false,
         }
+    }
+}
+
+/// An IPv4-mapped IPv6 address as the IPv4 address it carries; anything else unchanged.
+pub(crate) fn canonical_ip(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),
+        v4 => v4,
     }
 }
 
@@ -158,7 +201,7 @@ pub(crate) enum Op {
     StartsWith(Needles),
     EndsWith(Needles),
     Wildcard(Needles),
-    Regex(Vec<Regex>),
+    Regex(Vec<std::sync::Arc<LazyRegex>>),
     Cidr(Vec<Net>),
     Exists(bool),
 }
@@ -189,9 +232,21 @@ pub(crate) enum Cond {
 pub(crate) struct Fields {
     pub(crate) paths: Vec<FieldPath>,
     index: std::collections::HashMap<FieldPath, usize>,
+    /// Field texts seen so far: rules repeat the same few paths, so each is parsed once.
+    by_text: std::collections::HashMap<String, Result<usize, String>>,
 }
 
 impl Fields {
+    /// The interned id of a field path text, or why it is not a path.
+    pub(crate) fn resolve_text(&mut self, text: &str) -> Result<usize, String> {
+        if let Some(r) = self.by_text.get(text) {
+            return r.clone();
+        }
+        let r = FieldPath::parse(text).map(|p| self.intern(p));
+        self.by_text.insert(text.to_owned(), r.clone());
+        r
+    }
+
     pub(crate) fn intern(&mut self, p: FieldPath) -> usize {
         if let Some(i) = self.index.get(&p) {
             return *i;
@@ -272,6 +327,8 @@ fn scalar_text(v: &Value) -> Option<String> {
 /// Compiles one condition object; problems are appended and `None` returned if any.
 pub(crate) struct Compiler<'a> {
     pub(crate) fields: &'a mut Fields,
+    /// Regexes compiled so far in this rule set, by anchored source: rules repeat patterns.
+    pub(crate) regexes: &'a mut std::collections::HashMap<String, std::sync::Arc<LazyRegex>>,
     pub(crate) problems: Vec<CondProblem>,
     /// `(condition, message)` lint warnings.
     pub(crate) warnings: Vec<(String, String)>,
@@ -420,7 +477,7 @@ impl Compiler<'_> {
             );
             return None;
         };
-        let path = match FieldPath::parse(&field_text) {
+        let path = match self.fields.resolve_text(&field_text) {
             Ok(p) => Some(p),
             Err(m) => {
                 self.problem(at, Some(&field_text), m);
@@ -471,7 +528,7 @@ impl Compiler<'_> {
         if !ok {
             return None;
         }
-        let field = self.fields.intern(path?);
+        let field = path?;
         Some(Cond::Test(Test {
             field,
             field_text,
@@ -614,7 +671,13 @@ impl Compiler<'_> {
         }
     }
 
-    fn regex(&mut self, p: &str, cs: bool, at: &str, field: &str) -> Option<Regex> {
+    fn regex(
+        &mut self,
+        p: &str,
+        cs: bool,
+        at: &str,
+        field: &str,
+    ) -> Option<std::sync::Arc<LazyRegex>> {
         if p.chars().count() > MAX_REGEX_LEN {
             self.problem(
                 at,
@@ -626,23 +689,139 @@ impl Compiler<'_> {
             );
             return None;
         }
-        match anchored_regex(p, cs) {
-            Ok(r) => Some(r),
-            Err(regex::Error::CompiledTooBig(limit)) => {
-                self.problem(
-                    at,
-                    Some(field),
-                    format!("regex compiles to more than {limit} bytes; simplify it"),
-                );
-                None
-            }
+        let source = anchored_source(p, cs);
+        if let Some(r) = self.regexes.get(&source) {
+            return Some(r.clone());
+        }
+        // Checked now, compiled on first use: most rules' regexes never meet a candidate alert,
+        // and compiling thousands of them would make `compile` slow.
+        let hir = match regex_syntax::ParserBuilder::new()
+            .case_insensitive(!cs)
+            .build()
+            .parse(&source)
+        {
+            Ok(h) => h,
             Err(e) => {
                 let msg = e.to_string();
                 let first = msg.lines().last().unwrap_or("invalid regex").trim();
                 self.problem(at, Some(field), format!("invalid regex {p:?}: {first}"));
-                None
+                return None;
             }
+        };
+        if program_size(&hir) > MAX_REGEX_PROGRAM {
+            self.problem(
+                at,
+                Some(field),
+                format!(
+                    "regex compiles to more than {MAX_REGEX_SIZE} bytes (about {MAX_REGEX_PROGRAM} automaton states); simplify it"
+                ),
+            );
+            return None;
         }
+        let lazy = std::sync::Arc::new(LazyRegex {
+            source: source.clone(),
+            literals: required_literals_of(p),
+            cell: std::sync::OnceLock::new(),
+        });
+        self.regexes.insert(source, lazy.clone());
+        Some(lazy)
+    }
+}
+
+/// The most automaton states [`program_size`] allows: about [`MAX_REGEX_SIZE`] bytes of
+/// compiled program.
+pub(crate) const MAX_REGEX_PROGRAM: u64 = (MAX_REGEX_SIZE / 16) as u64;
+
+/// An estimate of a regex's compiled size, in automaton states: literals count their bytes,
+/// classes their ranges (four UTF-8 states each), repetitions multiply.
+pub(crate) fn program_size(h: &regex_syntax::hir::Hir) -> u64 {
+    use regex_syntax::hir::{Class, HirKind};
+    match h.kind() {
+        HirKind::Empty | HirKind::Look(_) => 1,
+        HirKind::Literal(l) => l.0.len() as u64,
+        HirKind::Class(Class::Unicode(c)) => 4 * c.ranges().len() as u64,
+        HirKind::Class(Class::Bytes(c)) => c.ranges().len() as u64,
+        HirKind::Repetition(r) => {
+            let times = r.max.unwrap_or(r.min.saturating_add(1)).max(1);
+            program_size(&r.sub).saturating_mul(u64::from(times))
+        }
+        HirKind::Capture(c) => program_size(&c.sub),
+        HirKind::Concat(v) | HirKind::Alternation(v) => {
+            v.iter().map(program_size).fold(0u64, u64::saturating_add)
+        }
+    }
+}
+
+/// A regex checked at compile time and compiled on first use, shared by every condition that
+/// writes the same pattern.
+#[derive(Debug)]
+pub(crate) struct LazyRegex {
+    source: String,
+    /// Literals one of which every match contains (folded, ASCII), for the index.
+    pub(crate) literals: Option<Vec<String>>,
+    cell: std::sync::OnceLock<Option<Regex>>,
+}
+
+/// Literals of which every match of `pattern` contains at least one, folded; `None` if there
+/// are none usable as index keys. Only ASCII literals qualify: every character a
+/// case-insensitive regex matches in place of an ASCII one folds to it (see [`fold`]), which is
+/// not true beyond ASCII.
+fn required_literals_of(pattern: &str) -> Option<Vec<String>> {
+    let hir = regex_syntax::ParserBuilder::new()
+        .build()
+        .parse(pattern)
+        .ok()?;
+    let set = required_literals(&hir)?;
+    let mut out = Vec::with_capacity(set.len());
+    for l in set {
+        match String::from_utf8(l) {
+            Ok(s) if !s.is_empty() && s.is_ascii() => out.push(s.to_ascii_lowercase()),
+            _ => return None,
+        }
+    }
+    out.sort();
+    out.dedup();
+    Some(out)
+}
+
+/// A set of literals one of which every match of `h` contains.
+fn required_literals(h: &regex_syntax::hir::Hir) -> Option<Vec<Vec<u8>>> {
+    use regex_syntax::hir::HirKind;
+    let min_len = |v: &Vec<Vec<u8>>| v.iter().map(Vec::len).min().unwrap_or(0);
+    match h.kind() {
+        HirKind::Literal(l) => Some(vec![l.0.to_vec()]),
+        HirKind::Capture(c) => required_literals(&c.sub),
+        HirKind::Repetition(r) if r.min >= 1 => required_literals(&r.sub),
+        HirKind::Concat(items) => items
+            .iter()
+            .filter_map(required_literals)
+            .max_by_key(min_len),
+        HirKind::Alternation(items) => {
+            let mut all = Vec::new();
+            for i in items {
+                all.extend(required_literals(i)?);
+                if all.len() > 64 {
+                    return None;
+                }
+            }
+            Some(all)
+        }
+        _ => None,
+    }
+}
+
+impl LazyRegex {
+    /// The compiled regex; `None` only if the regex engine refuses a pattern the checks passed
+    /// (then the condition matches nothing, the safe side).
+    pub(crate) fn get(&self) -> Option<&Regex> {
+        self.cell
+            .get_or_init(|| {
+                RegexBuilder::new(&self.source)
+                    .size_limit(MAX_REGEX_SIZE.saturating_mul(4))
+                    .build()
+                    .ok()
+            })
+            .as_ref()
     }
 }
 
@@ -665,14 +844,20 @@ pub(crate) fn anchored_source(p: &str, case_sensitive: bool) -> String {
 pub(crate) struct Resolved<'a> {
     pub(crate) presence: Presence,
     pub(crate) raw: Vec<Cow<'a, str>>,
-    folded: Option<Vec<String>>,
+    folded: Option<Vec<Cow<'a, str>>>,
 }
 
-impl Resolved<'_> {
-    pub(crate) fn folded(&mut self) -> &[String] {
+impl<'a> Resolved<'a> {
+    pub(crate) fn folded(&mut self) -> &[Cow<'a, str>] {
         let raw = &self.raw;
-        self.folded
-            .get_or_insert_with(|| raw.iter().map(|v| fold(v).into_owned()).collect())
+        self.folded.get_or_insert_with(|| {
+            raw.iter()
+                .map(|v| match v {
+                    Cow::Borrowed(b) => fold(b),
+                    Cow::Owned(o) => Cow::Owned(fold(o).into_owned()),
+                })
+                .collect()
+        })
     }
 }
 
@@ -718,7 +903,9 @@ fn any_value(t: &Test, r: &mut Resolved<'_>) -> Option<String> {
             Op::StartsWith(n) => n.list.iter().any(|x| v.starts_with(x.as_str())),
             Op::EndsWith(n) => n.list.iter().any(|x| v.ends_with(x.as_str())),
             Op::Wildcard(n) => n.list.iter().any(|x| glob(x, v)),
-            Op::Regex(rs) => rs.iter().any(|re| re.is_match(raw)),
+            Op::Regex(rs) => rs
+                .iter()
+                .any(|re| re.get().is_some_and(|re| re.is_match(raw))),
             Op::Cidr(nets) => raw
                 .trim()
                 .parse::<IpAddr>()
@@ -847,6 +1034,40 @@ mod tests {
         assert_eq!(fold("ÄRGER"), "ärger");
         assert_eq!(fold("ΑΣ"), "ασ"); // no final-sigma context rule
         assert!(matches!(fold("already lower"), Cow::Borrowed(_)));
+        assert_eq!(fold("ſ\u{212A}"), "sk");
+    }
+
+    #[test]
+    fn regex_required_literals() {
+        let lits = |p: &str| required_literals_of(p);
+        assert_eq!(lits("svc-app[0-9]{3}"), Some(vec!["svc-app".to_owned()]));
+        assert_eq!(
+            lits(".*contoso-agent-[0-9]+ --run 521.*"),
+            Some(vec!["contoso-agent-".to_owned()])
+        );
+        assert_eq!(
+            lits("PowerShell|cmd"),
+            Some(vec!["cmd".to_owned(), "powershell".to_owned()])
+        );
+        assert_eq!(lits("(ab)?cd"), Some(vec!["cd".to_owned()]));
+        assert_eq!(lits("[a-z]+"), None);
+        assert_eq!(lits("x?"), None);
+        assert_eq!(lits("ärger.*"), None); // not ASCII: no index key
+    }
+
+    #[test]
+    fn regex_size_estimate() {
+        let size = |p: &str| {
+            regex_syntax::ParserBuilder::new()
+                .case_insensitive(true)
+                .build()
+                .parse(p)
+                .map(|h| program_size(&h))
+                .unwrap_or(u64::MAX)
+        };
+        assert!(size("powershell.*-enc.*") < MAX_REGEX_PROGRAM);
+        assert!(size(r"\w{1000}") > MAX_REGEX_PROGRAM);
+        assert!(size("(a|b){5000}") > MAX_REGEX_PROGRAM);
     }
 
     #[test]

@@ -1,15 +1,13 @@
 //! The compiled rule set: partitions by alert type, witness indexes, exact verification.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::net::IpAddr;
 
-use aho_corasick::{AhoCorasick, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 use chrono::{DateTime, Utc};
-use regex::{RegexSet, RegexSetBuilder};
 
-use super::cond::{
-    Compiler, Cond, Ctx, Fields, MAX_REGEX_SIZE, Net, Op, Test, Truth, anchored_source, eval_all,
-};
+use super::cond::{Compiler, Cond, Ctx, Fields, Net, Op, Test, Truth, eval_all};
 use super::explain::{Explanation, explain};
 use super::rule::{EntityAbsence, RuleState};
 use super::{RuleError, RuleProblem, RuleWarning, SuppressionRule};
@@ -35,6 +33,7 @@ pub(crate) fn compile_all(
     rules: &[SuppressionRule],
 ) -> Result<(Vec<Compiled>, Fields, Vec<RuleWarning>), RuleError> {
     let mut fields = Fields::default();
+    let mut regexes = HashMap::new();
     let mut problems = Vec::new();
     let mut warnings = Vec::new();
     let mut compiled = Vec::with_capacity(rules.len());
@@ -66,6 +65,7 @@ pub(crate) fn compile_all(
         }
         let mut c = Compiler {
             fields: &mut fields,
+            regexes: &mut regexes,
             problems: Vec::new(),
             warnings: Vec::new(),
         };
@@ -118,10 +118,16 @@ pub(crate) fn compile_all(
     }
 }
 
-/// Rules of one partition, reachable through their witnesses.
+/// How many conjuncts of one rule are indexed (the rest are only verified).
+const MAX_INDEXED: usize = 1;
+
+/// A hit: rule index << 3 | conjunct number.
+type Hit = u32;
+
+/// Rules of one partition. A rule is a candidate for an alert when every one of its indexed
+/// conjuncts (necessary conditions) has a hit; rules with none are always candidates.
 #[derive(Debug, Default)]
 struct Bucket {
-    /// Rules with no indexable necessary condition: always candidates.
     always: Vec<u32>,
     fields: Vec<FieldIndex>,
 }
@@ -129,30 +135,38 @@ struct Bucket {
 #[derive(Debug)]
 struct FieldIndex {
     field: usize,
-    exact: HashMap<String, Vec<u32>>,
+    exact: HashMap<String, Vec<Hit>>,
     ac: Option<AhoCorasick>,
-    ac_rules: Vec<Vec<u32>>,
-    regex: Option<RegexSet>,
-    regex_rules: Vec<u32>,
-    cidr: Vec<(Net, u32)>,
+    ac_hits: Vec<Vec<Hit>>,
+    v4: Vec<(u8, HashMap<u32, Vec<Hit>>)>,
+    v6: Vec<(u8, HashMap<u128, Vec<Hit>>)>,
 }
 
 /// A necessary condition of a rule that an index can find.
 enum Witness<'a> {
+    /// The value equals one of these (folded).
     Exact(usize, &'a [String]),
+    /// The folded value contains one of these.
     Literals(usize, Vec<String>),
-    Regex(usize, Vec<String>),
+    /// The value is an address in one of these networks.
     Cidr(usize, &'a [Net]),
 }
 
-impl Witness<'_> {
+impl<'a> Witness<'a> {
+    fn clone_ref(&self) -> Witness<'a> {
+        match self {
+            Witness::Exact(f, v) => Witness::Exact(*f, v),
+            Witness::Literals(f, l) => Witness::Literals(*f, l.clone()),
+            Witness::Cidr(f, n) => Witness::Cidr(*f, n),
+        }
+    }
+
     fn rank(&self) -> u32 {
         match self {
             Witness::Exact(..) => 0,
-            Witness::Literals(_, l) if l.iter().all(|s| s.chars().count() >= 3) => 1,
+            Witness::Cidr(..) => 1,
+            Witness::Literals(_, l) if l.iter().all(|s| s.len() >= 4) => 2,
             Witness::Literals(..) => 3,
-            Witness::Regex(..) => 2,
-            Witness::Cidr(..) => 4,
         }
     }
 }
@@ -186,105 +200,192 @@ fn witness_of<'a>(t: &'a Test, fields: &Fields, absent_match: bool) -> Option<Wi
             }
             Some(Witness::Literals(t.field, lits))
         }
-        Op::Regex(_) => Some(Witness::Regex(
-            t.field,
-            t.written
-                .iter()
-                .map(|p| anchored_source(p, t.case_sensitive))
-                .collect(),
-        )),
+        Op::Regex(rs) => {
+            let mut lits = Vec::new();
+            for r in rs {
+                lits.extend(r.literals.as_ref()?.iter().cloned());
+            }
+            Some(Witness::Literals(t.field, lits))
+        }
         Op::Cidr(nets) => Some(Witness::Cidr(t.field, nets)),
         Op::Exists(_) => None,
     }
 }
 
-/// The best witness among a rule's top-level conjuncts.
-fn best_witness<'a>(conds: &'a [Cond], fields: &Fields, absent_match: bool) -> Option<Witness<'a>> {
-    let mut best: Option<Witness<'a>> = None;
-    let mut stack: Vec<&'a Cond> = conds.iter().collect();
+/// The witnesses of a rule: its best indexable top-level conjuncts, at most [`MAX_INDEXED`].
+fn witnesses<'a>(conds: &'a [Cond], fields: &Fields, absent_match: bool) -> Vec<Witness<'a>> {
+    let mut found: Vec<Witness<'a>> = Vec::new();
+    let mut stack: Vec<&'a Cond> = conds.iter().rev().collect();
     while let Some(c) = stack.pop() {
         match c {
-            Cond::All(items) => stack.extend(items),
-            Cond::Test(t) => {
-                if let Some(w) = witness_of(t, fields, absent_match)
-                    && best.as_ref().is_none_or(|b| w.rank() < b.rank())
-                {
-                    best = Some(w);
-                }
-            }
+            Cond::All(items) => stack.extend(items.iter().rev()),
+            Cond::Test(t) => found.extend(witness_of(t, fields, absent_match)),
             Cond::Any(_) | Cond::Not(_) => {}
         }
     }
-    best
+    found
+}
+
+/// Index keys of a witness, for counting how many rules of a partition share them.
+fn witness_keys<'w>(w: &'w Witness<'_>) -> Vec<(usize, u8, Cow<'w, str>)> {
+    match w {
+        Witness::Exact(f, vals) => vals.iter().map(|v| (*f, 0, super::cond::fold(v))).collect(),
+        Witness::Literals(f, lits) => lits
+            .iter()
+            .map(|l| (*f, 1, Cow::Borrowed(l.as_str())))
+            .collect(),
+        Witness::Cidr(f, nets) => nets
+            .iter()
+            .map(|n| {
+                let (p, a) = n.masked();
+                (*f, 2, Cow::Owned(format!("{a}/{p}")))
+            })
+            .collect(),
+    }
 }
 
 #[derive(Default)]
-struct BucketBuilder {
+struct BucketBuilder<'a> {
     always: Vec<u32>,
+    pending: Vec<(u32, Vec<Witness<'a>>)>,
     fields: HashMap<usize, FieldBuilder>,
 }
 
 #[derive(Default)]
 struct FieldBuilder {
-    exact: HashMap<String, Vec<u32>>,
+    exact: HashMap<String, Vec<Hit>>,
     literals: Vec<String>,
     literal_ids: HashMap<String, usize>,
-    literal_rules: Vec<Vec<u32>>,
-    regexes: Vec<String>,
-    regex_rules: Vec<u32>,
-    cidr: Vec<(Net, u32)>,
+    literal_hits: Vec<Vec<Hit>>,
+    v4: HashMap<u8, HashMap<u32, Vec<Hit>>>,
+    v6: HashMap<u8, HashMap<u128, Vec<Hit>>>,
 }
 
-impl BucketBuilder {
-    fn add(&mut self, rule: u32, w: Option<Witness<'_>>) {
-        let Some(w) = w else {
+fn push_hit(list: &mut Vec<Hit>, hit: Hit) {
+    if list.last() != Some(&hit) {
+        list.push(hit);
+    }
+}
+
+impl<'a> BucketBuilder<'a> {
+    fn push(&mut self, rule: u32, ws: Vec<Witness<'a>>) {
+        if ws.is_empty() {
             self.always.push(rule);
-            return;
-        };
-        match w {
-            Witness::Exact(f, values) => {
-                let fb = self.fields.entry(f).or_default();
-                for v in values {
-                    let list = fb.exact.entry(fold_owned(v)).or_default();
-                    if list.last() != Some(&rule) {
-                        list.push(rule);
-                    }
+        } else {
+            self.pending.push((rule, ws));
+        }
+    }
+
+    /// Picks each rule's most selective witnesses: those whose keys the fewest rules of the
+    /// partition share (a value many rules name is likely a common one), weighing short
+    /// literals down since they hit many values. Returns per rule how many were indexed.
+    fn choose(&mut self, needed: &mut [u8]) {
+        let pending = std::mem::take(&mut self.pending);
+        let mut freq: HashMap<(usize, u8, Cow<'_, str>), u32> = HashMap::new();
+        for (_, ws) in &pending {
+            for w in ws {
+                for k in witness_keys(w) {
+                    *freq.entry(k).or_default() += 1;
                 }
             }
-            Witness::Literals(f, lits) => {
-                let fb = self.fields.entry(f).or_default();
-                for l in lits {
-                    let id = match fb.literal_ids.get(&l) {
-                        Some(id) => *id,
-                        None => {
-                            let id = fb.literals.len();
-                            fb.literal_ids.insert(l.clone(), id);
-                            fb.literals.push(l);
-                            fb.literal_rules.push(Vec::new());
-                            id
-                        }
+        }
+        let mut chosen: Vec<(u32, Vec<Witness<'a>>)> = Vec::with_capacity(pending.len());
+        for (rule, ws) in &pending {
+            let mut scored: Vec<(u64, usize)> = ws
+                .iter()
+                .enumerate()
+                .map(|(i, w)| {
+                    let shared = witness_keys(w)
+                        .into_iter()
+                        .map(|k| u64::from(freq.get(&k).copied().unwrap_or(1)))
+                        .max()
+                        .unwrap_or(1);
+                    let weight = match w.rank() {
+                        0 | 1 => 1,
+                        2 => 2,
+                        _ => 16,
                     };
-                    let list = &mut fb.literal_rules[id];
-                    if list.last() != Some(&rule) {
-                        list.push(rule);
+                    (shared * weight, i)
+                })
+                .collect();
+            scored.sort_by_key(|(score, _)| *score);
+            scored.truncate(MAX_INDEXED);
+            if let Some(n) = needed.get_mut(*rule as usize) {
+                *n = scored.len() as u8;
+            }
+            let picks: Vec<usize> = scored.into_iter().map(|(_, i)| i).collect();
+            chosen.push((
+                *rule,
+                picks
+                    .iter()
+                    .filter_map(|i| ws.get(*i))
+                    .map(Witness::clone_ref)
+                    .collect(),
+            ));
+        }
+        drop(freq);
+        for (rule, ws) in chosen {
+            self.add(rule, ws);
+        }
+    }
+
+    fn add(&mut self, rule: u32, ws: Vec<Witness<'_>>) {
+        for (j, w) in ws.into_iter().enumerate() {
+            let hit = (rule << 3) | j as u32;
+            match w {
+                Witness::Exact(f, values) => {
+                    let fb = self.fields.entry(f).or_default();
+                    for v in values {
+                        push_hit(fb.exact.entry(fold_owned(v)).or_default(), hit);
                     }
                 }
-            }
-            Witness::Regex(f, sources) => {
-                let fb = self.fields.entry(f).or_default();
-                for s in sources {
-                    fb.regexes.push(s);
-                    fb.regex_rules.push(rule);
+                Witness::Literals(f, lits) => {
+                    let fb = self.fields.entry(f).or_default();
+                    for l in lits {
+                        let id = match fb.literal_ids.get(&l) {
+                            Some(id) => *id,
+                            None => {
+                                let id = fb.literals.len();
+                                fb.literal_ids.insert(l.clone(), id);
+                                fb.literals.push(l);
+                                fb.literal_hits.push(Vec::new());
+                                id
+                            }
+                        };
+                        if let Some(list) = fb.literal_hits.get_mut(id) {
+                            push_hit(list, hit);
+                        }
+                    }
                 }
-            }
-            Witness::Cidr(f, nets) => {
-                let fb = self.fields.entry(f).or_default();
-                fb.cidr.extend(nets.iter().map(|n| (*n, rule)));
+                Witness::Cidr(f, nets) => {
+                    let fb = self.fields.entry(f).or_default();
+                    for n in nets {
+                        match n.masked() {
+                            (prefix, IpAddr::V4(a)) => push_hit(
+                                fb.v4
+                                    .entry(prefix)
+                                    .or_default()
+                                    .entry(u32::from(a))
+                                    .or_default(),
+                                hit,
+                            ),
+                            (prefix, IpAddr::V6(a)) => push_hit(
+                                fb.v6
+                                    .entry(prefix)
+                                    .or_default()
+                                    .entry(u128::from(a))
+                                    .or_default(),
+                                hit,
+                            ),
+                        }
+                    }
+                }
             }
         }
     }
 
-    fn build(self) -> Bucket {
+    fn build(mut self, needed: &mut [u8]) -> Bucket {
+        self.choose(needed);
         let mut always = self.always;
         let mut fields: Vec<FieldIndex> = Vec::with_capacity(self.fields.len());
         for (field, fb) in self.fields {
@@ -294,40 +395,29 @@ impl BucketBuilder {
                 .then(|| {
                     AhoCorasick::builder()
                         .match_kind(MatchKind::Standard)
+                        .kind(Some(AhoCorasickKind::NoncontiguousNFA))
                         .build(&fb.literals)
                         .ok()
                 })
                 .flatten();
-            let (ac, ac_rules) = match ac {
-                Some(a) => (Some(a), fb.literal_rules),
+            let (ac, ac_hits) = match ac {
+                Some(a) => (Some(a), fb.literal_hits),
                 None => {
-                    always.extend(fb.literal_rules.into_iter().flatten());
+                    always.extend(fb.literal_hits.into_iter().flatten().map(|h| h >> 3));
                     (None, Vec::new())
                 }
             };
-            let regex = (!fb.regexes.is_empty())
-                .then(|| {
-                    RegexSetBuilder::new(&fb.regexes)
-                        .size_limit(MAX_REGEX_SIZE.saturating_mul(fb.regexes.len()))
-                        .build()
-                        .ok()
-                })
-                .flatten();
-            let (regex, regex_rules) = match regex {
-                Some(r) => (Some(r), fb.regex_rules),
-                None => {
-                    always.extend(fb.regex_rules);
-                    (None, Vec::new())
-                }
-            };
+            let mut v4: Vec<_> = fb.v4.into_iter().collect();
+            v4.sort_by_key(|(p, _)| *p);
+            let mut v6: Vec<_> = fb.v6.into_iter().collect();
+            v6.sort_by_key(|(p, _)| *p);
             fields.push(FieldIndex {
                 field,
                 exact: fb.exact,
                 ac,
-                ac_rules,
-                regex,
-                regex_rules,
-                cidr: fb.cidr,
+                ac_hits,
+                v4,
+                v6,
             });
         }
         fields.sort_by_key(|f| f.field);
@@ -349,6 +439,8 @@ pub struct RuleSet {
     fields: Fields,
     by_type: HashMap<String, Bucket>,
     any_type: Bucket,
+    /// Per rule: how many indexed conjuncts must hit before it is a candidate.
+    needed: Vec<u8>,
     by_name: HashMap<String, usize>,
     warnings: Vec<RuleWarning>,
 }
@@ -361,19 +453,23 @@ impl RuleSet {
         let (compiled, fields, warnings) = compile_all(&rules)?;
         let mut by_type: HashMap<String, BucketBuilder> = HashMap::new();
         let mut any_type = BucketBuilder::default();
+        let mut needed = vec![0u8; rules.len()];
         for (i, (rule, c)) in rules.iter().zip(&compiled).enumerate() {
             if rule.state() != RuleState::Enabled {
                 continue; // never matches; kept for listing and explanations
             }
             let Ok(id) = u32::try_from(i) else { break };
-            let w = best_witness(&c.conds, &fields, c.absent_match);
+            if id >= (1 << 29) {
+                break; // hits pack the rule index into 29 bits
+            }
+            let ws = witnesses(&c.conds, &fields, c.absent_match);
             if rule.is_any_type() {
-                any_type.add(id, w);
+                any_type.push(id, ws);
             } else {
                 by_type
                     .entry(rule.alert_type().trim().to_ascii_lowercase())
                     .or_default()
-                    .add(id, w);
+                    .push(id, ws);
             }
         }
         let by_name = rules
@@ -381,9 +477,15 @@ impl RuleSet {
             .enumerate()
             .map(|(i, r)| (r.name().to_owned(), i))
             .collect();
+        let by_type = by_type
+            .into_iter()
+            .map(|(k, b)| (k, b.build(&mut needed)))
+            .collect();
+        let any_type = any_type.build(&mut needed);
         Ok(RuleSet {
-            by_type: by_type.into_iter().map(|(k, b)| (k, b.build())).collect(),
-            any_type: any_type.build(),
+            by_type,
+            any_type,
+            needed,
             rules,
             compiled,
             fields,
@@ -424,42 +526,72 @@ impl RuleSet {
         } else {
             self.by_type.get(t.as_str())
         };
+        let mut hits: Vec<Hit> = Vec::new();
         for bucket in typed.into_iter().chain([&self.any_type]) {
             out.extend_from_slice(&bucket.always);
             for fi in &bucket.fields {
                 let Some(r) = ctx.get(fi.field) else { continue };
                 if !fi.exact.is_empty() || fi.ac.is_some() {
                     for v in r.folded() {
-                        if let Some(rules) = fi.exact.get(v.as_str()) {
-                            out.extend_from_slice(rules);
+                        if let Some(h) = fi.exact.get(v.as_ref()) {
+                            hits.extend_from_slice(h);
                         }
                         if let Some(ac) = &fi.ac {
-                            for m in ac.find_overlapping_iter(v.as_str()) {
-                                if let Some(rules) = fi.ac_rules.get(m.pattern().as_usize()) {
-                                    out.extend_from_slice(rules);
+                            for m in ac.find_overlapping_iter(v.as_ref()) {
+                                if let Some(h) = fi.ac_hits.get(m.pattern().as_usize()) {
+                                    hits.extend_from_slice(h);
                                 }
                             }
                         }
                     }
                 }
-                if let Some(set) = &fi.regex {
+                if !fi.v4.is_empty() || !fi.v6.is_empty() {
                     for v in &r.raw {
-                        out.extend(set.matches(v).iter().filter_map(|i| fi.regex_rules.get(i)));
-                    }
-                }
-                if !fi.cidr.is_empty() {
-                    for v in &r.raw {
-                        if let Ok(ip) = v.trim().parse::<IpAddr>() {
-                            out.extend(
-                                fi.cidr
-                                    .iter()
-                                    .filter(|(n, _)| n.contains(ip))
-                                    .map(|(_, rule)| *rule),
-                            );
+                        match v.trim().parse::<IpAddr>().map(super::cond::canonical_ip) {
+                            Ok(IpAddr::V4(a)) => {
+                                let a = u32::from(a);
+                                for (p, map) in &fi.v4 {
+                                    let mask =
+                                        u32::MAX.checked_shl(32 - u32::from(*p)).unwrap_or(0);
+                                    if let Some(h) = map.get(&(a & mask)) {
+                                        hits.extend_from_slice(h);
+                                    }
+                                }
+                            }
+                            Ok(IpAddr::V6(a)) => {
+                                let a = u128::from(a);
+                                for (p, map) in &fi.v6 {
+                                    let mask =
+                                        u128::MAX.checked_shl(128 - u32::from(*p)).unwrap_or(0);
+                                    if let Some(h) = map.get(&(a & mask)) {
+                                        hits.extend_from_slice(h);
+                                    }
+                                }
+                            }
+                            Err(_) => {}
                         }
                     }
                 }
             }
+        }
+        // A rule is a candidate once every one of its indexed conjuncts has a hit.
+        hits.sort_unstable();
+        hits.dedup();
+        let mut i = 0;
+        while i < hits.len() {
+            let rule = hits[i] >> 3;
+            let mut j = i;
+            while j < hits.len() && hits[j] >> 3 == rule {
+                j += 1;
+            }
+            if self
+                .needed
+                .get(rule as usize)
+                .is_some_and(|n| usize::from(*n) == j - i)
+            {
+                out.push(rule);
+            }
+            i = j;
         }
         out.sort_unstable();
         out.dedup();

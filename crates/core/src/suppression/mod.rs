@@ -3,12 +3,13 @@
 //! A [`SuppressionRule`] is Defender for Cloud's rule resource with Vigil's richer conditions
 //! (see `docs/suppression.md` for the language). Rules only match once compiled into a
 //! [`RuleSet`], which checks them all and reports every problem at once, then matches an alert
-//! against thousands of rules at a cost that barely grows with their number: rules are
-//! partitioned by alert type, and inside a partition each rule is found through one of its
-//! necessary conditions (exact values in hash maps, substrings, prefixes, suffixes and wildcard
-//! literals in a shared Aho-Corasick automaton, regexes in a `RegexSet`, CIDR networks) before
-//! the candidates are checked exactly. [`reference::ReferenceMatcher`] is the plain loop the
-//! compiled matcher is tested against.
+//! against thousands of rules at a cost that grows slowly with their number: rules are
+//! partitioned by alert type, and inside a partition each rule is reached through its most
+//! selective necessary condition (exact values in hash maps; substrings, prefixes, suffixes,
+//! wildcard literals and the literals a regex requires in one Aho-Corasick automaton per field;
+//! CIDR networks in per-prefix hash maps) before the few candidates are checked exactly.
+//! Regexes are checked when compiled but built on first use. [`reference::ReferenceMatcher`] is
+//! the plain loop the compiled matcher is tested against.
 //!
 //! ```
 //! use chrono::{TimeZone, Utc};
