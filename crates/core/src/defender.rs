@@ -52,11 +52,21 @@ pub fn parse_alerts(json: &str) -> Result<Vec<Alert>, Error> {
 
 /// Like [`parse_alerts`], for a document that was already parsed into a [`serde_json::Value`].
 pub fn alerts_from_value(value: Value) -> Result<Vec<Alert>, Error> {
+    resources(value, "alert", alert_from_value)
+}
+
+/// The resources of a Defender document: one resource, a list response `{"value": [...]}` or a
+/// JSON array, each read by `read` with its path for error messages.
+fn resources<T>(
+    value: Value,
+    what: &str,
+    read: impl Fn(Value, &str) -> Result<T, Error>,
+) -> Result<Vec<T>, Error> {
     match value {
         Value::Array(items) => items
             .into_iter()
             .enumerate()
-            .map(|(i, v)| alert_from_value(v, &format!("[{i}]")))
+            .map(|(i, v)| read(v, &format!("[{i}]")))
             .collect(),
         Value::Object(mut map) => {
             let list_key = map
@@ -67,22 +77,27 @@ pub fn alerts_from_value(value: Value) -> Result<Vec<Alert>, Error> {
                 Some((key, Value::Array(items))) => items
                     .into_iter()
                     .enumerate()
-                    .map(|(i, v)| alert_from_value(v, &format!("{key}[{i}]")))
+                    .map(|(i, v)| read(v, &format!("{key}[{i}]")))
                     .collect(),
                 Some((key, other)) => Err(Error::document(
                     key,
                     format!(
-                        "expected the list of alerts (an array), found {}",
+                        "expected the list of {what}s (an array), found {}",
                         kind_of(&other)
                     ),
                 )),
-                None => Ok(vec![alert_from_value(Value::Object(map), "")?]),
+                None => Ok(vec![read(Value::Object(map), "")?]),
             }
         }
         other => Err(Error::document(
             "(root)",
             format!(
-                "expected an alert resource, a {{\"value\": [...]}} list or an array of alerts, found {}",
+                "expected {} {what} resource, a {{\"value\": [...]}} list or an array of {what}s, found {}",
+                if what.starts_with(['a', 'e', 'i', 'o', 'u']) {
+                    "an"
+                } else {
+                    "a"
+                },
                 kind_of(&other)
             ),
         )),
@@ -109,43 +124,12 @@ pub fn alerts_from_value(value: Value) -> Result<Vec<Alert>, Error> {
 pub fn parse_suppression_rules(
     json: &str,
 ) -> Result<Vec<crate::suppression::SuppressionRule>, Error> {
-    use crate::suppression::rule_from_value;
     let value: Value = serde_json::from_str(json)?;
-    match value {
-        Value::Array(items) => items
-            .into_iter()
-            .enumerate()
-            .map(|(i, v)| rule_from_value(v, &format!("[{i}]")))
-            .collect(),
-        Value::Object(mut map) => {
-            let list_key = map
-                .keys()
-                .find(|k| k.eq_ignore_ascii_case("value"))
-                .cloned();
-            match list_key.and_then(|k| map.remove(&k).map(|v| (k, v))) {
-                Some((key, Value::Array(items))) => items
-                    .into_iter()
-                    .enumerate()
-                    .map(|(i, v)| rule_from_value(v, &format!("{key}[{i}]")))
-                    .collect(),
-                Some((key, other)) => Err(Error::document(
-                    key,
-                    format!(
-                        "expected the list of rules (an array), found {}",
-                        kind_of(&other)
-                    ),
-                )),
-                None => Ok(vec![rule_from_value(Value::Object(map), "")?]),
-            }
-        }
-        other => Err(Error::document(
-            "(root)",
-            format!(
-                "expected a suppression rule resource, a {{\"value\": [...]}} list or an array of rules, found {}",
-                kind_of(&other)
-            ),
-        )),
-    }
+    resources(
+        value,
+        "suppression rule",
+        crate::suppression::rule_from_value,
+    )
 }
 
 /// Serializes one alert as a 2022-01-01 resource.
