@@ -13,6 +13,10 @@
 
 pub use vigil_core::*;
 
+/// The durable SQLite store ([`sqlite::SqliteStore`]), on by default (feature `sqlite`).
+#[cfg(feature = "sqlite")]
+pub use vigil_sqlite as sqlite;
+
 /// The README's example, compiled and run as a doctest so that it stays true.
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]

@@ -1,0 +1,438 @@
+//! A durable [`Store`] on one SQLite file: the whole triage contract of `vigil-core` (ingest with
+//! suppression, triage queries with keyset cursors, versioned status changes with an audit trail,
+//! feedback, suppression rules), safe to share between threads and between processes.
+//!
+//! ```
+//! use chrono::Utc;
+//! use vigil_core::store::{AlertQuery, StatusChange, Store, TenantId};
+//! use vigil_core::{defender, Status};
+//! use vigil_sqlite::SqliteStore;
+//!
+//! let dir = tempfile::tempdir()?;
+//! let store = SqliteStore::open(dir.path().join("vigil.db"))?;
+//! let tenant = TenantId::new("contoso")?;
+//! let alerts = defender::parse_alerts(include_str!("../../../fixtures/alerts/sample-alerts.json"))?;
+//! store.ingest(&tenant, &alerts, Utc::now())?;
+//!
+//! let page = store.query(&tenant, &AlertQuery::default())?;
+//! let top = &page.alerts[0];
+//! let change = StatusChange::new(Status::Resolved, "alice").comment("handled");
+//! let updated = store.change_status(&tenant, top.alert.system_alert_id(), top.version, change, Utc::now())?;
+//! assert_eq!(updated.alert.status(), Status::Resolved);
+//! assert_eq!(store.history(&tenant, top.alert.system_alert_id())?.len(), 1);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # Overview
+//!
+//! - [`SqliteStore`] implements [`Store`]; open it with [`SqliteStore::open`] (durable defaults)
+//!   or [`SqliteStore::open_with`] and [`Options`]. Share it as `Arc<dyn Store>`.
+//! - [`SqliteError`] is the crate's error; every operation reports it as a
+//!   [`StoreError`] whose kind says what to do:
+//!   `Unavailable` (busy, locked, I/O: retry), `Corrupt` (a stored row cannot be read back: the
+//!   message names the alert or rule), and the contract's own kinds.
+//!
+//! # Durability
+//!
+//! The file is opened in write-ahead-log mode (`journal_mode=WAL`) with `synchronous=FULL` and
+//! `foreign_keys=ON`, and every write runs in one `BEGIN IMMEDIATE` transaction: a batch is
+//! ingested whole or not at all, even if the process is killed or the machine loses power.
+//!
+//! [`Synchronous::Normal`] skips the `fsync` of the log at each commit (it still syncs at
+//! checkpoints). The file can never be corrupted by it, and a crashed *process* loses nothing,
+//! but after a power failure or an operating-system crash the last transactions committed before
+//! it may be rolled back. Choose it when re-ingesting the last few seconds of alerts is
+//! acceptable and commit latency matters (many small writes); keep `Full` when a status change
+//! someone made must never disappear.
+//!
+//! # Concurrency
+//!
+//! One writer connection (behind a mutex) serves the writes of a process; reads use a small pool
+//! of separate connections, each read in one snapshot transaction, so reads never wait for
+//! writes. Several processes can open the same file: SQLite's file locks serialise their
+//! writes (each waits up to [`Options::busy_timeout`], then fails with `Unavailable`), and
+//! optimistic concurrency holds across them, since a status change checks and bumps the version
+//! inside its immediate transaction (`UPDATE … WHERE id = ? AND version = ?`) and appends its
+//! audit entry in the same transaction. Compiled suppression rules are cached per tenant and
+//! reloaded when the tenant's rules generation (bumped by every rule change, in any process)
+//! moves.
+//!
+//! # Schema
+//!
+//! Versioned by `PRAGMA user_version` ([`SCHEMA_VERSION`]); hand-written migrations run on open,
+//! in one immediate transaction. A file from a newer version of this crate is refused
+//! ([`SqliteError::SchemaTooNew`]). Each alert keeps its full 2022-01-01 JSON resource form (so
+//! nothing a document carried is lost) beside the columns the triage queries use: status,
+//! severity rank, generation time, priority score, lowercased type, product, display name and
+//! compromised entity, the correlation key, lowercase lists of its resource ids and entity
+//! values, with indexes that serve each order per status, and a side table of entity values
+//! (for related alerts).
+
+mod codec;
+mod error;
+mod ops;
+mod query;
+mod schema;
+
+use std::collections::HashMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
+use vigil_core::store::{
+    AlertQuery, AuditEntry, BulkOutcome, Counts, Feedback, FeedbackQuery, IngestReport, Page,
+    RelatedAlert, Simulation, StatusChange, Store, StoreError, StoredAlert, StoredRule, TenantId,
+};
+use vigil_core::suppression::{RuleSet, SuppressionRule};
+use vigil_core::{Alert, AlertId};
+
+pub use error::SqliteError;
+pub use schema::SCHEMA_VERSION;
+
+use error::Db;
+
+/// How SQLite syncs commits to disk (`PRAGMA synchronous`); see the crate docs' *Durability*.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Synchronous {
+    /// Every commit is on disk when it returns, even across a power failure. The default.
+    #[default]
+    Full,
+    /// Commits survive a crash of the process, but the last ones may be lost on a power failure
+    /// or an operating-system crash. Faster for many small writes.
+    Normal,
+}
+
+impl Synchronous {
+    fn pragma(self) -> &'static str {
+        match self {
+            Synchronous::Full => "FULL",
+            Synchronous::Normal => "NORMAL",
+        }
+    }
+}
+
+/// How [`SqliteStore::open_with`] sets up the file and its connections.
+///
+/// ```
+/// use std::time::Duration;
+/// use vigil_sqlite::{Options, Synchronous};
+///
+/// let options = Options {
+///     synchronous: Synchronous::Normal,
+///     busy_timeout: Duration::from_secs(10),
+///     ..Options::default()
+/// };
+/// # let _ = options;
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Options {
+    /// Commit durability; [`Synchronous::Full`] by default.
+    pub synchronous: Synchronous,
+    /// How long an operation waits for another connection's lock before it fails with
+    /// `Unavailable`; 5 seconds by default.
+    pub busy_timeout: Duration,
+    /// How many idle read connections the store keeps (more are opened while many threads read
+    /// at once); 4 by default.
+    pub max_idle_readers: usize,
+    /// SQLite's page cache per connection, in KiB; 32 MiB by default.
+    pub cache_size_kib: u32,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            synchronous: Synchronous::Full,
+            busy_timeout: Duration::from_secs(5),
+            max_idle_readers: 4,
+            cache_size_kib: 32 * 1024,
+        }
+    }
+}
+
+/// The SQLite [`Store`]. See the crate docs.
+pub struct SqliteStore {
+    path: PathBuf,
+    options: Options,
+    writer: Mutex<Connection>,
+    readers: Mutex<Vec<Connection>>,
+    rules: Mutex<HashMap<String, (i64, Arc<RuleSet>)>>,
+}
+
+impl fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SqliteStore")
+            .field("path", &self.path)
+            .field("options", &self.options)
+            .finish_non_exhaustive()
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // Nothing here panics while holding a lock; if a caller's panic did, the guarded value is
+    // still consistent (an open transaction rolls back when its guard unwinds).
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn configure(conn: &Connection, options: &Options) -> rusqlite::Result<()> {
+    conn.busy_timeout(options.busy_timeout)?;
+    conn.pragma_update(None, "foreign_keys", true)?;
+    conn.pragma_update(None, "synchronous", options.synchronous.pragma())?;
+    conn.pragma_update(None, "cache_size", -i64::from(options.cache_size_kib))?;
+    conn.pragma_update(None, "temp_store", "MEMORY")?;
+    // Checkpoint the log every ~40 MiB rather than every 4 MiB: a page that several batches
+    // dirty is copied back once, which makes large ingests about a third faster.
+    conn.pragma_update(None, "wal_autocheckpoint", 10_000)?;
+    conn.set_prepared_statement_cache_capacity(64);
+    Ok(())
+}
+
+impl SqliteStore {
+    /// Opens (creating it if needed) the database file at `path` with the durable defaults of
+    /// [`Options::default`], migrating its schema to [`SCHEMA_VERSION`].
+    pub fn open(path: impl AsRef<Path>) -> Result<SqliteStore, SqliteError> {
+        SqliteStore::open_with(path, Options::default())
+    }
+
+    /// Opens (creating it if needed) the database file at `path` with `options`.
+    pub fn open_with(path: impl AsRef<Path>, options: Options) -> Result<SqliteStore, SqliteError> {
+        let path = path.as_ref().to_path_buf();
+        let open_err = |source| SqliteError::Open {
+            path: path.clone(),
+            source,
+        };
+        let mut conn = Connection::open(&path).map_err(open_err)?;
+        conn.busy_timeout(options.busy_timeout).map_err(open_err)?;
+        let mode: String = conn
+            .pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))
+            .map_err(|e| match SqliteError::from_sqlite(e) {
+                SqliteError::Sqlite { source } => open_err(source),
+                other => other,
+            })?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(SqliteError::JournalMode { path, mode });
+        }
+        configure(&conn, &options)?;
+        schema::migrate(&mut conn)?;
+        Ok(SqliteStore {
+            path,
+            options,
+            writer: Mutex::new(conn),
+            readers: Mutex::new(Vec::new()),
+            rules: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The options it was opened with.
+    pub fn options(&self) -> &Options {
+        &self.options
+    }
+
+    /// An idle read connection, or a new one.
+    fn take_reader(&self) -> Result<Connection, StoreError> {
+        if let Some(conn) = lock(&self.readers).pop() {
+            return Ok(conn);
+        }
+        let conn = Connection::open_with_flags(
+            &self.path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|source| SqliteError::Open {
+            path: self.path.clone(),
+            source,
+        })?;
+        configure(&conn, &self.options).db()?;
+        conn.pragma_update(None, "query_only", true).db()?;
+        Ok(conn)
+    }
+
+    /// Runs `f` in one read snapshot on a pooled read connection.
+    fn read<T>(
+        &self,
+        f: impl FnOnce(&Transaction<'_>) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let mut conn = self.take_reader()?;
+        let out = (|| {
+            let tx = conn.transaction().db()?;
+            let out = f(&tx)?;
+            tx.commit().db()?;
+            Ok(out)
+        })();
+        let mut idle = lock(&self.readers);
+        if idle.len() < self.options.max_idle_readers {
+            idle.push(conn);
+        }
+        out
+    }
+
+    /// Runs `f` in one `BEGIN IMMEDIATE` transaction on the writer connection, committing if it
+    /// succeeds (and rolling back if it fails).
+    fn write<T>(
+        &self,
+        f: impl FnOnce(&Transaction<'_>) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let mut conn = lock(&self.writer);
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .db()?;
+        let out = f(&tx)?;
+        tx.commit().db()?;
+        Ok(out)
+    }
+
+    /// The tenant's compiled rules, from the cache while the tenant's rules generation (read in
+    /// the caller's transaction) has not moved.
+    fn ruleset(&self, tx: &Transaction<'_>, tenant: &TenantId) -> Result<Arc<RuleSet>, StoreError> {
+        let generation = ops::rules_generation(tx, tenant)?;
+        if let Some((g, set)) = lock(&self.rules).get(tenant.as_str())
+            && *g == generation
+        {
+            return Ok(set.clone());
+        }
+        let set = Arc::new(ops::compile_rules(tx, tenant)?);
+        lock(&self.rules).insert(tenant.as_str().to_owned(), (generation, set.clone()));
+        Ok(set)
+    }
+}
+
+impl Store for SqliteStore {
+    fn ingest(
+        &self,
+        tenant: &TenantId,
+        alerts: &[Alert],
+        at: DateTime<Utc>,
+    ) -> Result<IngestReport, StoreError> {
+        self.write(|tx| {
+            let rules = self.ruleset(tx, tenant)?;
+            ops::ingest(tx, tenant, &rules, alerts, at)
+        })
+    }
+
+    fn query(&self, tenant: &TenantId, query: &AlertQuery) -> Result<Page, StoreError> {
+        query.validate()?;
+        self.read(|tx| query::page(tx, tenant, query))
+    }
+
+    fn counts(&self, tenant: &TenantId, query: &AlertQuery) -> Result<Counts, StoreError> {
+        self.read(|tx| query::counts(tx, tenant, query))
+    }
+
+    fn get(&self, tenant: &TenantId, id: &AlertId) -> Result<Option<StoredAlert>, StoreError> {
+        self.read(|tx| ops::get(tx, tenant, id))
+    }
+
+    fn related(
+        &self,
+        tenant: &TenantId,
+        id: &AlertId,
+        limit: usize,
+    ) -> Result<Vec<RelatedAlert>, StoreError> {
+        self.read(|tx| query::related(tx, tenant, id, limit))
+    }
+
+    fn change_status(
+        &self,
+        tenant: &TenantId,
+        id: &AlertId,
+        expected_version: u64,
+        change: StatusChange,
+        at: DateTime<Utc>,
+    ) -> Result<StoredAlert, StoreError> {
+        self.write(|tx| ops::change(tx, tenant, id, Some(expected_version), &change, at))
+    }
+
+    fn bulk_change_status(
+        &self,
+        tenant: &TenantId,
+        query: &AlertQuery,
+        change: StatusChange,
+        at: DateTime<Utc>,
+    ) -> Result<Vec<BulkOutcome>, StoreError> {
+        self.write(|tx| ops::bulk_change(tx, tenant, query, &change, at))
+    }
+
+    fn history(&self, tenant: &TenantId, id: &AlertId) -> Result<Vec<AuditEntry>, StoreError> {
+        self.read(|tx| ops::history(tx, tenant, id))
+    }
+
+    fn add_feedback(
+        &self,
+        tenant: &TenantId,
+        id: &AlertId,
+        feedback: Feedback,
+    ) -> Result<(), StoreError> {
+        self.write(|tx| ops::add_feedback(tx, tenant, id, &feedback))
+    }
+
+    fn list_feedback(
+        &self,
+        tenant: &TenantId,
+        query: &FeedbackQuery,
+    ) -> Result<Vec<(AlertId, Feedback)>, StoreError> {
+        self.read(|tx| ops::list_feedback(tx, tenant, query))
+    }
+
+    fn create_rule(
+        &self,
+        tenant: &TenantId,
+        rule: SuppressionRule,
+        at: DateTime<Utc>,
+    ) -> Result<StoredRule, StoreError> {
+        ops::compile_one(&rule)?;
+        self.write(|tx| ops::create_rule(tx, tenant, rule, at))
+    }
+
+    fn get_rule(&self, tenant: &TenantId, name: &str) -> Result<Option<StoredRule>, StoreError> {
+        self.read(|tx| ops::get_rule(tx, tenant, name))
+    }
+
+    fn list_rules(&self, tenant: &TenantId) -> Result<Vec<StoredRule>, StoreError> {
+        self.read(|tx| ops::list_rules(tx, tenant))
+    }
+
+    fn update_rule(
+        &self,
+        tenant: &TenantId,
+        rule: SuppressionRule,
+        expected_version: u64,
+        at: DateTime<Utc>,
+    ) -> Result<StoredRule, StoreError> {
+        ops::compile_one(&rule)?;
+        self.write(|tx| ops::update_rule(tx, tenant, rule, expected_version, at))
+    }
+
+    fn delete_rule(&self, tenant: &TenantId, name: &str) -> Result<(), StoreError> {
+        self.write(|tx| ops::delete_rule(tx, tenant, name))
+    }
+
+    fn simulate(
+        &self,
+        tenant: &TenantId,
+        rule: &SuppressionRule,
+        at: DateTime<Utc>,
+        sample: usize,
+    ) -> Result<Simulation, StoreError> {
+        let set = ops::compile_one(rule)?;
+        self.read(|tx| ops::simulate(tx, tenant, rule, &set, at, sample))
+    }
+
+    fn apply_rule(
+        &self,
+        tenant: &TenantId,
+        name: &str,
+        actor: &str,
+        at: DateTime<Utc>,
+    ) -> Result<Vec<AlertId>, StoreError> {
+        self.write(|tx| ops::apply_rule(tx, tenant, name, actor, at))
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,149 @@
+//! The schema and its migrations, versioned by `PRAGMA user_version`.
+//!
+//! `MIGRATIONS[i]` takes a file from version `i` to `i + 1`. Migrations are hand-written SQL,
+//! applied on open in one `BEGIN IMMEDIATE` transaction together with the new `user_version`, so
+//! a file is always at exactly one known version, and concurrent openers (threads or processes)
+//! migrate it once. Never edit a released migration: append a new one.
+
+use rusqlite::{Connection, TransactionBehavior};
+
+use crate::error::SqliteError;
+
+/// Version 1: alerts with their sort keys and filter columns (resource ids and entity values as
+/// lowercase JSON lists, checked while walking an order's index), the entity side table (for
+/// related alerts),
+/// the audit trail, feedback, suppression rules, and per tenant the rules generation and the
+/// last insertion sequence.
+///
+/// `seq` is the row id (global); `tseq` is the insertion sequence within the tenant, the
+/// tiebreak of every order and the last part of cursors, so nothing about other tenants shows
+/// through a cursor. Instants are RFC 3339 text with nine fractional digits (exact over
+/// chrono's whole range); alert times used for ordering are microseconds (`time_us`).
+const V1: &str = r#"
+CREATE TABLE alerts (
+    seq                INTEGER PRIMARY KEY,
+    tenant             TEXT    NOT NULL,
+    id                 TEXT    NOT NULL,
+    tseq               INTEGER NOT NULL,
+    version            INTEGER NOT NULL,
+    status             TEXT    NOT NULL,
+    severity_rank      INTEGER NOT NULL,
+    time_us            INTEGER NOT NULL,
+    priority           INTEGER NOT NULL,
+    alert_type_lc      TEXT    NOT NULL,
+    product_lc         TEXT,
+    display_lc         TEXT    NOT NULL,
+    correlation_key    TEXT,
+    compromised_lc     TEXT,
+    resources_lc       TEXT    NOT NULL,
+    entities_lc        TEXT    NOT NULL,
+    ingested_at        TEXT    NOT NULL,
+    updated_at         TEXT    NOT NULL,
+    suppression_rule   TEXT,
+    suppression_reason TEXT,
+    suppressed_at      TEXT,
+    json               TEXT    NOT NULL,
+    UNIQUE (tenant, id)
+);
+CREATE INDEX alerts_by_severity ON alerts
+    (tenant, status, severity_rank DESC, time_us DESC, tseq DESC);
+CREATE INDEX alerts_by_time ON alerts
+    (tenant, status, time_us DESC, tseq DESC);
+CREATE INDEX alerts_by_priority ON alerts
+    (tenant, status, priority DESC, time_us DESC, tseq DESC);
+CREATE INDEX alerts_by_correlation ON alerts (tenant, correlation_key)
+    WHERE correlation_key IS NOT NULL;
+CREATE INDEX alerts_by_compromised ON alerts (tenant, compromised_lc)
+    WHERE compromised_lc IS NOT NULL;
+
+CREATE TABLE alert_entities (
+    value_lc TEXT    NOT NULL,
+    seq      INTEGER NOT NULL REFERENCES alerts (seq),
+    PRIMARY KEY (value_lc, seq)
+) WITHOUT ROWID;
+
+CREATE TABLE audit (
+    seq         INTEGER NOT NULL REFERENCES alerts (seq),
+    n           INTEGER NOT NULL,
+    at          TEXT    NOT NULL,
+    actor       TEXT    NOT NULL,
+    from_status TEXT    NOT NULL,
+    to_status   TEXT    NOT NULL,
+    comment     TEXT,
+    version     INTEGER NOT NULL,
+    PRIMARY KEY (seq, n)
+) WITHOUT ROWID;
+
+CREATE TABLE feedback (
+    fseq      INTEGER PRIMARY KEY,
+    tenant    TEXT    NOT NULL,
+    alert_seq INTEGER NOT NULL REFERENCES alerts (seq),
+    useful    INTEGER NOT NULL,
+    reason    TEXT    NOT NULL,
+    comment   TEXT,
+    actor     TEXT    NOT NULL,
+    at        TEXT    NOT NULL
+);
+CREATE INDEX feedback_by_tenant ON feedback (tenant, fseq);
+CREATE INDEX feedback_by_alert ON feedback (alert_seq, fseq);
+
+CREATE TABLE rules (
+    seq             INTEGER PRIMARY KEY,
+    tenant          TEXT    NOT NULL,
+    name            TEXT    NOT NULL,
+    version         INTEGER NOT NULL,
+    json            TEXT    NOT NULL,
+    created_at      TEXT    NOT NULL,
+    updated_at      TEXT    NOT NULL,
+    hit_count       INTEGER NOT NULL DEFAULT 0,
+    last_matched_at TEXT,
+    UNIQUE (tenant, name)
+);
+
+CREATE TABLE tenant_state (
+    tenant           TEXT PRIMARY KEY,
+    rules_generation INTEGER NOT NULL DEFAULT 0,
+    last_alert_seq   INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
+"#;
+
+/// Every migration, oldest first: `MIGRATIONS[i]` takes version `i` to `i + 1`.
+pub(crate) const MIGRATIONS: &[&str] = &[V1];
+
+/// The schema version this crate writes.
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// Brings the file to [`SCHEMA_VERSION`] inside one immediate transaction, or refuses a file
+/// from the future.
+pub(crate) fn migrate(conn: &mut Connection) -> Result<(), SqliteError> {
+    migrate_with(conn, MIGRATIONS)
+}
+
+pub(crate) fn migrate_with(conn: &mut Connection, migrations: &[&str]) -> Result<(), SqliteError> {
+    let known = migrations.len() as i64;
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let found: i64 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    if found > known {
+        return Err(SqliteError::SchemaTooNew { found, known });
+    }
+    if found == known {
+        return Ok(()); // dropping the transaction ends it; nothing was written
+    }
+    for (step, sql) in migrations.iter().enumerate().skip(found.max(0) as usize) {
+        let from = step as i64;
+        tx.execute_batch(sql)
+            .map_err(|source| SqliteError::Migration {
+                from: found,
+                to: from + 1,
+                source,
+            })?;
+    }
+    tx.pragma_update(None, "user_version", known)
+        .map_err(|source| SqliteError::Migration {
+            from: found,
+            to: known,
+            source,
+        })?;
+    tx.commit()?;
+    Ok(())
+}
