@@ -1,13 +1,18 @@
-//! Loads the shipped sample alerts and prints the triage queue: most severe first, then most
-//! recent, with Dismissed alerts hidden as the portal hides them.
+//! Vigil's main job on the embedded default: load the shipped sample alerts into a SQLite file
+//! (created on first use, reused after) and print the triage queue — most severe first, then
+//! most recent, Dismissed hidden as the portal hides them.
 //!
-//! Run with `cargo run --example triage [FILE...]`; without arguments it reads
-//! `fixtures/alerts/sample-alerts.json`.
+//! Run with `cargo run --example triage [FILE...]`. Without arguments it imports
+//! `fixtures/alerts/sample-alerts.json`. The database is `$VIGIL_DB`, else `vigil.db` in the
+//! current directory; importing the same alerts again updates them without duplicating them.
 
 use std::process::ExitCode;
 
+use chrono::Utc;
 use vigil::attack::Catalog;
-use vigil::{Alert, Status, defender};
+use vigil::sqlite::SqliteStore;
+use vigil::store::{AlertQuery, Store, TenantId};
+use vigil::{Alert, defender};
 
 const SAMPLES: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -15,57 +20,61 @@ const SAMPLES: &str = concat!(
 );
 
 fn main() -> ExitCode {
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> Result<(), Box<dyn std::error::Error>> {
     let files: Vec<String> = std::env::args().skip(1).collect();
     let files = if files.is_empty() {
         vec![SAMPLES.to_owned()]
     } else {
         files
     };
+    let db = std::env::var("VIGIL_DB").unwrap_or_else(|_| "vigil.db".to_owned());
+    let store = SqliteStore::open(&db).map_err(|e| format!("cannot open {db}: {e}"))?;
+    let tenant = TenantId::new("default")?;
 
     let mut alerts: Vec<Alert> = Vec::new();
     for file in &files {
-        let text = match std::fs::read_to_string(file) {
-            Ok(t) => t,
-            Err(e) => {
-                eprintln!("error: cannot read {file}: {e}");
-                return ExitCode::FAILURE;
-            }
-        };
-        match defender::parse_alerts(&text) {
-            Ok(mut a) => alerts.append(&mut a),
-            Err(e) => {
-                eprintln!("error: {file}: {e}");
-                return ExitCode::FAILURE;
-            }
-        }
+        let text = std::fs::read_to_string(file).map_err(|e| format!("cannot read {file}: {e}"))?;
+        alerts.extend(defender::parse_alerts(&text).map_err(|e| format!("{file}: {e}"))?);
     }
-
-    let dismissed = alerts
-        .iter()
-        .filter(|a| a.status() == Status::Dismissed)
-        .count();
-    let mut queue: Vec<&Alert> = alerts
-        .iter()
-        .filter(|a| a.status() != Status::Dismissed)
-        .collect();
-    // Most severe first, then most recent first.
-    queue.sort_by(|a, b| {
-        b.severity()
-            .cmp(&a.severity())
-            .then(b.time_generated().cmp(&a.time_generated()))
-    });
-
+    let report = store.ingest(&tenant, &alerts, Utc::now())?;
     println!(
-        "{} alerts in the queue ({} dismissed, hidden)\n",
-        queue.len(),
-        dismissed
+        "{db}: {} new, {} updated, {} suppressed",
+        report.new, report.updated, report.suppressed
+    );
+
+    let query = AlertQuery::default().limit(100);
+    let counts = store.counts(&tenant, &query)?;
+    let header: Vec<String> = counts
+        .by_severity
+        .iter()
+        .map(|(s, n)| format!("{s} {n}"))
+        .collect();
+    let dismissed = store.counts(
+        &tenant,
+        &AlertQuery::default().statuses([vigil::Status::Dismissed]),
+    )?;
+    println!(
+        "{} alerts in the queue ({}; {} dismissed, hidden)\n",
+        counts.total(),
+        header.join(", "),
+        dismissed.total()
     );
     println!(
         "{:<13} {:<17} {:<11} {:<52} {:<14} TACTICS",
         "SEVERITY", "TIME (UTC)", "STATUS", "ALERT", "RESOURCE"
     );
     let catalog = Catalog::current();
-    for a in queue {
+    for stored in store.query(&tenant, &query)?.alerts {
+        let a = &stored.alert;
         let tactics: Vec<&str> = a
             .intents()
             .iter()
@@ -91,7 +100,7 @@ fn main() -> ExitCode {
             },
         );
     }
-    ExitCode::SUCCESS
+    Ok(())
 }
 
 fn truncate(s: &str, width: usize) -> String {
