@@ -531,11 +531,7 @@ pub(crate) fn ingest(
                     actor: format!("rule:{}", rule.name()),
                     from: *from,
                     to: Status::Dismissed,
-                    comment: Some(format!(
-                        "suppressed by rule {:?} ({})",
-                        rule.name(),
-                        rule.reason()
-                    )),
+                    comment: Some(vigil_core::store::suppression_comment(rule)),
                     version: 1,
                 },
             )?;
@@ -937,10 +933,8 @@ pub(crate) fn apply_rule(
         Ok(())
     })?;
     matched.sort_by_key(|e| std::cmp::Reverse(e.0));
-    let to = StatusChange::new(Status::Dismissed, actor).comment(format!(
-        "suppressed by rule {name:?} ({}) applied to existing alerts",
-        rule.reason()
-    ));
+    let to = StatusChange::new(Status::Dismissed, actor)
+        .comment(vigil_core::store::applied_rule_comment(&rule));
     let mut mark = conn
         .prepare_cached(
             "UPDATE alerts SET suppression_rule = ?1, suppression_reason = ?2, suppressed_at = ?3

@@ -14,8 +14,8 @@ use std::collections::VecDeque;
 use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, params_from_iter};
 use vigil_core::store::{
-    AlertQuery, Counts, Cursor, Order, Page, RelatedAlert, Relation, ResourceFilter, SortKey,
-    StoreError, StoredAlert, TenantId, entity_values,
+    AlertQuery, Counts, Cursor, Order, Page, RelatedAlert, ResourceFilter, SortKey, StoreError,
+    StoredAlert, TenantId,
 };
 use vigil_core::{AlertId, Severity, Status};
 
@@ -563,29 +563,10 @@ pub(crate) fn related(
         .db()?
         .collect::<Result<Vec<_>, _>>()
         .db()?;
-    let my_values = &d.entities;
     let mut out = Vec::with_capacity(seqs.len());
     for seq in seqs {
         let stored = load(conn, tenant, seq)?;
-        let other = &stored.alert;
-        let mut relations = Vec::new();
-        if key.is_some() && key == other.correlation_key() {
-            relations.push(Relation::CorrelationKey);
-        }
-        if let (Some(a), Some(b)) = (me.compromised_entity(), other.compromised_entity())
-            && !a.is_empty()
-            && a.to_lowercase() == b.to_lowercase()
-        {
-            relations.push(Relation::CompromisedEntity(a.to_owned()));
-        }
-        let mut shared: Vec<String> = entity_values(other)
-            .iter()
-            .map(|v| v.to_lowercase())
-            .filter(|v| my_values.contains(v))
-            .collect();
-        shared.sort();
-        shared.dedup();
-        relations.extend(shared.into_iter().map(Relation::SharedEntity));
+        let relations = vigil_core::store::relations(&me, &stored.alert);
         if !relations.is_empty() {
             out.push(RelatedAlert {
                 alert: stored,

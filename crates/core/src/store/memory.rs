@@ -5,10 +5,10 @@ use std::sync::{Arc, RwLock};
 
 use chrono::{DateTime, Utc};
 
-use super::query::{AlertQuery, Counts, Cursor, Page, SortKey, entity_values};
+use super::query::{AlertQuery, Counts, Cursor, Page, SortKey};
 use super::types::{
     AuditEntry, BulkOutcome, ErrorKind, Feedback, FeedbackQuery, IngestReport, RelatedAlert,
-    Relation, Simulation, StatusChange, StoreError, StoredAlert, StoredRule, Suppression, TenantId,
+    Simulation, StatusChange, StoreError, StoredAlert, StoredRule, Suppression, TenantId,
 };
 use super::{Order, Store};
 use crate::suppression::{RuleSet, SuppressionRule};
@@ -201,11 +201,7 @@ impl Store for MemoryStore {
                             actor: format!("rule:{}", rule.name()),
                             from,
                             to: Status::Dismissed,
-                            comment: Some(format!(
-                                "suppressed by rule {:?} ({})",
-                                rule.name(),
-                                rule.reason()
-                            )),
+                            comment: Some(super::suppression_comment(rule)),
                             version: 1,
                         });
                         if let Some(sr) = t.rules.iter_mut().find(|r| r.rule.name() == rule.name())
@@ -291,35 +287,13 @@ impl Store for MemoryStore {
         self.read(tenant, |t| {
             let t = t.ok_or_else(|| not_found(id))?;
             let me = &t.alerts.get(id).ok_or_else(|| not_found(id))?.stored.alert;
-            let my_values: Vec<String> =
-                entity_values(me).iter().map(|v| v.to_lowercase()).collect();
             let mut out: Vec<(SortKey, RelatedAlert)> = Vec::new();
             for r in t.alerts.values() {
                 let other = &r.stored.alert;
                 if other.system_alert_id() == id {
                     continue;
                 }
-                let mut relations = Vec::new();
-                if me
-                    .correlation_key()
-                    .is_some_and(|k| !k.is_empty() && Some(k) == other.correlation_key())
-                {
-                    relations.push(Relation::CorrelationKey);
-                }
-                if let (Some(a), Some(b)) = (me.compromised_entity(), other.compromised_entity())
-                    && !a.is_empty()
-                    && a.to_lowercase() == b.to_lowercase()
-                {
-                    relations.push(Relation::CompromisedEntity(a.to_owned()));
-                }
-                let mut shared: Vec<String> = entity_values(other)
-                    .iter()
-                    .map(|v| v.to_lowercase())
-                    .filter(|v| my_values.contains(v))
-                    .collect();
-                shared.sort();
-                shared.dedup();
-                relations.extend(shared.into_iter().map(Relation::SharedEntity));
+                let relations = super::relations(me, other);
                 if !relations.is_empty() {
                     out.push((
                         SortKey::of(Order::SeverityThenTime, other, r.seq),
@@ -558,10 +532,8 @@ impl Store for MemoryStore {
                 })
                 .collect();
             ids.sort_by_key(|e| std::cmp::Reverse(e.0));
-            let change = StatusChange::new(Status::Dismissed, actor).comment(format!(
-                "suppressed by rule {name:?} ({}) applied to existing alerts",
-                rule.reason()
-            ));
+            let change = StatusChange::new(Status::Dismissed, actor)
+                .comment(super::applied_rule_comment(&rule));
             let mut done = Vec::new();
             for (_, id) in ids {
                 t.change(&id, None, &change, at)?;

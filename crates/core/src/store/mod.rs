@@ -66,7 +66,8 @@ pub trait Store: Send + Sync {
     /// Stores a batch of alerts atomically. An alert whose system id is already stored (or
     /// appeared earlier in the same batch) is updated (its content replaced, its version bumped)
     /// without duplicating it, and keeps its stored status. New alerts get insertion sequence
-    /// numbers in batch order (the tiebreak of every order).
+    /// numbers in batch order (the tiebreak of every order); they are
+    /// counted per tenant, so a cursor reveals nothing about other tenants' activity.
     ///
     /// A new *open* alert (Active or InProgress) is checked against the tenant's active
     /// suppression rules at `at`: if one matches, the alert is stored Dismissed, with the first
@@ -112,8 +113,10 @@ pub trait Store: Send + Sync {
     ) -> Result<StoredAlert, StoreError>;
 
     /// Changes the status of every alert the query selects (all pages), each at its current
-    /// version; returns one outcome per alert. Alerts already in the target status are reported
-    /// as illegal transitions, not changed.
+    /// version; returns one outcome per alert, in the query's order. Alerts the lifecycle does not
+    /// allow to change (including those already in the target status) get an
+    /// [`ErrorKind::InvalidInput`] outcome and are left as they are. A storage failure
+    /// ([`ErrorKind::Unavailable`], [`ErrorKind::Corrupt`]) fails the whole call instead.
     fn bulk_change_status(
         &self,
         tenant: &TenantId,
@@ -179,9 +182,9 @@ pub trait Store: Send + Sync {
         sample: usize,
     ) -> Result<Simulation, StoreError>;
 
-    /// Applies a stored rule to existing open (Active or InProgress) alerts: each match is
-    /// dismissed with an audit entry by `actor`, and recorded as suppressed by the rule. Returns
-    /// the dismissed ids.
+    /// Applies a stored rule to existing open (Active or InProgress) alerts, all or nothing: each
+    /// match is dismissed with an audit entry by `actor` ([`applied_rule_comment`]), and recorded
+    /// as suppressed by the rule. Returns the dismissed ids, most recent first.
     fn apply_rule(
         &self,
         tenant: &TenantId,
@@ -207,4 +210,47 @@ pub fn disable_rule(
     let mut rule = stored.rule;
     rule.set_state(crate::suppression::RuleState::Disabled);
     store.update_rule(tenant, rule, stored.version, at)
+}
+
+/// The audit comment of a suppression on ingest (actor `rule:<name>`), the same in every store.
+pub fn suppression_comment(rule: &SuppressionRule) -> String {
+    format!("suppressed by rule {:?} ({})", rule.name(), rule.reason())
+}
+
+/// The audit comment of [`Store::apply_rule`], the same in every store.
+pub fn applied_rule_comment(rule: &SuppressionRule) -> String {
+    format!(
+        "suppressed by rule {:?} ({}) applied to existing alerts",
+        rule.name(),
+        rule.reason()
+    )
+}
+
+/// How `other` relates to `me`, as [`Store::related`] defines it: the same non-empty correlation
+/// key, the same compromised entity (ignoring case), and every entity value they share
+/// (lower-cased, sorted, once each). Empty if they are unrelated.
+pub fn relations(me: &crate::Alert, other: &crate::Alert) -> Vec<Relation> {
+    let mut out = Vec::new();
+    if me
+        .correlation_key()
+        .is_some_and(|k| !k.is_empty() && Some(k) == other.correlation_key())
+    {
+        out.push(Relation::CorrelationKey);
+    }
+    if let (Some(a), Some(b)) = (me.compromised_entity(), other.compromised_entity())
+        && !a.is_empty()
+        && a.to_lowercase() == b.to_lowercase()
+    {
+        out.push(Relation::CompromisedEntity(a.to_owned()));
+    }
+    let mine: Vec<String> = entity_values(me).iter().map(|v| v.to_lowercase()).collect();
+    let mut shared: Vec<String> = entity_values(other)
+        .iter()
+        .map(|v| v.to_lowercase())
+        .filter(|v| mine.contains(v))
+        .collect();
+    shared.sort();
+    shared.dedup();
+    out.extend(shared.into_iter().map(Relation::SharedEntity));
+    out
 }
