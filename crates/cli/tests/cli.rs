@@ -1,0 +1,540 @@
+//! End-to-end tests of the `vigil` binary on temporary databases.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+use serde_json::Value;
+use tempfile::TempDir;
+
+const SAMPLES: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../fixtures/alerts/sample-alerts.json"
+);
+const RULE_EXAMPLE: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../fixtures/defender/PutAlertsSuppressionRule_example.json"
+);
+const PS_ID: &str = "2517000000000000000_6513270e-269e-0d37-f2a7-4de452e6b438";
+const DISMISSED_ID: &str = "2517000000000055433_923a7369-94e3-bf91-1a61-dbe22e44158b";
+
+struct Env {
+    dir: TempDir,
+    db: PathBuf,
+}
+
+impl Env {
+    fn new() -> Env {
+        let dir = TempDir::new().unwrap();
+        let db = dir.path().join("test.db");
+        Env { dir, db }
+    }
+
+    fn with_samples() -> Env {
+        let env = Env::new();
+        env.cmd(&["import", SAMPLES]).assert().success();
+        env
+    }
+
+    fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::cargo_bin("vigil").unwrap();
+        c.current_dir(self.dir.path())
+            .env_remove("VIGIL_DB")
+            .env_remove("NO_COLOR")
+            .env("USER", "tester")
+            .arg("--db")
+            .arg(&self.db)
+            .args(args);
+        c
+    }
+
+    fn json(&self, args: &[&str]) -> Value {
+        let out = self.cmd(args).arg("--json").assert().success();
+        serde_json::from_slice(&out.get_output().stdout).unwrap()
+    }
+
+    fn file(&self, name: &str, text: &str) -> PathBuf {
+        let p = self.dir.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+
+    fn rule_file(&self) -> PathBuf {
+        let doc: Value =
+            serde_json::from_str(&std::fs::read_to_string(RULE_EXAMPLE).unwrap()).unwrap();
+        let body = &doc["responses"]["200"]["body"];
+        self.file("rule.json", &body.to_string())
+    }
+}
+
+fn p(path: &Path) -> &str {
+    path.to_str().unwrap()
+}
+
+fn sample_values() -> Vec<Value> {
+    let doc: Value = serde_json::from_str(&std::fs::read_to_string(SAMPLES).unwrap()).unwrap();
+    doc["value"].as_array().unwrap().clone()
+}
+
+fn ids(list: &Value) -> Vec<String> {
+    list.as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            a["properties"]["systemAlertId"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect()
+}
+
+// ------------------------------------------------------------------ import
+
+#[test]
+fn import_reports_counts_as_json_and_is_idempotent() {
+    let env = Env::new();
+    let first = env.json(&["import", SAMPLES]);
+    assert_eq!(first["new"], 14);
+    assert_eq!(first["updated"], 0);
+    assert_eq!(first["suppressed"], 0);
+    let again = env.json(&["import", SAMPLES]);
+    assert_eq!(again["new"], 0);
+    assert_eq!(again["updated"], 14);
+    env.cmd(&["import", SAMPLES])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("0 new, 14 updated, 0 suppressed"));
+}
+
+#[test]
+fn import_json_lines_and_stdin() {
+    let env = Env::new();
+    let lines: Vec<String> = sample_values().iter().map(Value::to_string).collect();
+    let jsonl = env.file("a.jsonl", &(lines[..3].join("\n") + "\n"));
+    let r = env.json(&["import", p(&jsonl)]);
+    assert_eq!(r["new"], 3);
+
+    let r: Value = serde_json::from_slice(
+        &env.cmd(&["import", "--json", "-"])
+            .write_stdin(lines[3..].join("\n"))
+            .assert()
+            .success()
+            .get_output()
+            .stdout,
+    )
+    .unwrap();
+    assert_eq!(r["new"], 11);
+    let all = env.json(&[
+        "list",
+        "--status",
+        "active",
+        "--status",
+        "in-progress",
+        "--status",
+        "resolved",
+        "--status",
+        "dismissed",
+    ]);
+    assert_eq!(all.as_array().unwrap().len(), 14);
+}
+
+#[test]
+fn malformed_file_imports_nothing_and_names_the_file() {
+    let env = Env::new();
+    let mut values = sample_values();
+    values[2]["properties"]["severity"] = Value::from("Hgh");
+    let bad = env.file("bad.json", &Value::Array(values.clone()).to_string());
+    env.cmd(&["import", p(&bad)])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("bad.json"))
+        .stderr(predicate::str::contains("[2].properties.severity"));
+    assert_eq!(env.json(&["list"]), Value::Array(vec![]));
+
+    // JSON lines: the error names the line.
+    let lines: Vec<String> = values.iter().map(Value::to_string).collect();
+    let bad = env.file("bad.jsonl", &lines.join("\n"));
+    env.cmd(&["import", p(&bad)])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("bad.jsonl: line 3"));
+    assert_eq!(env.json(&["list"]), Value::Array(vec![]));
+
+    // Not JSON at all.
+    let bad = env.file("trunc.json", "{\"value\": [");
+    env.cmd(&["import", p(&bad)]).assert().code(1).stderr(
+        predicate::str::contains("trunc.json").and(predicate::str::contains("invalid JSON")),
+    );
+    env.cmd(&["import", "missing.json"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("missing.json"));
+    assert_eq!(env.json(&["list"]), Value::Array(vec![]));
+}
+
+#[test]
+fn vigil_db_env_is_the_default_database() {
+    let env = Env::new();
+    let db = env.dir.path().join("from-env.db");
+    Command::cargo_bin("vigil")
+        .unwrap()
+        .current_dir(env.dir.path())
+        .env("VIGIL_DB", &db)
+        .args(["import", SAMPLES])
+        .assert()
+        .success();
+    assert!(db.exists());
+    assert!(!env.dir.path().join("vigil.db").exists());
+}
+
+// ------------------------------------------------------------------ list
+
+#[test]
+fn list_json_hides_dismissed_and_filters() {
+    let env = Env::with_samples();
+    let all = env.json(&["list"]);
+    let all_ids = ids(&all);
+    assert_eq!(all_ids.len(), 13);
+    assert!(!all_ids.contains(&DISMISSED_ID.to_owned()));
+    assert_eq!(all[0]["properties"]["severity"], "High");
+
+    let high = env.json(&["list", "--severity", "high"]);
+    assert_eq!(high.as_array().unwrap().len(), 5);
+    let med_up = env.json(&["list", "--severity", "medium+"]);
+    assert_eq!(med_up.as_array().unwrap().len(), 9);
+    let dismissed = env.json(&["list", "--status", "dismissed"]);
+    assert_eq!(ids(&dismissed), vec![DISMISSED_ID.to_owned()]);
+    let eicar = env.json(&["list", "--type", "VM_EICAR"]);
+    assert_eq!(eicar.as_array().unwrap().len(), 2);
+    let limited = env.json(&["list", "--limit", "3", "--sort", "time"]);
+    assert_eq!(limited.as_array().unwrap().len(), 3);
+    let host = env.json(&["list", "--entity", "web-01"]);
+    assert!(ids(&host).contains(&PS_ID.to_owned()));
+    let intent = env.json(&["list", "--intent", "PreAttack"]);
+    assert_eq!(intent.as_array().unwrap().len(), 1);
+    let since = env.json(&["list", "--since", "2026-11-23T00:00:00Z"]);
+    assert_eq!(since.as_array().unwrap().len(), 3);
+    let rg = env.json(&[
+        "list",
+        "--resource",
+        "/subscriptions/4c5f1a2e-6b9d-4e8f-a1c3-2d7e9b0f5a61/resourceGroups/prod-web",
+    ]);
+    assert!(ids(&rg).contains(&PS_ID.to_owned()));
+}
+
+#[test]
+fn list_table_has_columns_counts_and_no_colour_off_terminal() {
+    let env = Env::with_samples();
+    let out = env.cmd(&["list"]).assert().success();
+    let text = String::from_utf8(out.get_output().stdout.clone()).unwrap();
+    assert!(!text.contains('\x1b'), "no ANSI escapes off a terminal");
+    assert!(text.contains("13 alerts (High 5, Medium 4, Low 2, Informational 2)"));
+    for col in [
+        "SEVERITY",
+        "TIME",
+        "TYPE",
+        "DISPLAY NAME",
+        "RESOURCE",
+        "STATUS",
+        "INTENT",
+    ] {
+        assert!(text.contains(col), "missing column {col}");
+    }
+    assert!(text.contains("Suspicious PowerShell command line"));
+    assert!(text.contains("VM_SuspiciousPowerShellCommandLine"));
+    assert!(text.contains("web-01"));
+    assert!(!text.contains("DNS_ThreatIntelSuspectDomain"));
+
+    env.cmd(&["list", "--no-color"])
+        .env("NO_COLOR", "1")
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("\x1b").not());
+}
+
+#[test]
+fn bad_flags_are_usage_errors() {
+    let env = Env::with_samples();
+    env.cmd(&["list", "--bogus"]).assert().code(2);
+    env.cmd(&["list", "--status", "open"]).assert().code(2);
+    env.cmd(&["list", "--sort", "random"]).assert().code(2);
+    env.cmd(&["list", "--since", "yesterday"]).assert().code(2);
+    env.cmd(&["status", PS_ID, "closed"]).assert().code(2);
+    env.cmd(&["frobnicate"]).assert().code(2);
+    env.cmd(&["list", "--severity", "urgent"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("--severity"));
+}
+
+// ------------------------------------------------------------------ show
+
+#[test]
+fn show_prints_the_investigation_view() {
+    let env = Env::with_samples();
+    let json = env.json(&["show", PS_ID]);
+    assert_eq!(json["properties"]["systemAlertId"], PS_ID);
+    assert_eq!(json["properties"]["severity"], "High");
+
+    let out = env.cmd(&["show", PS_ID]).assert().success();
+    let text = String::from_utf8(out.get_output().stdout.clone()).unwrap();
+    for needle in [
+        "Suspicious PowerShell command line",
+        "High",
+        "Active",
+        "2026-11-20 05:15:00 UTC – 2026-11-20 05:55:00 UTC",
+        "web-01",
+        "svc-deploy",
+        "TA0002 Execution",
+        "T1059.001 Command and Scripting Interpreter: PowerShell",
+        "Remediation",
+    ] {
+        assert!(text.contains(needle), "missing {needle:?} in\n{text}");
+    }
+    assert!(!text.contains('\x1b'));
+
+    env.cmd(&["show", "no-such-alert"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("no-such-alert"));
+}
+
+#[test]
+fn show_finds_an_alert_by_name() {
+    let env = Env::new();
+    let mut values = sample_values();
+    values.truncate(1);
+    values[0]["name"] = Value::from("my-alert-name");
+    let f = env.file("named.json", &Value::Array(values).to_string());
+    env.cmd(&["import", p(&f)]).assert().success();
+    let json = env.json(&["show", "my-alert-name"]);
+    assert_eq!(json["properties"]["systemAlertId"], PS_ID);
+}
+
+// ------------------------------------------------------------------ status, feedback
+
+#[test]
+fn status_changes_follow_the_lifecycle() {
+    let env = Env::with_samples();
+    let json = env.json(&["status", PS_ID, "in-progress", "--comment", "looking"]);
+    assert_eq!(json["properties"]["status"], "InProgress");
+    // InProgress → Active is illegal.
+    env.cmd(&["status", PS_ID, "active"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("InProgress"));
+    env.cmd(&["status", PS_ID, "resolved", "--actor", "alice"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("InProgress → Resolved"));
+    env.cmd(&["status", "no-such-alert", "resolved"])
+        .assert()
+        .code(1);
+    let text = String::from_utf8(
+        env.cmd(&["show", PS_ID])
+            .assert()
+            .success()
+            .get_output()
+            .stdout
+            .clone(),
+    )
+    .unwrap();
+    assert!(
+        text.contains("Active → InProgress  by tester: looking"),
+        "{text}"
+    );
+    assert!(text.contains("InProgress → Resolved  by alice"), "{text}");
+}
+
+#[test]
+fn feedback_is_recorded_and_shown() {
+    let env = Env::with_samples();
+    let json = env.json(&[
+        "feedback",
+        PS_ID,
+        "not-useful",
+        "--reason",
+        "benign-positive",
+        "--comment",
+        "deploy",
+    ]);
+    assert_eq!(json["useful"], false);
+    assert_eq!(json["reason"], "BenignPositive");
+    env.cmd(&["show", PS_ID])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "not useful (BenignPositive) by tester: deploy",
+        ));
+    env.cmd(&["feedback", "nope", "useful", "--reason", "TruePositive"])
+        .assert()
+        .code(1);
+    env.cmd(&["feedback", PS_ID, "maybe", "--reason", "x"])
+        .assert()
+        .code(2);
+}
+
+// ------------------------------------------------------------------ rules, suppress
+
+#[test]
+fn rules_add_list_show_explain_disable_delete() {
+    let env = Env::with_samples();
+    let rule = env.rule_file();
+    let created = env.json(&["rules", "add", p(&rule)]);
+    assert_eq!(created["created"][0], "dismissIpAnomalyAlerts");
+    env.cmd(&["rules", "add", p(&rule)]).assert().code(1);
+
+    let list = env.json(&["rules", "list"]);
+    assert_eq!(list["rules"][0]["name"], "dismissIpAnomalyAlerts");
+    assert_eq!(list["rules"][0]["state"], "Expired");
+    assert_eq!(list["rules"][0]["hitCount"], 0);
+    env.cmd(&["rules", "list"]).assert().success().stdout(
+        predicate::str::contains("dismissIpAnomalyAlerts")
+            .and(predicate::str::contains("IpAnomaly")),
+    );
+
+    let shown = env.json(&["rules", "show", "dismissIpAnomalyAlerts"]);
+    assert_eq!(shown["name"], "dismissIpAnomalyAlerts");
+    assert_eq!(shown["properties"]["alertType"], "IpAnomaly");
+
+    let why = env.json(&["rules", "explain", "dismissIpAnomalyAlerts", PS_ID]);
+    assert_eq!(why["matched"], false);
+    env.cmd(&["rules", "explain", "dismissIpAnomalyAlerts", PS_ID])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("does not match"));
+
+    let sim = env.json(&["rules", "simulate", p(&rule)]);
+    assert_eq!(sim[0]["total"], 0);
+
+    env.cmd(&["rules", "disable", "dismissIpAnomalyAlerts"])
+        .assert()
+        .success();
+    let shown = env.json(&["rules", "show", "dismissIpAnomalyAlerts"]);
+    assert_eq!(shown["properties"]["state"], "Disabled");
+    env.cmd(&["rules", "delete", "dismissIpAnomalyAlerts"])
+        .assert()
+        .success();
+    env.cmd(&["rules", "show", "dismissIpAnomalyAlerts"])
+        .assert()
+        .code(1);
+    env.cmd(&["rules", "delete", "dismissIpAnomalyAlerts"])
+        .assert()
+        .code(1);
+}
+
+#[test]
+fn rules_add_rejects_a_bad_file_whole() {
+    let env = Env::with_samples();
+    let bad = env.file(
+        "bad-rules.json",
+        r#"[{"name": "ok", "properties": {"alertType": "VM_EICAR", "reason": "Noise", "state": "Enabled",
+              "suppressionAlertsScope": {"allOf": [{"field": "entities.host.hostname", "equals": "x"}]}}},
+            {"name": "bad", "properties": {"alertType": "VM_EICAR", "reason": "Noise", "state": "Enabled",
+              "suppressionAlertsScope": {"allOf": [{"field": "no.such.field", "equals": "x"}]}}}]"#,
+    );
+    env.cmd(&["rules", "add", p(&bad)])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("bad-rules.json"));
+    assert_eq!(env.json(&["rules", "list"])["rules"], Value::Array(vec![]));
+}
+
+#[test]
+fn suppress_similar_alerts_and_apply_to_existing() {
+    let env = Env::with_samples();
+    let out = env.json(&[
+        "suppress",
+        PS_ID,
+        "--field",
+        "entities.host.hostname",
+        "--name",
+        "web-01-ps",
+        "--apply-existing",
+    ]);
+    assert_eq!(out["rule"]["name"], "web-01-ps");
+    assert_eq!(out["dismissed"][0], PS_ID);
+    let shown = env.json(&["show", PS_ID]);
+    assert_eq!(shown["properties"]["status"], "Dismissed");
+    env.cmd(&["show", PS_ID])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("rule \"web-01-ps\""));
+
+    // A repeat of the alert is suppressed on import.
+    let mut values = sample_values();
+    values.truncate(1);
+    values[0]["properties"]["systemAlertId"] = Value::from("repeat-1");
+    values[0]["name"] = Value::from("repeat-1");
+    let f = env.file("repeat.json", &Value::Array(values).to_string());
+    let r = env.json(&["import", p(&f)]);
+    assert_eq!(r["suppressed"], 1);
+    // apply_rule and the suppression on import both count as hits.
+    assert_eq!(env.json(&["rules", "list"])["rules"][0]["hitCount"], 2);
+
+    env.cmd(&["suppress", PS_ID, "--field", "entities.nosuch.value"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("entities.nosuch.value"));
+}
+
+// ------------------------------------------------------------------ export, demo
+
+#[test]
+fn export_writes_every_status_as_json_lines() {
+    let env = Env::with_samples();
+    let out = env.cmd(&["export", "--format", "jsonl"]).assert().success();
+    let text = String::from_utf8(out.get_output().stdout.clone()).unwrap();
+    let lines: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 14);
+
+    // Round trip into a fresh database.
+    let other = Env::new();
+    let f = other.file("export.jsonl", &text);
+    assert_eq!(other.json(&["import", p(&f)])["new"], 14);
+
+    let high = env
+        .cmd(&["export", "--severity", "high"])
+        .assert()
+        .success();
+    assert_eq!(
+        String::from_utf8_lossy(&high.get_output().stdout)
+            .lines()
+            .count(),
+        5
+    );
+    env.cmd(&["export", "--format", "csv"]).assert().code(2);
+}
+
+#[test]
+fn demo_imports_the_samples() {
+    let env = Env::new();
+    env.cmd(&["demo"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("14 new").and(predicate::str::contains("SEVERITY")));
+    assert_eq!(env.json(&["list"]).as_array().unwrap().len(), 13);
+    let _ = &env.db;
+}
+
+#[test]
+fn tenants_are_separate() {
+    let env = Env::with_samples();
+    let other = env.json(&["list", "--tenant", "other"]);
+    assert_eq!(other, Value::Array(vec![]));
+    env.cmd(&["show", PS_ID, "--tenant", "other"])
+        .assert()
+        .code(1);
+    assert_eq!(
+        env.json(&["list", "--tenant", "default"])
+            .as_array()
+            .unwrap()
+            .len(),
+        13
+    );
+}
