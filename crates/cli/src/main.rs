@@ -113,7 +113,7 @@ enum Command {
         /// A field path whose values the rule requires (repeatable), e.g. entities.ip.address.
         #[arg(long = "field", required = true, value_name = "PATH")]
         fields: Vec<String>,
-        /// The rule's name (default: similar-<alert id>).
+        /// The rule's name (default: `similar-<alert id>`).
         #[arg(long)]
         name: Option<String>,
         /// The suppression reason (FalsePositive, Noise, NotRelevant,
