@@ -385,7 +385,7 @@ impl Store for SqliteStore {
         rule: SuppressionRule,
         at: DateTime<Utc>,
     ) -> Result<StoredRule, StoreError> {
-        ops::compile_one(&rule)?;
+        vigil_core::store::check_rule(&rule)?;
         self.write(|tx| ops::create_rule(tx, tenant, rule, at))
     }
 
@@ -404,7 +404,7 @@ impl Store for SqliteStore {
         expected_version: u64,
         at: DateTime<Utc>,
     ) -> Result<StoredRule, StoreError> {
-        ops::compile_one(&rule)?;
+        vigil_core::store::check_rule(&rule)?;
         self.write(|tx| ops::update_rule(tx, tenant, rule, expected_version, at))
     }
 
@@ -419,7 +419,7 @@ impl Store for SqliteStore {
         at: DateTime<Utc>,
         sample: usize,
     ) -> Result<Simulation, StoreError> {
-        let set = ops::compile_one(rule)?;
+        let set = vigil_core::store::check_rule(rule)?;
         self.read(|tx| ops::simulate(tx, tenant, rule, &set, at, sample))
     }
 

@@ -17,31 +17,6 @@ use crate::codec::{
 };
 use crate::error::{Db, corrupt_alert, corrupt_row, corrupt_rule};
 
-pub(crate) fn not_found(id: &AlertId) -> StoreError {
-    StoreError::new(
-        ErrorKind::NotFound,
-        format!("no alert with id {:?} in this tenant", id.as_str()),
-    )
-}
-
-fn rule_not_found(name: &str) -> StoreError {
-    StoreError::new(
-        ErrorKind::NotFound,
-        format!("no suppression rule named {name:?} in this tenant"),
-    )
-}
-
-/// Compiles one rule, as the contract's rule operations check it.
-pub(crate) fn compile_one(rule: &SuppressionRule) -> Result<RuleSet, StoreError> {
-    RuleSet::compile([rule.clone()]).map_err(|e| {
-        StoreError::with_source(
-            ErrorKind::InvalidInput,
-            format!("the rule does not compile: {e}"),
-            e,
-        )
-    })
-}
-
 fn u64_of(v: i64) -> u64 {
     u64::try_from(v).unwrap_or(0)
 }
@@ -267,7 +242,7 @@ pub(crate) fn update_rule(
 ) -> Result<StoredRule, StoreError> {
     let at_ts = ts(at);
     let name = rule.name().to_owned();
-    let row = rule_row(conn, tenant, &name)?.ok_or_else(|| rule_not_found(&name))?;
+    let row = rule_row(conn, tenant, &name)?.ok_or_else(|| StoreError::rule_not_found(&name))?;
     if u64_of(row.version) != expected_version {
         return Err(StoreError::new(
             ErrorKind::Conflict,
@@ -318,7 +293,7 @@ pub(crate) fn delete_rule(
         .execute([tenant.as_str(), name])
         .db()?;
     if n == 0 {
-        return Err(rule_not_found(name));
+        return Err(StoreError::rule_not_found(name));
     }
     bump_rules_generation(conn, tenant)
 }
@@ -617,7 +592,7 @@ fn seq_of(conn: &Connection, tenant: &TenantId, id: &AlertId) -> Result<i64, Sto
         .query_row([tenant.as_str(), id.as_str()], |r| r.get(0))
         .optional()
         .db()?
-        .ok_or_else(|| not_found(id))
+        .ok_or_else(|| StoreError::alert_not_found(id))
 }
 
 /// One status change: checks the version (if given) and the lifecycle, writes the new status
@@ -631,7 +606,8 @@ pub(crate) fn change(
     at: DateTime<Utc>,
 ) -> Result<StoredAlert, StoreError> {
     let at_ts = ts(at);
-    let Located { seq, row } = locate(conn, tenant, id)?.ok_or_else(|| not_found(id))?;
+    let Located { seq, row } =
+        locate(conn, tenant, id)?.ok_or_else(|| StoreError::alert_not_found(id))?;
     let version = row.version;
     if let Some(v) = expected
         && v != u64_of(version)
@@ -919,9 +895,9 @@ pub(crate) fn apply_rule(
     at: DateTime<Utc>,
 ) -> Result<Vec<AlertId>, StoreError> {
     let at_ts = ts(at);
-    let row = rule_row(conn, tenant, name)?.ok_or_else(|| rule_not_found(name))?;
+    let row = rule_row(conn, tenant, name)?.ok_or_else(|| StoreError::rule_not_found(name))?;
     let rule = row.rule(tenant)?;
-    let set = compile_one(&rule)?;
+    let set = vigil_core::store::check_rule(&rule)?;
     let mut matched: Vec<(SortKey, AlertId)> = Vec::new();
     scan_for_rule(conn, tenant, &rule, true, |seq, s| {
         if !s.alert.status().is_closed() && set.is_suppressed(&s.alert, at) {

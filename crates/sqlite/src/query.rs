@@ -21,7 +21,7 @@ use vigil_core::{AlertId, Severity, Status};
 
 use crate::codec::{Derived, parse_list, parse_status, status_text};
 use crate::error::{Db, corrupt_alert};
-use crate::ops::{load, not_found};
+use crate::ops::load;
 
 fn rank(s: Severity) -> i64 {
     Severity::ALL
@@ -522,7 +522,7 @@ pub(crate) fn related(
             .query_row([tenant.as_str(), id.as_str()], |r| r.get(0))
             .optional()
             .db()?;
-        let seq = seq.ok_or_else(|| not_found(id))?;
+        let seq = seq.ok_or_else(|| StoreError::alert_not_found(id))?;
         (seq, load(conn, tenant, seq)?)
     };
     if limit == 0 {

@@ -44,30 +44,6 @@ fn poisoned() -> StoreError {
     )
 }
 
-fn not_found(id: &AlertId) -> StoreError {
-    StoreError::new(
-        ErrorKind::NotFound,
-        format!("no alert with id {id:?} in this tenant"),
-    )
-}
-
-fn rule_not_found(name: &str) -> StoreError {
-    StoreError::new(
-        ErrorKind::NotFound,
-        format!("no suppression rule named {name:?} in this tenant"),
-    )
-}
-
-pub(crate) fn compile_one(rule: &SuppressionRule) -> Result<RuleSet, StoreError> {
-    RuleSet::compile([rule.clone()]).map_err(|e| {
-        StoreError::with_source(
-            ErrorKind::InvalidInput,
-            format!("the rule does not compile: {e}"),
-            e,
-        )
-    })
-}
-
 impl MemoryStore {
     /// An empty store.
     pub fn new() -> MemoryStore {
@@ -128,7 +104,10 @@ impl Tenant {
         change: &StatusChange,
         at: DateTime<Utc>,
     ) -> Result<StoredAlert, StoreError> {
-        let rec = self.alerts.get_mut(id).ok_or_else(|| not_found(id))?;
+        let rec = self
+            .alerts
+            .get_mut(id)
+            .ok_or_else(|| StoreError::alert_not_found(id))?;
         if let Some(v) = expected
             && v != rec.stored.version
         {
@@ -285,8 +264,13 @@ impl Store for MemoryStore {
         limit: usize,
     ) -> Result<Vec<RelatedAlert>, StoreError> {
         self.read(tenant, |t| {
-            let t = t.ok_or_else(|| not_found(id))?;
-            let me = &t.alerts.get(id).ok_or_else(|| not_found(id))?.stored.alert;
+            let t = t.ok_or_else(|| StoreError::alert_not_found(id))?;
+            let me = &t
+                .alerts
+                .get(id)
+                .ok_or_else(|| StoreError::alert_not_found(id))?
+                .stored
+                .alert;
             let mut out: Vec<(SortKey, RelatedAlert)> = Vec::new();
             for r in t.alerts.values() {
                 let other = &r.stored.alert;
@@ -318,7 +302,9 @@ impl Store for MemoryStore {
         at: DateTime<Utc>,
     ) -> Result<StoredAlert, StoreError> {
         let mut guard = self.tenants.write().map_err(|_| poisoned())?;
-        let t = guard.get_mut(tenant).ok_or_else(|| not_found(id))?;
+        let t = guard
+            .get_mut(tenant)
+            .ok_or_else(|| StoreError::alert_not_found(id))?;
         t.change(id, Some(expected_version), &change, at)
     }
 
@@ -351,7 +337,7 @@ impl Store for MemoryStore {
         self.read(tenant, |t| {
             t.and_then(|t| t.alerts.get(id))
                 .map(|r| r.history.clone())
-                .ok_or_else(|| not_found(id))
+                .ok_or_else(|| StoreError::alert_not_found(id))
         })
     }
 
@@ -362,9 +348,11 @@ impl Store for MemoryStore {
         feedback: Feedback,
     ) -> Result<(), StoreError> {
         let mut guard = self.tenants.write().map_err(|_| poisoned())?;
-        let t = guard.get_mut(tenant).ok_or_else(|| not_found(id))?;
+        let t = guard
+            .get_mut(tenant)
+            .ok_or_else(|| StoreError::alert_not_found(id))?;
         if !t.alerts.contains_key(id) {
-            return Err(not_found(id));
+            return Err(StoreError::alert_not_found(id));
         }
         t.feedback.push((id.clone(), feedback));
         Ok(())
@@ -393,7 +381,7 @@ impl Store for MemoryStore {
         rule: SuppressionRule,
         at: DateTime<Utc>,
     ) -> Result<StoredRule, StoreError> {
-        compile_one(&rule)?;
+        super::check_rule(&rule)?;
         self.write(tenant, |t| {
             if t.rules.iter().any(|r| r.rule.name() == rule.name()) {
                 return Err(StoreError::new(
@@ -437,14 +425,14 @@ impl Store for MemoryStore {
         expected_version: u64,
         at: DateTime<Utc>,
     ) -> Result<StoredRule, StoreError> {
-        compile_one(&rule)?;
+        super::check_rule(&rule)?;
         self.write(tenant, |t| {
             let name = rule.name().to_owned();
             let slot = t
                 .rules
                 .iter_mut()
                 .find(|r| r.rule.name() == name)
-                .ok_or_else(|| rule_not_found(&name))?;
+                .ok_or_else(|| StoreError::rule_not_found(&name))?;
             if slot.version != expected_version {
                 return Err(StoreError::new(
                     ErrorKind::Conflict,
@@ -465,7 +453,7 @@ impl Store for MemoryStore {
             let before = t.rules.len();
             t.rules.retain(|r| r.rule.name() != name);
             if t.rules.len() == before {
-                return Err(rule_not_found(name));
+                return Err(StoreError::rule_not_found(name));
             }
             t.ruleset = None;
             Ok(())
@@ -479,7 +467,7 @@ impl Store for MemoryStore {
         at: DateTime<Utc>,
         sample: usize,
     ) -> Result<Simulation, StoreError> {
-        let set = compile_one(rule)?;
+        let set = super::check_rule(rule)?;
         self.read(tenant, |t| {
             let mut counts = [0u64; 4];
             let mut hits: Vec<(SortKey, AlertId)> = Vec::new();
@@ -515,9 +503,9 @@ impl Store for MemoryStore {
                 .rules
                 .iter()
                 .find(|r| r.rule.name() == name)
-                .ok_or_else(|| rule_not_found(name))?;
+                .ok_or_else(|| StoreError::rule_not_found(name))?;
             let rule = stored.rule.clone();
-            let set = compile_one(&rule)?;
+            let set = super::check_rule(&rule)?;
             let mut ids: Vec<(SortKey, AlertId)> = t
                 .alerts
                 .values()

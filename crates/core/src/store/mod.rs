@@ -254,3 +254,15 @@ pub fn relations(me: &crate::Alert, other: &crate::Alert) -> Vec<Relation> {
     out.extend(shared.into_iter().map(Relation::SharedEntity));
     out
 }
+
+/// Checks a rule the way the contract's rule operations do: a rule that does not compile is
+/// [`ErrorKind::InvalidInput`], with every problem in the message. Returns the compiled rule.
+pub fn check_rule(rule: &SuppressionRule) -> Result<crate::suppression::RuleSet, StoreError> {
+    crate::suppression::RuleSet::compile([rule.clone()]).map_err(|e| {
+        StoreError::with_source(
+            ErrorKind::InvalidInput,
+            format!("the rule does not compile: {e}"),
+            e,
+        )
+    })
+}

@@ -103,6 +103,22 @@ impl StoreError {
         }
     }
 
+    /// [`ErrorKind::NotFound`] for an alert id, worded the same by every store.
+    pub fn alert_not_found(id: &AlertId) -> StoreError {
+        StoreError::new(
+            ErrorKind::NotFound,
+            format!("no alert with id {:?} in this tenant", id.as_str()),
+        )
+    }
+
+    /// [`ErrorKind::NotFound`] for a rule name, worded the same by every store.
+    pub fn rule_not_found(name: &str) -> StoreError {
+        StoreError::new(
+            ErrorKind::NotFound,
+            format!("no suppression rule named {name:?} in this tenant"),
+        )
+    }
+
     /// The kind.
     pub fn kind(&self) -> ErrorKind {
         self.kind
