@@ -10,6 +10,7 @@ use std::process::ExitCode;
 
 use chrono::{DateTime, Utc};
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::{Value, json};
 use vigil_core::attack::Catalog;
 use vigil_core::store::{
@@ -21,6 +22,12 @@ use vigil_core::{Alert, AlertId, KillChainIntent, Severity, Status, defender};
 use vigil_sqlite::SqliteStore;
 
 const SAMPLES: &str = include_str!("../../../fixtures/alerts/sample-alerts.json");
+/// The demo data set: generated alerts over several subscriptions (`examples/make-demo.rs`).
+const DEMO_ALERTS: &str = include_str!("../../../fixtures/demo/alerts.jsonl");
+/// Hand-written suppression rules over the demo alerts.
+const DEMO_RULES: &str = include_str!("../../../fixtures/demo/rules.json");
+/// How many alerts of the queue `demo` prints.
+const DEMO_QUEUE: usize = 20;
 
 type Res<T> = Result<T, Box<dyn Error>>;
 
@@ -70,13 +77,29 @@ enum Command {
         /// System alert id or name.
         id: String,
     },
-    /// Changes an alert's status through the lifecycle.
+    /// Changes an alert's status through the lifecycle; with `--all STATUS`, of every alert
+    /// that list's filters select (every status unless `--status` is given).
+    #[command(override_usage = "vigil status [OPTIONS] <ID> <STATUS>\n       \
+                                vigil status [OPTIONS] --all <STATUS> [FILTERS]")]
     Status {
-        /// System alert id or name.
-        id: String,
-        /// The new status.
-        #[arg(value_enum)]
-        status: StatusArg,
+        /// System alert id or name (omitted with `--all`).
+        #[arg(required_unless_present = "all", conflicts_with_all = ["all", "Filters"])]
+        id: Option<String>,
+        /// The new status (omitted with `--all`, which takes it).
+        #[arg(
+            id = "new_status",
+            value_name = "STATUS",
+            value_enum,
+            required_unless_present = "all",
+            conflicts_with = "all"
+        )]
+        to: Option<StatusArg>,
+        /// Changes every alert the filters select to STATUS (bulk form; exits 0 even when some
+        /// alerts cannot change, and reports them).
+        #[arg(long, value_enum, value_name = "STATUS")]
+        all: Option<StatusArg>,
+        #[command(flatten, next_help_heading = "Filters (with --all)")]
+        filters: Filters,
         /// A comment for the audit trail.
         #[arg(long)]
         comment: Option<String>,
@@ -135,7 +158,8 @@ enum Command {
         #[command(flatten)]
         filters: Filters,
     },
-    /// Imports the shipped sample alerts and prints the queue.
+    /// Loads the demo data set (suppression rules first, then about 300 generated alerts and
+    /// the Defender samples) and prints the triage queue and what was suppressed; can be re-run.
     Demo,
 }
 
@@ -302,10 +326,16 @@ fn run(cli: Cli) -> Res<()> {
         Command::Show { id } => show(&mut ctx, &id)?,
         Command::Status {
             id,
-            status,
+            to,
+            all,
+            filters,
             comment,
             actor,
-        } => set_status(&mut ctx, &id, status.status(), comment, actor)?,
+        } => match (id, to, all) {
+            (_, _, Some(to)) => bulk_status(&mut ctx, &filters, to.status(), comment, actor)?,
+            (Some(id), Some(to), None) => set_status(&mut ctx, &id, to.status(), comment, actor)?,
+            _ => return Err("pass an alert id and a status, or --all STATUS".into()),
+        },
         Command::Feedback {
             id,
             verdict,
@@ -343,8 +373,36 @@ fn print_json(ctx: &mut Ctx, value: &Value) -> Res<()> {
 
 // ---------------------------------------------------------------- import
 
+/// A progress bar on stderr when it is a terminal and JSON is off; hidden otherwise.
+fn progress_bar(ctx: &Ctx, name: &str) -> ProgressBar {
+    if ctx.json || !io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let pb = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
+    let style =
+        ProgressStyle::with_template("{prefix} [{bar:30}] {bytes}/{total_bytes} {msg} ({elapsed})")
+            .map(|s| s.progress_chars("=> "))
+            .unwrap_or_else(|_| ProgressStyle::default_bar());
+    pb.set_style(style);
+    pb.set_prefix(name.to_owned());
+    pb.set_message("parsing");
+    pb
+}
+
+/// Switches a progress bar to a spinner while the store works.
+fn spin(pb: &ProgressBar, message: String) {
+    if pb.is_hidden() {
+        return;
+    }
+    let style = ProgressStyle::with_template("{prefix} {spinner} {msg} ({elapsed})")
+        .unwrap_or_else(|_| ProgressStyle::default_spinner());
+    pb.set_style(style);
+    pb.set_message(message);
+    pb.enable_steady_tick(std::time::Duration::from_millis(100));
+}
+
 /// Reads a file (`-` is stdin) and parses it: one JSON document, else JSON lines.
-fn read_alerts(file: &str) -> Res<Vec<Alert>> {
+fn read_alerts(file: &str, pb: &ProgressBar) -> Res<Vec<Alert>> {
     let text = if file == "-" {
         let mut s = String::new();
         io::stdin()
@@ -355,10 +413,12 @@ fn read_alerts(file: &str) -> Res<Vec<Alert>> {
         std::fs::read_to_string(file).map_err(|e| format!("cannot read {file}: {e}"))?
     };
     let name = if file == "-" { "<stdin>" } else { file };
-    parse_document(&text).map_err(|e| format!("{name}: {e} (nothing was imported from it)").into())
+    pb.set_length(text.len() as u64);
+    parse_document(&text, pb)
+        .map_err(|e| format!("{name}: {e} (nothing was imported from it)").into())
 }
 
-fn parse_document(text: &str) -> Result<Vec<Alert>, String> {
+fn parse_document(text: &str, pb: &ProgressBar) -> Result<Vec<Alert>, String> {
     let whole = serde_json::from_str::<Value>(text);
     let whole_err = match whole {
         Ok(v) => return defender::alerts_from_value(v).map_err(|e| e.to_string()),
@@ -377,6 +437,7 @@ fn parse_document(text: &str) -> Result<Vec<Alert>, String> {
     }
     let mut alerts = Vec::new();
     for (i, line) in text.lines().enumerate() {
+        pb.inc(line.len() as u64 + 1);
         if line.trim().is_empty() {
             continue;
         }
@@ -392,11 +453,20 @@ fn import(ctx: &mut Ctx, files: &[String]) -> Res<()> {
     let (mut new, mut updated, mut suppressed) = (0, 0, 0);
     let mut per_file = Vec::new();
     for file in files {
-        let alerts = read_alerts(file)?;
-        let report = ctx
-            .store
-            .ingest(&ctx.tenant, &alerts, now)
-            .map_err(|e| format!("{file}: {e}"))?;
+        let pb = progress_bar(ctx, file);
+        let parsed = read_alerts(file, &pb);
+        let alerts = match parsed {
+            Ok(a) => a,
+            Err(e) => {
+                pb.finish_and_clear();
+                return Err(e);
+            }
+        };
+        // One ingest per file keeps the file atomic; the spinner shows it is working.
+        spin(&pb, format!("storing {} alerts", alerts.len()));
+        let result = ctx.store.ingest(&ctx.tenant, &alerts, now);
+        pb.finish_and_clear();
+        let report = result.map_err(|e| format!("{file}: {e}"))?;
         new += report.new;
         updated += report.updated;
         suppressed += report.suppressed;
@@ -815,6 +885,50 @@ fn set_status(
     Ok(())
 }
 
+fn bulk_status(
+    ctx: &mut Ctx,
+    filters: &Filters,
+    to: Status,
+    comment: Option<String>,
+    actor: Option<String>,
+) -> Res<()> {
+    let mut query = build_query(filters)?;
+    if filters.status.is_empty() {
+        query = query.all_statuses();
+    }
+    let mut change = StatusChange::new(to, actor_or_default(actor));
+    if let Some(c) = comment {
+        change = change.comment(c);
+    }
+    let outcomes = ctx
+        .store
+        .bulk_change_status(&ctx.tenant, &query, change, Utc::now())
+        .map_err(|e| explain_store_error(e, "bulk status change"))?;
+    if ctx.json {
+        let arr: Vec<Value> = outcomes
+            .iter()
+            .map(|o| match &o.result {
+                Ok(v) => json!({"id": o.id.as_str(), "ok": true, "version": v}),
+                Err(e) => json!({"id": o.id.as_str(), "ok": false, "error": e.to_string()}),
+            })
+            .collect();
+        return print_json(ctx, &Value::Array(arr));
+    }
+    let changed = outcomes.iter().filter(|o| o.result.is_ok()).count();
+    for o in &outcomes {
+        match &o.result {
+            Ok(v) => out!(ctx, "{}: ok → {to} (version {v})", o.id),
+            Err(e) => out!(ctx, "{}: not changed: {e}", o.id),
+        }
+    }
+    out!(
+        ctx,
+        "{changed} changed, {} not changed",
+        outcomes.len() - changed
+    );
+    Ok(())
+}
+
 fn feedback(
     ctx: &mut Ctx,
     id: &str,
@@ -1102,22 +1216,130 @@ fn export(ctx: &mut Ctx, _format: Format, filters: &Filters) -> Res<()> {
 }
 
 fn demo(ctx: &mut Ctx) -> Res<()> {
-    let alerts = defender::parse_alerts(SAMPLES)?;
-    let report = ctx.store.ingest(&ctx.tenant, &alerts, Utc::now())?;
+    let now = Utc::now();
+    // The rules go first, so that the alerts are suppressed as they arrive; rules already there
+    // (a re-run) are kept as they are.
+    let rules = defender::parse_suppression_rules(DEMO_RULES)?;
+    let (mut created, mut kept) = (Vec::new(), Vec::new());
+    for rule in &rules {
+        let name = rule.name().to_owned();
+        if ctx.store.get_rule(&ctx.tenant, &name)?.is_some() {
+            kept.push(name);
+        } else {
+            ctx.store
+                .create_rule(&ctx.tenant, rule.clone(), now)
+                .map_err(|e| explain_store_error(e, &format!("demo rule {name:?}")))?;
+            created.push(name);
+        }
+    }
+
+    let sources = [
+        (
+            "demo alerts (fixtures/demo/alerts.jsonl)",
+            parse_document(DEMO_ALERTS, &ProgressBar::hidden())?,
+        ),
+        (
+            "Defender samples (fixtures/alerts/sample-alerts.json)",
+            defender::parse_alerts(SAMPLES)?,
+        ),
+    ];
+    let mut imports = Vec::new();
+    let (mut new, mut updated, mut suppressed) = (0, 0, 0);
+    for (label, alerts) in &sources {
+        let r = ctx.store.ingest(&ctx.tenant, alerts, now)?;
+        new += r.new;
+        updated += r.updated;
+        suppressed += r.suppressed;
+        imports.push((*label, r));
+    }
+
+    // What each demo rule has dismissed (on this run or an earlier one).
+    let dismissed = query_all(ctx, AlertQuery::default().statuses([Status::Dismissed]))?;
+    let by_rule: Vec<(&SuppressionRule, usize)> = rules
+        .iter()
+        .map(|rule| {
+            let n = dismissed
+                .iter()
+                .filter(|d| {
+                    d.suppression
+                        .as_ref()
+                        .is_some_and(|s| s.rule == rule.name())
+                })
+                .count();
+            (rule, n)
+        })
+        .collect();
+    let total_by_rules: usize = by_rule.iter().map(|(_, n)| n).sum();
+
+    let query = AlertQuery::default().limit(DEMO_QUEUE);
+    let page = ctx.store.query(&ctx.tenant, &query)?;
+
     if ctx.json {
         return print_json(
             ctx,
-            &json!({"new": report.new, "updated": report.updated, "suppressed": report.suppressed}),
+            &json!({
+                "new": new, "updated": updated, "suppressed": suppressed,
+                "rules": {"created": created, "kept": kept},
+                "imports": imports.iter().map(|(label, r)| json!({
+                    "source": label, "new": r.new, "updated": r.updated,
+                    "suppressed": r.suppressed,
+                })).collect::<Vec<_>>(),
+                "suppressedByRule": by_rule.iter().map(|(rule, n)| json!({
+                    "name": rule.name(), "reason": rule.reason().as_str(),
+                    "comment": rule.comment(), "state": rule.state_at(now).as_str(),
+                    "dismissed": n,
+                })).collect::<Vec<_>>(),
+                "queue": page.alerts.iter()
+                    .map(|s| s.alert.system_alert_id().as_str()).collect::<Vec<_>>(),
+            }),
         );
     }
     out!(
         ctx,
-        "sample alerts: {} new, {} updated, {} suppressed",
-        report.new,
-        report.updated,
-        report.suppressed
+        "suppression rules: {} created, {} already there (kept)",
+        created.len(),
+        kept.len()
     );
-    let query = AlertQuery::default();
-    let page = ctx.store.query(&ctx.tenant, &query)?;
-    print_table(ctx, &query, &page.alerts)
+    for (label, r) in &imports {
+        out!(
+            ctx,
+            "{label}: {} new, {} updated, {} suppressed",
+            r.new,
+            r.updated,
+            r.suppressed
+        );
+    }
+    out!(ctx);
+    out!(ctx, "Triage queue (first {DEMO_QUEUE})");
+    print_table(ctx, &query, &page.alerts)?;
+    out!(ctx);
+    out!(
+        ctx,
+        "Suppressed by the demo rules: {total_by_rules} alert(s) dismissed on arrival"
+    );
+    for (rule, n) in &by_rule {
+        let state = rule.state_at(now);
+        let state = if state.as_str() == "Enabled" {
+            String::new()
+        } else {
+            format!(", {state}")
+        };
+        out!(
+            ctx,
+            "  {:>3}  {} ({}{state}, {})",
+            n,
+            rule.name(),
+            rule.reason(),
+            rule.alert_type()
+        );
+        if let Some(c) = rule.comment() {
+            out!(ctx, "       {c}");
+        }
+    }
+    out!(ctx);
+    out!(
+        ctx,
+        "Next: `vigil list --status dismissed`, `vigil rules list`, `vigil show <ID>`."
+    );
+    Ok(())
 }

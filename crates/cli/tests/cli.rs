@@ -349,6 +349,84 @@ fn status_changes_follow_the_lifecycle() {
 }
 
 #[test]
+fn bulk_status_dismisses_exactly_the_selected_alerts() {
+    let env = Env::with_samples();
+    const INFO_ACTIVE: &str = "2517000000000063352_907a70c3-1012-f037-b64c-e4228c38fb29";
+    const INFO_RESOLVED: &str = "2517000000000095028_9be4bcfc-49b6-4a08-72e6-cc3ababced20";
+    let out = env
+        .cmd(&[
+            "status",
+            "--all",
+            "dismissed",
+            "--severity",
+            "informational",
+            "--comment",
+            "noise",
+        ])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let text = String::from_utf8(out).unwrap();
+    assert!(text.contains(&format!("{INFO_ACTIVE}: ok")), "{text}");
+    assert!(
+        text.contains(&format!("{INFO_RESOLVED}: not changed")),
+        "{text}"
+    );
+    assert!(text.contains("1 changed, 1 not changed"), "{text}");
+    assert_eq!(text.lines().count(), 3, "{text}");
+
+    // Exactly the Informational alerts were touched: the Active one is now Dismissed, every
+    // other alert kept its status.
+    let all: Vec<Value> = sample_values();
+    let shown = env.json(&["list", "--status", "dismissed"]);
+    let mut dismissed = ids(&shown);
+    dismissed.sort();
+    let mut expected = vec![INFO_ACTIVE.to_owned(), DISMISSED_ID.to_owned()];
+    expected.sort();
+    assert_eq!(dismissed, expected);
+    assert_eq!(all.len(), 14);
+    assert!(
+        String::from_utf8(
+            env.cmd(&["show", INFO_ACTIVE])
+                .assert()
+                .success()
+                .get_output()
+                .stdout
+                .clone()
+        )
+        .unwrap()
+        .contains("Active → Dismissed  by tester: noise")
+    );
+
+    // Again: both are now reported as not changed, in JSON.
+    let json = env.json(&[
+        "status",
+        "--all",
+        "dismissed",
+        "--severity",
+        "informational",
+    ]);
+    let arr = json.as_array().unwrap();
+    assert_eq!(arr.len(), 2);
+    for o in arr {
+        assert_eq!(o["ok"], false, "{o}");
+        assert!(o["error"].as_str().unwrap().contains("Dismissed"), "{o}");
+        assert!(o.get("version").is_none());
+    }
+
+    // An id together with --all is a usage error.
+    env.cmd(&["status", PS_ID, "--all", "dismissed"])
+        .assert()
+        .code(2);
+    env.cmd(&["status", PS_ID, "dismissed", "--severity", "high"])
+        .assert()
+        .code(2);
+    env.cmd(&["status", "--all"]).assert().code(2);
+}
+
+#[test]
 fn feedback_is_recorded_and_shown() {
     let env = Env::with_samples();
     let json = env.json(&[
@@ -512,14 +590,48 @@ fn export_writes_every_status_as_json_lines() {
 }
 
 #[test]
-fn demo_imports_the_samples() {
+fn demo_loads_rules_then_alerts_and_can_be_rerun() {
     let env = Env::new();
-    env.cmd(&["demo"])
-        .assert()
-        .success()
-        .stdout(predicate::str::contains("14 new").and(predicate::str::contains("SEVERITY")));
-    assert_eq!(env.json(&["list"]).as_array().unwrap().len(), 13);
-    let _ = &env.db;
+    let out = env.cmd(&["demo"]).assert().success();
+    let text = String::from_utf8(out.get_output().stdout.clone()).unwrap();
+    assert!(text.contains("7 created"), "{text}");
+    assert!(text.contains("300 new"), "{text}");
+    assert!(text.contains("14 new"), "{text}");
+    assert!(text.contains("SEVERITY"), "{text}");
+    assert!(
+        text.contains("shadow-copy-rotation-test-qa (Noise"),
+        "{text}"
+    );
+    // Suppression happened on ingest: a non-zero count in the summary line.
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("Suppressed by the demo rules: "))
+        .unwrap();
+    let n: usize = line["Suppressed by the demo rules: ".len()..]
+        .split(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(n > 0, "{line}");
+
+    // Again on the same database: rules kept, alerts updated, the same suppressions reported.
+    let json = env.json(&["demo"]);
+    assert_eq!(json["rules"]["created"].as_array().unwrap().len(), 0);
+    assert_eq!(json["rules"]["kept"].as_array().unwrap().len(), 7);
+    assert_eq!(json["new"], 0);
+    assert_eq!(json["updated"], 314);
+    let by_rule: u64 = json["suppressedByRule"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["dismissed"].as_u64().unwrap())
+        .sum();
+    assert_eq!(by_rule, n as u64);
+    assert_eq!(json["queue"].as_array().unwrap().len(), 20);
+    let dismissed = env.json(&["list", "--status", "dismissed", "--limit", "1000"]);
+    // The suppressed alerts plus the one sample that arrives Dismissed.
+    assert_eq!(dismissed.as_array().unwrap().len(), n + 1);
 }
 
 #[test]
@@ -537,4 +649,25 @@ fn tenants_are_separate() {
             .len(),
         13
     );
+}
+
+#[test]
+fn large_json_lines_import_has_no_progress_bar_off_terminal() {
+    let env = Env::new();
+    let mut text = String::new();
+    for a in vigil_testkit::generate::AlertGenerator::new(7).alerts(50_000) {
+        text.push_str(&serde_json::to_string(&a).unwrap());
+        text.push('\n');
+    }
+    let file = env.file("big.jsonl", &text);
+    let started = std::time::Instant::now();
+    let out = env.cmd(&["import", p(&file)]).assert().success();
+    eprintln!("50,000-alert import took {:?}", started.elapsed());
+    let (stdout, stderr) = (&out.get_output().stdout, &out.get_output().stderr);
+    assert!(!stdout.contains(&0x1b), "escape codes on stdout");
+    assert!(!stderr.contains(&0x1b), "escape codes on stderr");
+    let stdout = String::from_utf8(stdout.clone()).unwrap();
+    assert!(stdout.contains("50000 new"), "{stdout}");
+    let top = env.json(&["list", "--limit", "1"]);
+    assert_eq!(top.as_array().unwrap().len(), 1);
 }

@@ -156,10 +156,14 @@ impl AlertGenerator {
                 "{} was detected by Microsoft Defender for {}.",
                 ty.display_name,
                 family.component()
-            ))
-            .intent(INTENTS[rng.random_range(0..INTENTS.len())].clone());
+            ));
+        let first_intent = rng.random_range(0..INTENTS.len());
+        b = b.intent(INTENTS[first_intent].clone());
         if rng.random_bool(0.2) {
-            b = b.intent(INTENTS[rng.random_range(0..INTENTS.len())].clone());
+            let second = rng.random_range(0..INTENTS.len());
+            if second != first_intent {
+                b = b.intent(INTENTS[second].clone());
+            }
         }
 
         // Entities: the family's main one first, then others of the family's kinds.
