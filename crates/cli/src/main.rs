@@ -71,6 +71,9 @@ enum Command {
         /// The order.
         #[arg(long, value_enum, default_value_t = SortArg::Severity)]
         sort: SortArg,
+        /// Start after this position: the cursor a previous page printed (same filters and order).
+        #[arg(long, value_name = "CURSOR")]
+        cursor: Option<String>,
     },
     /// One alert in full: ID is the system alert id or the alert's name.
     Show {
@@ -322,7 +325,8 @@ fn run(cli: Cli) -> Res<()> {
             filters,
             limit,
             sort,
-        } => list(&mut ctx, &filters, limit, sort)?,
+            cursor,
+        } => list(&mut ctx, &filters, limit, sort, cursor.as_deref())?,
         Command::Show { id } => show(&mut ctx, &id)?,
         Command::Status {
             id,
@@ -595,8 +599,20 @@ fn intents_text(a: &Alert) -> String {
     }
 }
 
-fn list(ctx: &mut Ctx, filters: &Filters, limit: usize, sort: SortArg) -> Res<()> {
-    let query = build_query(filters)?.order(order_of(sort)).limit(limit);
+fn list(
+    ctx: &mut Ctx,
+    filters: &Filters,
+    limit: usize,
+    sort: SortArg,
+    cursor: Option<&str>,
+) -> Res<()> {
+    let cursor = cursor
+        .map(str::parse::<vigil_core::store::Cursor>)
+        .transpose()?;
+    let query = build_query(filters)?
+        .order(order_of(sort))
+        .limit(limit)
+        .cursor(cursor);
     let page = ctx.store.query(&ctx.tenant, &query)?;
     if ctx.json {
         let arr = page
@@ -604,9 +620,18 @@ fn list(ctx: &mut Ctx, filters: &Filters, limit: usize, sort: SortArg) -> Res<()
             .iter()
             .map(|s| serde_json::to_value(&s.alert))
             .collect::<Result<Vec<_>, _>>()?;
-        return print_json(ctx, &Value::Array(arr));
+        print_json(ctx, &Value::Array(arr))?;
+        // stdout holds the array alone; the next position goes to stderr.
+        if let Some(next) = page.next {
+            eprintln!("next page: --cursor {next}");
+        }
+        return Ok(());
     }
-    print_table(ctx, &query, &page.alerts)
+    print_table(ctx, &query, &page.alerts)?;
+    if let Some(next) = page.next {
+        out!(ctx, "next page: --cursor {next}");
+    }
+    Ok(())
 }
 
 fn print_table(ctx: &mut Ctx, query: &AlertQuery, alerts: &[StoredAlert]) -> Res<()> {

@@ -225,6 +225,38 @@ fn list_json_hides_dismissed_and_filters() {
 }
 
 #[test]
+fn list_pages_with_cursors() {
+    let env = Env::with_samples();
+    let ten = ids(&env.json(&["list", "--limit", "10", "--sort", "priority"]));
+    let first = env
+        .cmd(&["list", "--limit", "4", "--sort", "priority", "--json"])
+        .assert()
+        .success();
+    let out = first.get_output();
+    let page1 = ids(&serde_json::from_slice(&out.stdout).unwrap());
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    let cursor = stderr
+        .trim()
+        .strip_prefix("next page: --cursor ")
+        .expect("a next-page cursor on stderr")
+        .to_owned();
+    let page2 = ids(&env.json(&[
+        "list", "--limit", "6", "--sort", "priority", "--cursor", &cursor,
+    ]));
+    let joined: Vec<String> = page1.into_iter().chain(page2).collect();
+    assert_eq!(joined, ten);
+    // The table prints the cursor too, and a bad cursor is a clear error.
+    env.cmd(&["list", "--limit", "4"])
+        .assert()
+        .success()
+        .stdout(predicates::str::contains("next page: --cursor "));
+    env.cmd(&["list", "--cursor", "nonsense"])
+        .assert()
+        .code(1)
+        .stderr(predicates::str::contains("invalid cursor"));
+}
+
+#[test]
 fn list_table_has_columns_counts_and_no_colour_off_terminal() {
     let env = Env::with_samples();
     let out = env.cmd(&["list"]).assert().success();
