@@ -14,8 +14,8 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::{Value, json};
 use vigil_core::attack::Catalog;
 use vigil_core::store::{
-    AlertQuery, ErrorKind, Feedback, FeedbackQuery, FeedbackReason, Order, ResourceFilter,
-    StatusChange, Store, StoreError, StoredAlert, TenantId, disable_rule,
+    AlertQuery, ErrorKind, Feedback, FeedbackQuery, FeedbackReason, IngestReport, Order,
+    ResourceFilter, StatusChange, Store, StoreError, StoredAlert, TenantId, disable_rule,
 };
 use vigil_core::suppression::{RuleSet, SuppressionReason, SuppressionRule, similar_rule};
 use vigil_core::{Alert, AlertId, KillChainIntent, Severity, Status, defender};
@@ -61,13 +61,15 @@ enum Command {
         #[arg(required = true, value_name = "FILE")]
         files: Vec<String>,
     },
-    /// The triage queue (Dismissed hidden unless asked for).
+    /// The triage queue: open alerts (Active and InProgress), most severe first, then most
+    /// recent. Resolved and Dismissed are one filter away (`--status dismissed`, `--status
+    /// all`).
     List {
         #[command(flatten)]
         filters: Filters,
-        /// How many alerts to show.
-        #[arg(long, default_value_t = 50)]
-        limit: usize,
+        /// How many alerts to show (at least 1).
+        #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..))]
+        limit: u32,
         /// The order.
         #[arg(long, value_enum, default_value_t = SortArg::Severity)]
         sort: SortArg,
@@ -168,10 +170,15 @@ enum Command {
 
 #[derive(Subcommand, Debug)]
 enum RulesCommand {
-    /// Creates the rules of a Defender suppression-rule JSON file (all checked first).
+    /// Creates the rules of Defender suppression-rule JSON files; each file all or nothing
+    /// (every rule checked first), with every lint printed at once.
     Add {
-        /// The rule file.
-        file: String,
+        /// The rule files.
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<String>,
+        /// Create a rule even if it would suppress every alert of every type.
+        #[arg(long)]
+        force: bool,
     },
     /// Every rule, with its state, expiry and hits, and lint warnings.
     List,
@@ -206,21 +213,22 @@ enum RulesCommand {
 
 #[derive(Args, Debug, Default)]
 struct Filters {
-    /// Only these statuses (repeatable).
+    /// Only these statuses (repeatable; `all` for every status). Without it, `list` shows the
+    /// open alerts (Active and InProgress).
     #[arg(long, value_enum)]
-    status: Vec<StatusArg>,
+    status: Vec<StatusFilter>,
     /// A severity (`high`) or a least severity (`medium+`); repeatable.
-    #[arg(long)]
-    severity: Vec<String>,
+    #[arg(long, value_parser = parse_severity_filter)]
+    severity: Vec<SeverityFilter>,
     /// Only this alert type (repeatable).
     #[arg(long = "type", value_name = "TYPE")]
     alert_type: Vec<String>,
     /// Only resources under this ARM id prefix.
     #[arg(long)]
     resource: Option<String>,
-    /// Only this kill-chain intent (repeatable).
-    #[arg(long)]
-    intent: Vec<String>,
+    /// Only this kill-chain intent (repeatable), e.g. Execution or PrivilegeEscalation.
+    #[arg(long, value_parser = parse_intent_filter)]
+    intent: Vec<KillChainIntent>,
     /// Only alerts with an entity carrying this value (IP, host, account, …).
     #[arg(long)]
     entity: Option<String>,
@@ -245,6 +253,66 @@ impl StatusArg {
             StatusArg::Resolved => Status::Resolved,
             StatusArg::Dismissed => Status::Dismissed,
         }
+    }
+}
+
+/// A status filter: one status, or every status.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+enum StatusFilter {
+    Active,
+    InProgress,
+    Resolved,
+    Dismissed,
+    All,
+}
+
+impl StatusFilter {
+    fn statuses(self) -> &'static [Status] {
+        match self {
+            StatusFilter::Active => &[Status::Active],
+            StatusFilter::InProgress => &[Status::InProgress],
+            StatusFilter::Resolved => &[Status::Resolved],
+            StatusFilter::Dismissed => &[Status::Dismissed],
+            StatusFilter::All => &Status::ALL,
+        }
+    }
+}
+
+/// `--severity`: one severity, or a least severity (`medium+`).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+enum SeverityFilter {
+    Exactly(Severity),
+    AtLeast(Severity),
+}
+
+fn parse_severity_filter(s: &str) -> Result<SeverityFilter, String> {
+    let expected = "expected informational, low, medium or high, optionally followed by one + \
+                    for that severity or above (e.g. medium+)";
+    let (name, at_least) = match s.strip_suffix('+') {
+        Some(rest) => (rest, true),
+        None => (s, false),
+    };
+    let sev: Severity = name.parse().map_err(|_| expected.to_owned())?;
+    Ok(if at_least {
+        SeverityFilter::AtLeast(sev)
+    } else {
+        SeverityFilter::Exactly(sev)
+    })
+}
+
+fn parse_intent_filter(s: &str) -> Result<KillChainIntent, String> {
+    match s.parse::<KillChainIntent>() {
+        Ok(KillChainIntent::Other(_)) | Err(_) => {
+            let known: Vec<&str> = KillChainIntent::named()
+                .iter()
+                .map(|i| i.as_str())
+                .collect();
+            Err(format!(
+                "unknown intent; known intents: {}",
+                known.join(", ")
+            ))
+        }
+        Ok(intent) => Ok(intent),
     }
 }
 
@@ -326,7 +394,7 @@ fn run(cli: Cli) -> Res<()> {
             limit,
             sort,
             cursor,
-        } => list(&mut ctx, &filters, limit, sort, cursor.as_deref())?,
+        } => list(&mut ctx, &filters, limit as usize, sort, cursor.as_deref())?,
         Command::Show { id } => show(&mut ctx, &id)?,
         Command::Status {
             id,
@@ -406,7 +474,7 @@ fn spin(pb: &ProgressBar, message: String) {
 }
 
 /// Reads a file (`-` is stdin) and parses it: one JSON document, else JSON lines.
-fn read_alerts(file: &str, pb: &ProgressBar) -> Res<Vec<Alert>> {
+fn read_alerts(file: &str, pb: &ProgressBar) -> Result<Vec<Alert>, String> {
     let text = if file == "-" {
         let mut s = String::new();
         io::stdin()
@@ -416,88 +484,94 @@ fn read_alerts(file: &str, pb: &ProgressBar) -> Res<Vec<Alert>> {
     } else {
         std::fs::read_to_string(file).map_err(|e| format!("cannot read {file}: {e}"))?
     };
-    let name = if file == "-" { "<stdin>" } else { file };
-    pb.set_length(text.len() as u64);
-    parse_document(&text, pb)
-        .map_err(|e| format!("{name}: {e} (nothing was imported from it)").into())
+    spin(pb, format!("reading {} bytes", text.len()));
+    defender::read_alerts(&text).map_err(|e| e.to_string())
 }
 
-fn parse_document(text: &str, pb: &ProgressBar) -> Result<Vec<Alert>, String> {
-    let whole = serde_json::from_str::<Value>(text);
-    let whole_err = match whole {
-        Ok(v) => return defender::alerts_from_value(v).map_err(|e| e.to_string()),
-        Err(e) => e,
-    };
-    // JSON lines, if the first non-blank line is a JSON document on its own.
-    let mut lines = text
-        .lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty());
-    let first_is_json = lines
-        .next()
-        .is_some_and(|(_, l)| serde_json::from_str::<Value>(l).is_ok());
-    if !first_is_json {
-        return Err(format!("invalid JSON: {whole_err}"));
-    }
-    let mut alerts = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        pb.inc(line.len() as u64 + 1);
-        if line.trim().is_empty() {
-            continue;
-        }
-        let v: Value =
-            serde_json::from_str(line).map_err(|e| format!("line {}: invalid JSON: {e}", i + 1))?;
-        alerts.extend(defender::alerts_from_value(v).map_err(|e| format!("line {}: {e}", i + 1))?);
-    }
-    Ok(alerts)
+/// One file's import: its own all-or-nothing batch.
+fn import_file(ctx: &Ctx, file: &str, now: DateTime<Utc>) -> Result<IngestReport, String> {
+    let pb = progress_bar(ctx, file);
+    let result = read_alerts(file, &pb).and_then(|alerts| {
+        // One ingest per file keeps the file atomic; the spinner shows it is working.
+        spin(&pb, format!("storing {} alerts", alerts.len()));
+        ctx.store
+            .ingest(&ctx.tenant, &alerts, now)
+            .map_err(|e| e.to_string())
+    });
+    pb.finish_and_clear();
+    result
 }
+
+/// A command that already reported its failures on stdout: exit 1 with a one-line summary.
+#[derive(Debug)]
+struct Failures(String);
+
+impl std::fmt::Display for Failures {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl Error for Failures {}
 
 fn import(ctx: &mut Ctx, files: &[String]) -> Res<()> {
     let now = Utc::now();
-    let (mut new, mut updated, mut suppressed) = (0, 0, 0);
+    let (mut new, mut updated, mut suppressed, mut failed) = (0, 0, 0, 0);
     let mut per_file = Vec::new();
+    // Every file is read and imported, each as its own batch; one report entry per file.
     for file in files {
-        let pb = progress_bar(ctx, file);
-        let parsed = read_alerts(file, &pb);
-        let alerts = match parsed {
-            Ok(a) => a,
-            Err(e) => {
-                pb.finish_and_clear();
-                return Err(e);
-            }
+        let name = if file == "-" {
+            "<stdin>"
+        } else {
+            file.as_str()
         };
-        // One ingest per file keeps the file atomic; the spinner shows it is working.
-        spin(&pb, format!("storing {} alerts", alerts.len()));
-        let result = ctx.store.ingest(&ctx.tenant, &alerts, now);
-        pb.finish_and_clear();
-        let report = result.map_err(|e| format!("{file}: {e}"))?;
-        new += report.new;
-        updated += report.updated;
-        suppressed += report.suppressed;
-        per_file.push(json!({
-            "file": file, "new": report.new, "updated": report.updated,
-            "suppressed": report.suppressed,
-        }));
-        if !ctx.json {
-            out!(
-                ctx,
-                "{file}: {} new, {} updated, {} suppressed",
-                report.new,
-                report.updated,
-                report.suppressed
-            );
+        match import_file(ctx, file, now) {
+            Ok(report) => {
+                new += report.new;
+                updated += report.updated;
+                suppressed += report.suppressed;
+                per_file.push(json!({
+                    "file": name, "new": report.new, "updated": report.updated,
+                    "suppressed": report.suppressed,
+                }));
+                if !ctx.json {
+                    out!(
+                        ctx,
+                        "{name}: {} new, {} updated, {} suppressed",
+                        report.new,
+                        report.updated,
+                        report.suppressed
+                    );
+                }
+            }
+            Err(error) => {
+                failed += 1;
+                per_file.push(json!({ "file": name, "error": error }));
+                if !ctx.json {
+                    out!(ctx, "{name}: error: {error} (nothing was imported from it)");
+                }
+            }
         }
     }
     if ctx.json {
         print_json(
             ctx,
-            &json!({"new": new, "updated": updated, "suppressed": suppressed, "files": per_file}),
+            &json!({"new": new, "updated": updated, "suppressed": suppressed,
+                    "failed": failed, "files": per_file}),
         )?;
     } else if files.len() > 1 {
         out!(
             ctx,
-            "total: {new} new, {updated} updated, {suppressed} suppressed"
+            "total: {new} new, {updated} updated, {suppressed} suppressed, {failed} file(s) failed"
         );
+    }
+    if failed > 0 {
+        ctx.out.flush()?;
+        return Err(Failures(format!(
+            "{failed} of {} file(s) could not be imported (each failed file imported nothing)",
+            files.len()
+        ))
+        .into());
     }
     Ok(())
 }
@@ -507,18 +581,20 @@ fn import(ctx: &mut Ctx, files: &[String]) -> Res<()> {
 fn build_query(f: &Filters) -> Res<AlertQuery> {
     let mut q = AlertQuery::default();
     if !f.status.is_empty() {
-        q = q.statuses(f.status.iter().map(|s| s.status()));
+        let mut statuses: Vec<Status> = f
+            .status
+            .iter()
+            .flat_map(|s| s.statuses().iter().copied())
+            .collect();
+        statuses.sort_by_key(|s| Status::ALL.iter().position(|a| a == s));
+        statuses.dedup();
+        q = q.statuses(statuses);
     }
     let mut exact = Vec::new();
     for s in &f.severity {
-        if let Some(min) = s.strip_suffix('+') {
-            let sev: Severity = min.parse().map_err(|e| format!("--severity: {e}"))?;
-            q = q.min_severity(sev);
-        } else {
-            exact.push(
-                s.parse::<Severity>()
-                    .map_err(|e| format!("--severity: {e}"))?,
-            );
+        match *s {
+            SeverityFilter::AtLeast(min) => q = q.min_severity(min),
+            SeverityFilter::Exactly(sev) => exact.push(sev),
         }
     }
     if !exact.is_empty() {
@@ -531,13 +607,7 @@ fn build_query(f: &Filters) -> Res<AlertQuery> {
         q = q.resource(ResourceFilter::Prefix(r.clone()));
     }
     if !f.intent.is_empty() {
-        let intents = f
-            .intent
-            .iter()
-            .map(|i| i.parse::<KillChainIntent>())
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| format!("--intent: {e}"))?;
-        q = q.intents(intents);
+        q = q.intents(f.intent.iter().cloned());
     }
     if let Some(e) = &f.entity {
         q = q.entity(e.as_str());
@@ -702,21 +772,14 @@ fn query_all(ctx: &Ctx, query: AlertQuery) -> Res<Vec<StoredAlert>> {
 
 /// An alert by system alert id, else by name.
 fn find_alert(ctx: &Ctx, id: &str) -> Res<StoredAlert> {
-    if let Ok(aid) = AlertId::new(id)
-        && let Some(s) = ctx.store.get(&ctx.tenant, &aid)?
-    {
-        return Ok(s);
-    }
-    let all = query_all(ctx, AlertQuery::default().all_statuses())?;
-    all.into_iter()
-        .find(|s| s.alert.name() == Some(id))
-        .ok_or_else(|| {
-            format!(
-                "no alert {id:?} in tenant {:?} (pass a system alert id or name from `vigil list --status active --status dismissed ...`)",
-                ctx.tenant.as_str()
-            )
-            .into()
-        })
+    let aid = AlertId::new(id).map_err(|e| format!("alert id {id:?}: {e}"))?;
+    ctx.store.get(&ctx.tenant, &aid)?.ok_or_else(|| {
+        format!(
+            "no alert {id:?} in tenant {:?} (pass an alert's name or system alert id, as `vigil list --status all` shows them)",
+            ctx.tenant.as_str()
+        )
+        .into()
+    })
 }
 
 fn fmt_time(t: DateTime<Utc>) -> String {
@@ -731,9 +794,9 @@ fn show(ctx: &mut Ctx, id: &str) -> Res<()> {
     }
     let sev = paint(ctx, a.severity(), a.severity().as_str());
     out!(ctx, "{}", a.display_name());
-    out!(ctx, "  id:          {}", a.system_alert_id());
-    if let Some(n) = a.name().filter(|n| *n != a.system_alert_id().as_str()) {
-        out!(ctx, "  name:        {n}");
+    out!(ctx, "  id:          {}", a.id());
+    if a.id() != a.system_alert_id() {
+        out!(ctx, "  system id:   {}", a.system_alert_id());
     }
     out!(ctx, "  type:        {}", a.alert_type());
     out!(ctx, "  severity:    {sev}");
@@ -830,7 +893,7 @@ fn show(ctx: &mut Ctx, id: &str) -> Res<()> {
         );
     }
 
-    let history = ctx.store.history(&ctx.tenant, a.system_alert_id())?;
+    let history = ctx.store.history(&ctx.tenant, a.id())?;
     if !history.is_empty() {
         out!(ctx);
         out!(ctx, "Audit trail");
@@ -848,7 +911,7 @@ fn show(ctx: &mut Ctx, id: &str) -> Res<()> {
     }
 
     let fq = FeedbackQuery {
-        alert: Some(a.system_alert_id().clone()),
+        alert: Some(a.id().clone()),
         useful: None,
     };
     let feedback = ctx.store.list_feedback(&ctx.tenant, &fq)?;
@@ -888,7 +951,7 @@ fn set_status(
     actor: Option<String>,
 ) -> Res<()> {
     let stored = find_alert(ctx, id)?;
-    let aid = stored.alert.system_alert_id().clone();
+    let aid = stored.alert.id().clone();
     let mut change = StatusChange::new(to, actor_or_default(actor));
     if let Some(c) = comment {
         change = change.comment(c);
@@ -963,7 +1026,7 @@ fn feedback(
     actor: Option<String>,
 ) -> Res<()> {
     let stored = find_alert(ctx, id)?;
-    let aid = stored.alert.system_alert_id().clone();
+    let aid = stored.alert.id().clone();
     let fb = Feedback {
         useful: verdict == Verdict::Useful,
         reason: FeedbackReason::from_text(reason),
@@ -998,6 +1061,89 @@ fn read_rules(file: &str) -> Res<Vec<SuppressionRule>> {
     Ok(rules)
 }
 
+/// Creates the rules of one file, all or nothing; returns the names created and the lints.
+fn add_rule_file(
+    ctx: &Ctx,
+    file: &str,
+    force: bool,
+    now: DateTime<Utc>,
+) -> Result<(Vec<String>, Vec<String>), String> {
+    let rules = read_rules(file).map_err(|e| e.to_string())?;
+    let mut lints = Vec::new();
+    for rule in &rules {
+        let found = vigil_core::suppression::admit(rule, now, force).map_err(|e| match e {
+            vigil_core::Error::Refused { .. } => format!("{e} (--force creates it anyway)"),
+            other => other.to_string(),
+        })?;
+        lints.extend(found.iter().map(ToString::to_string));
+        if ctx
+            .store
+            .get_rule(&ctx.tenant, rule.name())
+            .map_err(|e| e.to_string())?
+            .is_some()
+        {
+            return Err(format!(
+                "a suppression rule named {:?} already exists; nothing from this file was created",
+                rule.name()
+            ));
+        }
+    }
+    let mut created: Vec<String> = Vec::new();
+    for rule in rules {
+        let name = rule.name().to_owned();
+        if let Err(e) = ctx.store.create_rule(&ctx.tenant, rule, now) {
+            // Keep the file all or nothing: take back what this file created.
+            for done in &created {
+                let _ = ctx.store.delete_rule(&ctx.tenant, done);
+            }
+            return Err(format!(
+                "rule {name:?}: {e}; nothing from this file was created"
+            ));
+        }
+        created.push(name);
+    }
+    Ok((created, lints))
+}
+
+fn add_rules(ctx: &mut Ctx, files: &[String], force: bool, now: DateTime<Utc>) -> Res<()> {
+    let mut report = Vec::new();
+    let mut failed = 0;
+    for file in files {
+        match add_rule_file(ctx, file, force, now) {
+            Ok((created, warnings)) => {
+                if !ctx.json {
+                    for n in &created {
+                        out!(ctx, "{file}: created rule {n:?}");
+                    }
+                    for w in &warnings {
+                        out!(ctx, "{file}: warning: {w}");
+                    }
+                }
+                report.push(json!({"file": file, "created": created, "warnings": warnings}));
+            }
+            Err(error) => {
+                failed += 1;
+                if !ctx.json {
+                    out!(ctx, "{file}: error: {error}");
+                }
+                report.push(json!({"file": file, "error": error}));
+            }
+        }
+    }
+    if ctx.json {
+        print_json(ctx, &json!({ "files": report, "failed": failed }))?;
+    }
+    if failed > 0 {
+        ctx.out.flush()?;
+        return Err(Failures(format!(
+            "{failed} of {} rule file(s) were not added",
+            files.len()
+        ))
+        .into());
+    }
+    Ok(())
+}
+
 fn get_rule(ctx: &Ctx, name: &str) -> Res<vigil_core::store::StoredRule> {
     ctx.store.get_rule(&ctx.tenant, name)?.ok_or_else(|| {
         format!("no suppression rule named {name:?} (see `vigil rules list`)").into()
@@ -1011,23 +1157,7 @@ fn opt_time(t: Option<DateTime<Utc>>) -> String {
 fn rules(ctx: &mut Ctx, cmd: RulesCommand) -> Res<()> {
     let now = Utc::now();
     match cmd {
-        RulesCommand::Add { file } => {
-            let rules = read_rules(&file)?;
-            let mut names = Vec::new();
-            for rule in rules {
-                let name = rule.name().to_owned();
-                ctx.store
-                    .create_rule(&ctx.tenant, rule, now)
-                    .map_err(|e| format!("{file}: rule {name:?}: {e}"))?;
-                names.push(name);
-            }
-            if ctx.json {
-                return print_json(ctx, &json!({ "created": names }));
-            }
-            for n in names {
-                out!(ctx, "created rule {n:?}");
-            }
-        }
+        RulesCommand::Add { files, force } => add_rules(ctx, &files, force, now)?,
         RulesCommand::List => {
             let stored = ctx.store.list_rules(&ctx.tenant)?;
             let warnings: Vec<String> =
@@ -1171,7 +1301,7 @@ fn rules(ctx: &mut Ctx, cmd: RulesCommand) -> Res<()> {
             if ctx.json {
                 return print_json(
                     ctx,
-                    &json!({"rule": name, "alert": alert.alert.system_alert_id().as_str(),
+                    &json!({"rule": name, "alert": alert.alert.id().as_str(),
                             "matched": why.matched(), "explanation": why.to_string()}),
                 );
             }
@@ -1193,7 +1323,7 @@ fn suppress(
     let now = Utc::now();
     let stored = find_alert(ctx, id)?;
     let a = &stored.alert;
-    let name = name.unwrap_or_else(|| format!("similar-{}", a.system_alert_id()));
+    let name = name.unwrap_or_else(|| format!("similar-{}", a.id()));
     let fields: Vec<&str> = fields.iter().map(String::as_str).collect();
     let rule = similar_rule(a, &name, SuppressionReason::from_text(reason), &fields)
         .map_err(|e| format!("--field: {e}"))?;
@@ -1261,7 +1391,7 @@ fn demo(ctx: &mut Ctx) -> Res<()> {
     let sources = [
         (
             "demo alerts (fixtures/demo/alerts.jsonl)",
-            parse_document(DEMO_ALERTS, &ProgressBar::hidden())?,
+            defender::read_alerts(DEMO_ALERTS)?,
         ),
         (
             "Defender samples (fixtures/alerts/sample-alerts.json)",
@@ -1315,7 +1445,7 @@ fn demo(ctx: &mut Ctx) -> Res<()> {
                     "dismissed": n,
                 })).collect::<Vec<_>>(),
                 "queue": page.alerts.iter()
-                    .map(|s| s.alert.system_alert_id().as_str()).collect::<Vec<_>>(),
+                    .map(|s| s.alert.id().as_str()).collect::<Vec<_>>(),
             }),
         );
     }

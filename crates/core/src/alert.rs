@@ -13,7 +13,9 @@ use crate::entity::lookup;
 use crate::intent::format_intents;
 use crate::{Entity, Error, JsonMap, KillChainIntent, Severity, Status};
 
-/// An alert's unique instance id: Defender's `systemAlertId`. Never empty.
+/// An alert identifier: Defender's `systemAlertId`, or an alert's ARM resource `name` (see
+/// [`Alert::id`] for which one identifies an alert). Never blank and never holding a control
+/// character, so that every id can be typed on a command line and printed on a terminal.
 ///
 /// ```
 /// use vigil_core::AlertId;
@@ -21,29 +23,37 @@ use crate::{Entity, Error, JsonMap, KillChainIntent, Severity, Status};
 /// let id = AlertId::new("2518298467986649999_4d25bfef")?;
 /// assert_eq!(id.as_str(), "2518298467986649999_4d25bfef");
 /// assert!(AlertId::new("  ").is_err());
+/// assert!(AlertId::new("a\u{0}b").is_err());
 /// # Ok::<(), vigil_core::Error>(())
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct AlertId(String);
+pub struct AlertId(pub(crate) String);
 
 impl AlertId {
-    /// Wraps an id; blank text is rejected.
+    /// Wraps an id; blank text and text holding a control character (NUL, a line break, an
+    /// escape, …) are rejected.
     pub fn new(id: impl Into<String>) -> Result<AlertId, Error> {
         let id = id.into();
-        if id.trim().is_empty() {
-            Err(Error::invalid(
-                "alert id",
-                id,
-                "an alert id (systemAlertId) must not be empty",
-            ))
-        } else {
-            Ok(AlertId(id))
+        match id_problem(&id) {
+            Some(reason) => Err(Error::invalid("alert id", id, reason)),
+            None => Ok(AlertId(id)),
         }
     }
 
     /// The id as text.
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+}
+
+/// Why `id` cannot be an alert id, if it cannot.
+pub(crate) fn id_problem(id: &str) -> Option<&'static str> {
+    if id.trim().is_empty() {
+        Some("an alert id must not be empty")
+    } else if id.chars().any(char::is_control) {
+        Some("an alert id must not hold control characters (NUL, line breaks, escapes, …)")
+    } else {
+        None
     }
 }
 
@@ -293,7 +303,7 @@ impl SupportingEvidence {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Alert {
     pub(crate) resource_id: Option<String>,
-    pub(crate) name: Option<String>,
+    pub(crate) name: Option<AlertId>,
     pub(crate) resource_type: Option<String>,
     pub(crate) envelope_extra: JsonMap,
     pub(crate) version: Option<String>,
@@ -395,7 +405,28 @@ impl Alert {
 
     /// The ARM resource name (`name`), used in URLs. Need not equal the system alert id.
     pub fn name(&self) -> Option<&str> {
-        self.name.as_deref()
+        self.name.as_ref().map(AlertId::as_str)
+    }
+
+    /// The alert's identity: its ARM resource name when it has one, else its system alert id
+    /// (the flat export event carries no name). Two resources with different names are two
+    /// alerts even when they repeat one `systemAlertId` (Microsoft's own list example does);
+    /// stores key alerts by this id and also find them by their system alert id.
+    ///
+    /// ```
+    /// use chrono::Utc;
+    /// use vigil_core::{Alert, AlertId, Severity};
+    ///
+    /// let sys = AlertId::new("2518298467986649999_4d25bfef")?;
+    /// let flat = Alert::builder(sys.clone(), "VM_EICAR", "Test", Severity::High, Utc::now()).build();
+    /// assert_eq!(flat.id(), &sys);
+    /// let named = flat.clone().into_builder().name(AlertId::new("a-1")?).build();
+    /// assert_eq!(named.id().as_str(), "a-1");
+    /// assert_eq!(named.system_alert_id(), &sys);
+    /// # Ok::<(), vigil_core::Error>(())
+    /// ```
+    pub fn id(&self) -> &AlertId {
+        self.name.as_ref().unwrap_or(&self.system_alert_id)
     }
 
     /// The ARM resource type (`type`), normally `Microsoft.Security/Locations/alerts`.
@@ -599,8 +630,6 @@ impl AlertBuilder {
     opt_string_setters! {
         /// ARM resource id (`id`).
         resource_id,
-        /// ARM resource name (`name`).
-        name,
         /// ARM resource type (`type`).
         resource_type,
         /// Schema version (`version`).
@@ -619,6 +648,12 @@ impl AlertBuilder {
         correlation_key,
         /// Display name of the most related resource (`compromisedEntity`).
         compromised_entity,
+    }
+
+    /// ARM resource name (`name`): the alert's identity when set (see [`Alert::id`]).
+    pub fn name(mut self, name: AlertId) -> Self {
+        self.0.name = Some(name);
+        self
     }
 
     /// Initial status (default [`Status::Active`]), for alerts recorded after the fact.
@@ -719,12 +754,18 @@ impl AlertBuilder {
 }
 
 /// Formats a timestamp as Defender does: seven fractional digits and `Z`, or nine digits when
-/// the instant has nanoseconds that seven digits cannot hold.
+/// the instant has nanoseconds that seven digits cannot hold. A leap second (`23:59:60`) follows
+/// the same rule.
 pub(crate) fn format_time(t: &DateTime<Utc>) -> String {
     use chrono::SecondsFormat;
     let nanos = t.timestamp_subsec_nanos();
-    if nanos.is_multiple_of(100) && nanos < 1_000_000_000 {
-        format!("{}.{:07}Z", t.format("%Y-%m-%dT%H:%M:%S"), nanos / 100)
+    // chrono keeps a leap second's fraction above one second; `%S` already prints `60`.
+    let leap = nanos >= 1_000_000_000;
+    let frac = nanos % 1_000_000_000;
+    if frac.is_multiple_of(100) {
+        format!("{}.{:07}Z", t.format("%Y-%m-%dT%H:%M:%S"), frac / 100)
+    } else if leap {
+        format!("{}.{:09}Z", t.format("%Y-%m-%dT%H:%M:%S"), frac)
     } else {
         t.to_rfc3339_opts(SecondsFormat::Nanos, true)
     }

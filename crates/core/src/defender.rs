@@ -46,8 +46,49 @@ use crate::{Alert, AlertId, Entity, Error, JsonMap, KillChainIntent, Severity, S
 /// All or nothing: if any alert in the document is malformed, the error names it and no alert
 /// is returned.
 pub fn parse_alerts(json: &str) -> Result<Vec<Alert>, Error> {
-    let value: Value = serde_json::from_str(json)?;
-    alerts_from_value(value)
+    alerts_from_value(crate::json::parse(json)?)
+}
+
+/// Reads a stream of alerts as the command line and pipelines hand them over: one Defender
+/// document (anything [`parse_alerts`] accepts) or JSON lines (one document per line; blank
+/// lines skipped). A leading byte-order mark is skipped. An error in JSON lines names its
+/// 1-based line ([`Error::Line`]). All or nothing, like [`parse_alerts`].
+///
+/// ```
+/// use vigil_core::defender::read_alerts;
+///
+/// let one = r#"{"alertType": "A", "systemAlertId": "1", "alertDisplayName": "a", "severity": "Low", "timeGeneratedUtc": "2024-01-01T00:00:00Z"}"#;
+/// let lines = format!("\u{feff}{one}\n\n{}\n", one.replace("\"1\"", "\"2\""));
+/// assert_eq!(read_alerts(&lines)?.len(), 2);
+///
+/// let bad = format!("{one}\n{}", one.replace("Low", "Lowest"));
+/// assert!(read_alerts(&bad).unwrap_err().to_string().starts_with("line 2: severity: unknown severity"));
+/// # Ok::<(), vigil_core::Error>(())
+/// ```
+pub fn read_alerts(text: &str) -> Result<Vec<Alert>, Error> {
+    let text = crate::json::strip_bom(text);
+    let whole_err = match crate::json::parse(text) {
+        Ok(v) => return alerts_from_value(v),
+        Err(e) => e,
+    };
+    // JSON lines, if the first non-blank line is a JSON document on its own.
+    let first = text.lines().find(|l| !l.trim().is_empty());
+    if !first.is_some_and(|l| serde_json::from_str::<serde::de::IgnoredAny>(l).is_ok()) {
+        return Err(whole_err);
+    }
+    let mut alerts = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let at = |error: Error| Error::Line {
+            line: i + 1,
+            error: Box::new(error),
+        };
+        let value = crate::json::parse(line).map_err(at)?;
+        alerts.extend(alerts_from_value(value).map_err(at)?);
+    }
+    Ok(alerts)
 }
 
 /// Like [`parse_alerts`], for a document that was already parsed into a [`serde_json::Value`].
@@ -124,7 +165,7 @@ fn resources<T>(
 pub fn parse_suppression_rules(
     json: &str,
 ) -> Result<Vec<crate::suppression::SuppressionRule>, Error> {
-    let value: Value = serde_json::from_str(json)?;
+    let value = crate::json::parse(json)?;
     resources(
         value,
         "suppression rule",
@@ -274,6 +315,14 @@ impl Collected {
 
     fn path(&self, key: &str) -> String {
         join(&self.prefix, key)
+    }
+
+    /// The key a field was spelled with, or its 2022-01-01 name when it is absent.
+    fn key_of(&self, f: Field) -> String {
+        match &self.slots[f as usize] {
+            Some((key, _)) => key.clone(),
+            None => field_name(f).to_owned(),
+        }
     }
 
     fn string(&mut self, f: Field) -> Result<Option<String>, Error> {
@@ -443,7 +492,7 @@ pub(crate) fn alert_from_value(value: Value, path: &str) -> Result<Alert, Error>
             }
         };
         match v {
-            Value::String(s) => *slot = Some(s),
+            Value::String(s) => *slot = Some((key, s)),
             Value::Null => {}
             other => {
                 return Err(Error::document(
@@ -454,18 +503,39 @@ pub(crate) fn alert_from_value(value: Value, path: &str) -> Result<Alert, Error>
         }
     }
 
+    let name = match name {
+        None => None,
+        Some((key, s)) => match crate::alert::id_problem(&s) {
+            None => Some(AlertId(s)),
+            Some(why) => {
+                return Err(Error::document(
+                    join(path, &key),
+                    format!("{why}; the resource name is the alert's identity"),
+                ));
+            }
+        },
+    };
+    let resource_id = resource_id.map(|(_, s)| s);
+    let resource_type = resource_type.map(|(_, s)| s);
+
     let mut c = collect(props, props_path);
     use Field as F;
 
-    let alert_type = c.required_string(F::AlertType)?;
+    let alert_type = {
+        let key = c.key_of(F::AlertType);
+        let s = c.required_string(F::AlertType)?;
+        if let Some(why) = crate::suppression::alert_type_problem(&s) {
+            return Err(Error::document(c.path(&key), why));
+        }
+        s
+    };
     let system_alert_id = {
+        let key = c.key_of(F::SystemAlertId);
         let s = c.required_string(F::SystemAlertId)?;
-        AlertId::new(s).map_err(|_| {
-            Error::document(
-                c.path("systemAlertId"),
-                "the system alert id must not be empty",
-            )
-        })?
+        match crate::alert::id_problem(&s) {
+            None => AlertId(s),
+            Some(why) => return Err(Error::document(c.path(&key), why)),
+        }
     };
     let display_name = c.required_string(F::AlertDisplayName)?;
     let severity = match c.take(F::Severity) {

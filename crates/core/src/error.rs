@@ -40,10 +40,28 @@ pub enum Error {
         /// Why it was rejected and what is expected.
         reason: String,
     },
+    /// An error on one line of JSON lines input (see [`crate::defender::read_alerts`]).
+    #[error("line {line}: {error}")]
+    Line {
+        /// 1-based line number.
+        line: usize,
+        /// What is wrong on that line.
+        error: Box<Error>,
+    },
     /// Suppression rules that do not compile; the [`crate::suppression::RuleError`] lists every
     /// problem.
     #[error(transparent)]
     Rules(#[from] crate::suppression::RuleError),
+    /// Input that is well formed but refused by policy unless the caller insists (for example a
+    /// suppression rule that would suppress every alert, see
+    /// [`crate::suppression::admit`]).
+    #[error("refused {what}: {reason}")]
+    Refused {
+        /// What was refused, e.g. `rule "all"`.
+        what: String,
+        /// Why, and how to proceed.
+        reason: String,
+    },
     /// A status change that the alert lifecycle does not allow.
     #[error("cannot change an alert's status from {from} to {to}; from {from} it can go to: {allowed}", allowed = crate::status::allowed_list(*from))]
     IllegalTransition {

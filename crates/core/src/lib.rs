@@ -58,6 +58,7 @@ pub mod defender;
 pub mod entity;
 pub mod error;
 pub mod intent;
+mod json;
 pub mod severity;
 pub mod status;
 pub mod store;

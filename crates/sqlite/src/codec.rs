@@ -172,9 +172,12 @@ impl AlertRow {
         })?;
         let alert: Alert = serde_json::from_str(&self.json)
             .map_err(|e| bad(format!("its JSON does not parse as an alert: {e}")))?;
-        if alert.system_alert_id().as_str() != self.id {
+        // A row is keyed by the alert's identity; a row migrated from schema 1 whose name was
+        // taken keeps its system alert id as key.
+        if alert.id().as_str() != self.id && alert.system_alert_id().as_str() != self.id {
             return Err(bad(format!(
-                "its JSON holds system alert id {:?}",
+                "its JSON holds the alert {:?} (system alert id {:?})",
+                alert.id().as_str(),
                 alert.system_alert_id().as_str()
             )));
         }
@@ -219,7 +222,7 @@ pub(crate) fn alert_json(alert: &Alert) -> Result<String, StoreError> {
             ErrorKind::InvalidInput,
             format!(
                 "alert {:?} cannot be written as JSON: {e}",
-                alert.system_alert_id().as_str()
+                alert.id().as_str()
             ),
             e,
         )

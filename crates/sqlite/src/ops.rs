@@ -400,13 +400,13 @@ pub(crate) fn ingest(
             "INSERT INTO alerts (tenant, id, version, status, severity_rank, time_us, priority,
                 alert_type_lc, product_lc, display_lc, correlation_key, compromised_lc,
                 resources_lc, entities_lc, ingested_at, updated_at, suppression_rule,
-                suppression_reason, suppressed_at, json, tseq)
+                suppression_reason, suppressed_at, json, tseq, sys_id)
              VALUES (?1, ?2, 1, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?14, ?15, ?16,
-                ?17, ?18, ?19)",
+                ?17, ?18, ?19, ?20)",
         )
         .db()?;
     for incoming in alerts {
-        let id = incoming.system_alert_id().as_str();
+        let id = incoming.id().as_str();
         let existing = find
             .query_row([tenant.as_str(), id], |r| {
                 Ok((
@@ -493,6 +493,7 @@ pub(crate) fn ingest(
                 rule_name.map(|_| at_ts.as_str()),
                 alert_json(alert)?,
                 tseq,
+                alert.system_alert_id().as_str(),
             ])
             .db()?;
         let seq = conn.last_insert_rowid();
@@ -541,16 +542,58 @@ struct Located {
     row: AlertRow,
 }
 
+/// The row id of the alert an id names: the alert whose identity it is, else the one alert whose
+/// system alert id it is (several is ambiguous, listing their identities).
+pub(crate) fn resolve(
+    conn: &Connection,
+    tenant: &TenantId,
+    id: &AlertId,
+) -> Result<Option<i64>, StoreError> {
+    let by_id = conn
+        .prepare_cached("SELECT seq FROM alerts WHERE tenant = ?1 AND id = ?2")
+        .db()?
+        .query_row([tenant.as_str(), id.as_str()], |r| r.get(0))
+        .optional()
+        .db()?;
+    if by_id.is_some() {
+        return Ok(by_id);
+    }
+    let mut stmt = conn
+        .prepare_cached("SELECT seq, id FROM alerts WHERE tenant = ?1 AND sys_id = ?2 ORDER BY id")
+        .db()?;
+    let found: Vec<(i64, String)> = stmt
+        .query_map([tenant.as_str(), id.as_str()], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .db()?
+        .collect::<Result<_, _>>()
+        .db()?;
+    match found.as_slice() {
+        [] => Ok(None),
+        [(seq, _)] => Ok(Some(*seq)),
+        many => {
+            let ids: Vec<AlertId> = many
+                .iter()
+                .filter_map(|(_, i)| AlertId::new(i.clone()).ok())
+                .collect();
+            Err(StoreError::ambiguous_alert_id(id, &ids))
+        }
+    }
+}
+
 fn locate(
     conn: &Connection,
     tenant: &TenantId,
     id: &AlertId,
 ) -> Result<Option<Located>, StoreError> {
+    let Some(seq) = resolve(conn, tenant, id)? else {
+        return Ok(None);
+    };
     conn.prepare_cached(&format!(
-        "SELECT seq, {ALERT_COLUMNS} FROM alerts WHERE tenant = ?1 AND id = ?2"
+        "SELECT seq, {ALERT_COLUMNS} FROM alerts WHERE seq = ?1"
     ))
     .db()?
-    .query_row([tenant.as_str(), id.as_str()], |r| {
+    .query_row([seq], |r| {
         Ok(Located {
             seq: r.get(0)?,
             row: AlertRow::read(r, 1)?,
@@ -587,12 +630,7 @@ pub(crate) fn get(
 }
 
 fn seq_of(conn: &Connection, tenant: &TenantId, id: &AlertId) -> Result<i64, StoreError> {
-    conn.prepare_cached("SELECT seq FROM alerts WHERE tenant = ?1 AND id = ?2")
-        .db()?
-        .query_row([tenant.as_str(), id.as_str()], |r| r.get(0))
-        .optional()
-        .db()?
-        .ok_or_else(|| StoreError::alert_not_found(id))
+    resolve(conn, tenant, id)?.ok_or_else(|| StoreError::alert_not_found(id))
 }
 
 /// One status change: checks the version (if given) and the lifecycle, writes the new status
@@ -778,28 +816,28 @@ pub(crate) fn list_feedback(
         .prepare_cached(
             "SELECT a.id, f.useful, f.reason, f.comment, f.actor, f.at
              FROM feedback f JOIN alerts a ON a.seq = f.alert_seq
-             WHERE f.tenant = ?1 AND (?2 IS NULL OR a.id = ?2) AND (?3 IS NULL OR f.useful = ?3)
+             WHERE f.tenant = ?1 AND (?2 IS NULL OR f.alert_seq = ?2) AND (?3 IS NULL OR f.useful = ?3)
              ORDER BY f.fseq",
         )
         .db()?;
+    let alert_seq = match &q.alert {
+        Some(a) => match resolve(conn, tenant, a)? {
+            Some(seq) => Some(seq),
+            None => return Ok(Vec::new()),
+        },
+        None => None,
+    };
     let rows = stmt
-        .query_map(
-            params![
-                tenant.as_str(),
-                q.alert.as_ref().map(AlertId::as_str),
-                q.useful
-            ],
-            |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, bool>(1)?,
-                    r.get::<_, String>(2)?,
-                    r.get::<_, Option<String>>(3)?,
-                    r.get::<_, String>(4)?,
-                    r.get::<_, String>(5)?,
-                ))
-            },
-        )
+        .query_map(params![tenant.as_str(), alert_seq, q.useful], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, bool>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, Option<String>>(3)?,
+                r.get::<_, String>(4)?,
+                r.get::<_, String>(5)?,
+            ))
+        })
         .db()?
         .collect::<Result<Vec<_>, _>>()
         .db()?;
@@ -876,7 +914,7 @@ pub(crate) fn simulate(
                 counts[i] += 1;
             }
             if hits.len() < sample {
-                hits.push(s.alert.system_alert_id().clone());
+                hits.push(s.alert.id().clone());
             }
         }
         Ok(())
@@ -903,7 +941,7 @@ pub(crate) fn apply_rule(
         if !s.alert.status().is_closed() && set.is_suppressed(&s.alert, at) {
             matched.push((
                 SortKey::of(Order::Time, &s.alert, u64_of(seq)),
-                s.alert.system_alert_id().clone(),
+                s.alert.id().clone(),
             ));
         }
         Ok(())

@@ -12,7 +12,7 @@
 use std::collections::VecDeque;
 
 use rusqlite::types::Value;
-use rusqlite::{Connection, OptionalExtension, params_from_iter};
+use rusqlite::{Connection, params_from_iter};
 use vigil_core::store::{
     AlertQuery, Counts, Cursor, Order, Page, RelatedAlert, ResourceFilter, SortKey, StoreError,
     StoredAlert, TenantId,
@@ -516,13 +516,8 @@ pub(crate) fn related(
     limit: usize,
 ) -> Result<Vec<RelatedAlert>, StoreError> {
     let (my_seq, me): (i64, StoredAlert) = {
-        let seq: Option<i64> = conn
-            .prepare_cached("SELECT seq FROM alerts WHERE tenant = ?1 AND id = ?2")
-            .db()?
-            .query_row([tenant.as_str(), id.as_str()], |r| r.get(0))
-            .optional()
-            .db()?;
-        let seq = seq.ok_or_else(|| StoreError::alert_not_found(id))?;
+        let seq = super::ops::resolve(conn, tenant, id)?
+            .ok_or_else(|| StoreError::alert_not_found(id))?;
         (seq, load(conn, tenant, seq)?)
     };
     if limit == 0 {

@@ -304,7 +304,7 @@ mod mutants {
     #[test]
     fn the_suite_catches_broken_stores() {
         let cases = [
-            (Bug::ShowsDismissed, "query_default_hides_dismissed"),
+            (Bug::ShowsDismissed, "query_default_shows_open_alerts"),
             (Bug::ShowsDismissed, "query_filters_match_oracle"),
             (Bug::NoVersionCheck, "change_status_conflict"),
             (Bug::HistoryReversed, "history_append_only"),

@@ -86,6 +86,32 @@ impl Tenant {
         Ok(set)
     }
 
+    /// The stored identity an id names: an alert's own id ([`Alert::id`]) first, else the one
+    /// alert whose system alert id it is (several is ambiguous).
+    fn resolve(&self, id: &AlertId) -> Result<Option<AlertId>, StoreError> {
+        if self.alerts.contains_key(id) {
+            return Ok(Some(id.clone()));
+        }
+        let mut found: Vec<AlertId> = self
+            .alerts
+            .keys()
+            .filter(|k| self.alerts[*k].stored.alert.system_alert_id() == id)
+            .cloned()
+            .collect();
+        found.sort();
+        match found.len() {
+            0 => Ok(None),
+            1 => Ok(found.pop()),
+            _ => Err(StoreError::ambiguous_alert_id(id, &found)),
+        }
+    }
+
+    /// Like [`Tenant::resolve`], with a missing alert as [`ErrorKind::NotFound`].
+    fn must_resolve(&self, id: &AlertId) -> Result<AlertId, StoreError> {
+        self.resolve(id)?
+            .ok_or_else(|| StoreError::alert_not_found(id))
+    }
+
     fn sorted(&self, q: &AlertQuery) -> Vec<(SortKey, &Record)> {
         let mut v: Vec<(SortKey, &Record)> = self
             .alerts
@@ -153,7 +179,7 @@ impl Store for MemoryStore {
             let mut report = IngestReport::default();
             // Nothing below can fail, so the batch applies whole.
             for incoming in alerts {
-                let id = incoming.system_alert_id().clone();
+                let id = incoming.id().clone();
                 if let Some(rec) = t.alerts.get_mut(&id) {
                     let kept = rec.stored.alert.status();
                     rec.stored.alert = incoming.clone().into_builder().status(kept).build();
@@ -253,7 +279,10 @@ impl Store for MemoryStore {
 
     fn get(&self, tenant: &TenantId, id: &AlertId) -> Result<Option<StoredAlert>, StoreError> {
         self.read(tenant, |t| {
-            Ok(t.and_then(|t| t.alerts.get(id)).map(|r| r.stored.clone()))
+            let Some(t) = t else { return Ok(None) };
+            Ok(t.resolve(id)?
+                .and_then(|key| t.alerts.get(&key))
+                .map(|r| r.stored.clone()))
         })
     }
 
@@ -265,16 +294,17 @@ impl Store for MemoryStore {
     ) -> Result<Vec<RelatedAlert>, StoreError> {
         self.read(tenant, |t| {
             let t = t.ok_or_else(|| StoreError::alert_not_found(id))?;
+            let key = t.must_resolve(id)?;
             let me = &t
                 .alerts
-                .get(id)
+                .get(&key)
                 .ok_or_else(|| StoreError::alert_not_found(id))?
                 .stored
                 .alert;
             let mut out: Vec<(SortKey, RelatedAlert)> = Vec::new();
             for r in t.alerts.values() {
                 let other = &r.stored.alert;
-                if other.system_alert_id() == id {
+                if other.id() == &key {
                     continue;
                 }
                 let relations = super::relations(me, other);
@@ -305,7 +335,8 @@ impl Store for MemoryStore {
         let t = guard
             .get_mut(tenant)
             .ok_or_else(|| StoreError::alert_not_found(id))?;
-        t.change(id, Some(expected_version), &change, at)
+        let key = t.must_resolve(id)?;
+        t.change(&key, Some(expected_version), &change, at)
     }
 
     fn bulk_change_status(
@@ -322,7 +353,7 @@ impl Store for MemoryStore {
         let ids: Vec<AlertId> = t
             .sorted(q)
             .into_iter()
-            .map(|(_, r)| r.stored.alert.system_alert_id().clone())
+            .map(|(_, r)| r.stored.alert.id().clone())
             .collect();
         Ok(ids
             .into_iter()
@@ -335,7 +366,10 @@ impl Store for MemoryStore {
 
     fn history(&self, tenant: &TenantId, id: &AlertId) -> Result<Vec<AuditEntry>, StoreError> {
         self.read(tenant, |t| {
-            t.and_then(|t| t.alerts.get(id))
+            let t = t.ok_or_else(|| StoreError::alert_not_found(id))?;
+            let key = t.must_resolve(id)?;
+            t.alerts
+                .get(&key)
                 .map(|r| r.history.clone())
                 .ok_or_else(|| StoreError::alert_not_found(id))
         })
@@ -351,10 +385,8 @@ impl Store for MemoryStore {
         let t = guard
             .get_mut(tenant)
             .ok_or_else(|| StoreError::alert_not_found(id))?;
-        if !t.alerts.contains_key(id) {
-            return Err(StoreError::alert_not_found(id));
-        }
-        t.feedback.push((id.clone(), feedback));
+        let key = t.must_resolve(id)?;
+        t.feedback.push((key, feedback));
         Ok(())
     }
 
@@ -364,11 +396,18 @@ impl Store for MemoryStore {
         q: &FeedbackQuery,
     ) -> Result<Vec<(AlertId, Feedback)>, StoreError> {
         self.read(tenant, |t| {
-            Ok(t.into_iter()
-                .flat_map(|t| t.feedback.iter())
+            let Some(t) = t else { return Ok(Vec::new()) };
+            let alert = match &q.alert {
+                Some(a) => match t.resolve(a)? {
+                    Some(key) => Some(key),
+                    None => return Ok(Vec::new()),
+                },
+                None => None,
+            };
+            Ok(t.feedback
+                .iter()
                 .filter(|(id, f)| {
-                    q.alert.as_ref().is_none_or(|a| a == id)
-                        && q.useful.is_none_or(|u| u == f.useful)
+                    alert.as_ref().is_none_or(|a| a == id) && q.useful.is_none_or(|u| u == f.useful)
                 })
                 .cloned()
                 .collect())
@@ -477,10 +516,7 @@ impl Store for MemoryStore {
                     if let Some(i) = Status::ALL.iter().position(|s| *s == a.status()) {
                         counts[i] += 1;
                     }
-                    hits.push((
-                        SortKey::of(Order::Time, a, r.seq),
-                        a.system_alert_id().clone(),
-                    ));
+                    hits.push((SortKey::of(Order::Time, a, r.seq), a.id().clone()));
                 }
             }
             hits.sort_by_key(|e| std::cmp::Reverse(e.0));
@@ -515,7 +551,7 @@ impl Store for MemoryStore {
                 .map(|r| {
                     (
                         SortKey::of(Order::Time, &r.stored.alert, r.seq),
-                        r.stored.alert.system_alert_id().clone(),
+                        r.stored.alert.id().clone(),
                     )
                 })
                 .collect();

@@ -16,7 +16,7 @@
 //! let report = store.ingest(&tenant, &alerts, Utc::now())?;
 //! assert_eq!(report.new, alerts.len());
 //!
-//! // The triage queue: Dismissed hidden, most severe then most recent first.
+//! // The triage queue: open alerts, most severe then most recent first.
 //! let page = store.query(&tenant, &AlertQuery::default())?;
 //! let top = &page.alerts[0];
 //!
@@ -56,6 +56,12 @@ use crate::suppression::SuppressionRule;
 /// which keeps stores deterministic under test. A missing alert is `Ok(None)` from the getters and
 /// [`ErrorKind::NotFound`] from the operations that need one.
 ///
+/// Alerts are keyed by their identity, [`crate::Alert::id`]: the ARM resource name when the
+/// document has one, else the system alert id. Every operation that takes an [`AlertId`]
+/// accepts either an alert's identity or its system alert id; an id that is the system alert id
+/// of several alerts (and the identity of none) is [`ErrorKind::InvalidInput`], with the
+/// candidates listed ([`StoreError::ambiguous_alert_id`]). Ids in results are identities.
+///
 /// Invariants every implementation keeps (and the conformance suite checks):
 /// - suppression never deletes: a suppressed alert is stored as Dismissed, with the rule's name
 ///   and reason;
@@ -63,8 +69,8 @@ use crate::suppression::SuppressionRule;
 /// - a status change with a stale version is a [`ErrorKind::Conflict`] and changes nothing;
 /// - an ingest batch is atomic: on error, nothing of it is visible.
 pub trait Store: Send + Sync {
-    /// Stores a batch of alerts atomically. An alert whose system id is already stored (or
-    /// appeared earlier in the same batch) is updated (its content replaced, its version bumped)
+    /// Stores a batch of alerts atomically. An alert whose identity ([`crate::Alert::id`]) is
+    /// already stored (or appeared earlier in the same batch) is updated (its content replaced, its version bumped)
     /// without duplicating it, and keeps its stored status. New alerts get insertion sequence
     /// numbers in batch order (the tiebreak of every order); they are
     /// counted per tenant, so a cursor reveals nothing about other tenants' activity.
@@ -88,7 +94,7 @@ pub trait Store: Send + Sync {
     /// its order, limit and cursor): the dashboard header.
     fn counts(&self, tenant: &TenantId, query: &AlertQuery) -> Result<Counts, StoreError>;
 
-    /// One alert by its system alert id.
+    /// One alert by its identity or its system alert id.
     fn get(&self, tenant: &TenantId, id: &AlertId) -> Result<Option<StoredAlert>, StoreError>;
 
     /// Alerts related to one alert: same correlation key, same compromised entity, or a shared

@@ -194,8 +194,9 @@ pub enum ResourceFilter {
 
 /// A triage query: filters (all must hold), order, page size and position.
 ///
-/// The default is the portal's queue: every status but Dismissed, most severe first, then most
-/// recent, 50 per page.
+/// The default is the triage queue: the open alerts (Active and InProgress), most severe first,
+/// then most recent, 50 per page. Resolved and Dismissed alerts are one filter away
+/// ([`AlertQuery::statuses`], or [`AlertQuery::all_statuses`] for every status).
 ///
 /// ```
 /// use vigil_core::{Severity, Status};
@@ -211,7 +212,7 @@ pub enum ResourceFilter {
 /// ```
 #[derive(Clone, Debug, PartialEq)]
 pub struct AlertQuery {
-    /// Statuses to include; `None` means every status but Dismissed.
+    /// Statuses to include; `None` means the open ones (Active and InProgress).
     pub statuses: Option<Vec<Status>>,
     /// Severities to include; `None` means all.
     pub severities: Option<Vec<Severity>>,
@@ -282,7 +283,7 @@ macro_rules! setters {
 
 impl AlertQuery {
     setters! {
-        /// Only these statuses (include Dismissed to see suppressed alerts).
+        /// Only these statuses (include Resolved or Dismissed to see closed alerts).
         statuses: impl IntoIterator<Item = Status> => statuses = |v: _| Some(Vec::from_iter(v));
         /// Only these severities.
         severities: impl IntoIterator<Item = Severity> => severities = |v: _| Some(Vec::from_iter(v));
@@ -325,7 +326,7 @@ impl AlertQuery {
     pub fn effective_statuses(&self) -> Vec<Status> {
         match &self.statuses {
             Some(s) => s.clone(),
-            None => vec![Status::Active, Status::InProgress, Status::Resolved],
+            None => Status::OPEN.to_vec(),
         }
     }
 

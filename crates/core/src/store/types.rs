@@ -111,6 +111,25 @@ impl StoreError {
         )
     }
 
+    /// [`ErrorKind::InvalidInput`] for an id that is the system alert id of several alerts
+    /// (and the identity of none), listing their identities, worded the same by every store.
+    pub fn ambiguous_alert_id(id: &AlertId, candidates: &[AlertId]) -> StoreError {
+        let list: Vec<String> = candidates
+            .iter()
+            .map(|c| format!("{:?}", c.as_str()))
+            .collect();
+        StoreError::new(
+            ErrorKind::InvalidInput,
+            format!(
+                "the id {:?} is the systemAlertId of {} alerts; name one of them by its resource \
+                 name: {}",
+                id.as_str(),
+                candidates.len(),
+                list.join(", ")
+            ),
+        )
+    }
+
     /// [`ErrorKind::NotFound`] for a rule name, worded the same by every store.
     pub fn rule_not_found(name: &str) -> StoreError {
         StoreError::new(

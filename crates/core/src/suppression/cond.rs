@@ -279,7 +279,7 @@ const OPERATORS: [&str; 9] = [
 ];
 const COMBINATORS: [&str; 3] = ["allOf", "anyOf", "not"];
 
-fn edit_distance(a: &str, b: &str) -> usize {
+pub(crate) fn edit_distance(a: &str, b: &str) -> usize {
     let a: Vec<char> = a.chars().collect();
     let b: Vec<char> = b.chars().collect();
     let mut prev: Vec<usize> = (0..=b.len()).collect();
@@ -478,7 +478,19 @@ impl Compiler<'_> {
             return None;
         };
         let path = match self.fields.resolve_text(&field_text) {
-            Ok(p) => Some(p),
+            Ok(p) => {
+                if let Some(kind) = self.fields.paths[p].custom_entity_type() {
+                    self.warnings.push((
+                        at.to_owned(),
+                        format!(
+                            "field \"{field_text}\": entity type {kind:?} is not one Defender \
+                             documents; the condition only sees entities whose type is exactly \
+                             {kind:?}"
+                        ),
+                    ));
+                }
+                Some(p)
+            }
             Err(m) => {
                 self.problem(at, Some(&field_text), m);
                 ok = false;
@@ -651,6 +663,12 @@ impl Compiler<'_> {
                 for p in &vals {
                     out.push(self.regex(p, cs, at, field)?);
                 }
+                if vals.iter().any(|p| matches_everything(p)) {
+                    self.warnings.push((
+                        at.to_owned(),
+                        format!("field \"{field}\": regex \".*\" matches every value"),
+                    ));
+                }
                 Some((Op::Regex(out), vals))
             }
             "cidr" => {
@@ -664,6 +682,12 @@ impl Compiler<'_> {
                             return None;
                         }
                     }
+                }
+                if let Some(all) = vals.iter().find(|s| s.trim().ends_with("/0")) {
+                    self.warnings.push((
+                        at.to_owned(),
+                        format!("field \"{field}\": cidr {all:?} matches every address"),
+                    ));
                 }
                 Some((Op::Cidr(nets), vals))
             }
@@ -726,6 +750,13 @@ impl Compiler<'_> {
         self.regexes.insert(source, lazy.clone());
         Some(lazy)
     }
+}
+
+/// `true` for a regex that matches every value, such as `.*`, `^.*$` or `(?s).*`.
+pub(crate) fn matches_everything(p: &str) -> bool {
+    let body = p.trim_start_matches("(?s)").trim_start_matches('^');
+    let body = body.strip_suffix('$').unwrap_or(body);
+    matches!(body, ".*" | "(.*)" | "(?:.*)" | "[\\s\\S]*" | "(?s:.*)")
 }
 
 /// The most automaton states [`program_size`] allows: about [`MAX_REGEX_SIZE`] bytes of

@@ -37,6 +37,7 @@
 mod cond;
 mod explain;
 mod index;
+mod lint;
 mod path;
 pub mod reference;
 mod rule;
@@ -46,6 +47,7 @@ use std::fmt;
 pub use cond::Truth;
 pub use explain::{ConditionTrace, Explanation};
 pub use index::RuleSet;
+pub use lint::{admit, alert_type_problem, suppresses_everything};
 pub use rule::{
     Condition, EntityAbsence, RULE_RESOURCE_TYPE, RuleState, SuppressionReason, SuppressionRule,
     SuppressionRuleBuilder,

@@ -632,11 +632,8 @@ pub(crate) fn rule_from_value(value: Value, path: &str) -> Result<SuppressionRul
         None => None,
     }
     .ok_or_else(|| missing("alertType"))?;
-    if alert_type.trim().is_empty() {
-        return Err(Error::document(
-            pat("alertType"),
-            "the alert type must not be empty (use \"*\" for every type)",
-        ));
+    if let Some(why) = super::lint::alert_type_problem(&alert_type) {
+        return Err(Error::document(pat("alertType"), why));
     }
     let reason = match take(&mut props, "reason", &["reason"]) {
         Some((k, v)) => string_at(pat(&k), v)?,

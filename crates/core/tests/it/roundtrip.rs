@@ -121,7 +121,7 @@ prop_compose! {
             .status(status)
             .incident(incident);
         if let Some((name, product, vendor)) = names {
-            b = b.name(name.clone())
+            b = b.name(AlertId::new(name.clone()).unwrap())
                 .resource_id(format!("/subscriptions/s/providers/Microsoft.Security/locations/westeurope/alerts/{name}"))
                 .resource_type("Microsoft.Security/Locations/alerts")
                 .version("2022-01-01")

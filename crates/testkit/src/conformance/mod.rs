@@ -56,7 +56,7 @@ pub use ingest::{
 pub use investigate::{get_missing, related_relations};
 pub use isolation::{tenant_isolation_direct, tenant_isolation_model};
 pub use query::{
-    query_counts_match_oracle, query_cursor_errors, query_default_hides_dismissed,
+    query_counts_match_oracle, query_cursor_errors, query_default_shows_open_alerts,
     query_filters_match_oracle, query_order_priority, query_order_severity_then_time,
     query_order_time, query_pagination_complete, query_pagination_while_inserting,
 };
@@ -121,7 +121,7 @@ checks! {
     Store ingest_suppression_first_rule_wins,
     Store ingest_expired_and_disabled_rules_do_not_suppress,
     Store ingest_suppression_equals_matcher,
-    Store query_default_hides_dismissed,
+    Store query_default_shows_open_alerts,
     Store query_order_severity_then_time,
     Store query_order_time,
     Store query_order_priority,
@@ -249,7 +249,7 @@ macro_rules! conformance_tests {
             ingest_suppression_first_rule_wins,
             ingest_expired_and_disabled_rules_do_not_suppress,
             ingest_suppression_equals_matcher,
-            query_default_hides_dismissed,
+            query_default_shows_open_alerts,
             query_order_severity_then_time,
             query_order_time,
             query_order_priority,
