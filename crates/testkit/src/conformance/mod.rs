@@ -32,6 +32,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod edges;
+mod identity;
 mod ingest;
 mod investigate;
 mod isolation;
@@ -47,6 +48,7 @@ use chrono::{DateTime, Utc};
 use vigil_core::store::Store;
 
 pub use edges::{edge_timestamps, edge_unicode_and_long_values};
+pub use identity::{identity_reingest_spellings, identity_resource_name};
 pub use ingest::{
     ingest_batch_atomicity, ingest_counts, ingest_duplicate_ids_in_batch,
     ingest_expired_and_disabled_rules_do_not_suppress, ingest_suppression_equals_matcher,
@@ -121,6 +123,8 @@ checks! {
     Store ingest_suppression_first_rule_wins,
     Store ingest_expired_and_disabled_rules_do_not_suppress,
     Store ingest_suppression_equals_matcher,
+    Store identity_resource_name,
+    Store identity_reingest_spellings,
     Store query_default_shows_open_alerts,
     Store query_order_severity_then_time,
     Store query_order_time,
@@ -249,6 +253,8 @@ macro_rules! conformance_tests {
             ingest_suppression_first_rule_wins,
             ingest_expired_and_disabled_rules_do_not_suppress,
             ingest_suppression_equals_matcher,
+            identity_resource_name,
+            identity_reingest_spellings,
             query_default_shows_open_alerts,
             query_order_severity_then_time,
             query_order_time,
