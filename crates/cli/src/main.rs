@@ -517,6 +517,7 @@ impl Error for Failures {}
 fn import(ctx: &mut Ctx, files: &[String]) -> Res<()> {
     let now = Utc::now();
     let (mut new, mut updated, mut suppressed, mut failed) = (0, 0, 0, 0);
+    let mut failed_names: Vec<&str> = Vec::new();
     let mut per_file = Vec::new();
     // Every file is read and imported, each as its own batch; one report entry per file.
     for file in files {
@@ -546,6 +547,7 @@ fn import(ctx: &mut Ctx, files: &[String]) -> Res<()> {
             }
             Err(error) => {
                 failed += 1;
+                failed_names.push(name);
                 per_file.push(json!({ "file": name, "error": error }));
                 if !ctx.json {
                     out!(ctx, "{name}: error: {error} (nothing was imported from it)");
@@ -568,8 +570,10 @@ fn import(ctx: &mut Ctx, files: &[String]) -> Res<()> {
     if failed > 0 {
         ctx.out.flush()?;
         return Err(Failures(format!(
-            "{failed} of {} file(s) could not be imported (each failed file imported nothing)",
-            files.len()
+            "{failed} of {} file(s) could not be imported: {} (each failed file imported nothing; \
+             the report above says why)",
+            files.len(),
+            failed_names.join(", ")
         ))
         .into());
     }
@@ -1108,6 +1112,7 @@ fn add_rule_file(
 fn add_rules(ctx: &mut Ctx, files: &[String], force: bool, now: DateTime<Utc>) -> Res<()> {
     let mut report = Vec::new();
     let mut failed = 0;
+    let mut failed_names: Vec<&str> = Vec::new();
     for file in files {
         match add_rule_file(ctx, file, force, now) {
             Ok((created, warnings)) => {
@@ -1123,6 +1128,7 @@ fn add_rules(ctx: &mut Ctx, files: &[String], force: bool, now: DateTime<Utc>) -
             }
             Err(error) => {
                 failed += 1;
+                failed_names.push(file.as_str());
                 if !ctx.json {
                     out!(ctx, "{file}: error: {error}");
                 }
@@ -1136,8 +1142,10 @@ fn add_rules(ctx: &mut Ctx, files: &[String], force: bool, now: DateTime<Utc>) -
     if failed > 0 {
         ctx.out.flush()?;
         return Err(Failures(format!(
-            "{failed} of {} rule file(s) were not added",
-            files.len()
+            "{failed} of {} rule file(s) were not added: {} (nothing from a failed file was \
+             created; the report above says why)",
+            files.len(),
+            failed_names.join(", ")
         ))
         .into());
     }

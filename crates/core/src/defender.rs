@@ -73,7 +73,7 @@ pub fn read_alerts(text: &str) -> Result<Vec<Alert>, Error> {
     };
     // JSON lines, if the first non-blank line is a JSON document on its own.
     let first = text.lines().find(|l| !l.trim().is_empty());
-    if !first.is_some_and(|l| serde_json::from_str::<serde::de::IgnoredAny>(l).is_ok()) {
+    if first.is_none_or(|l| serde_json::from_str::<serde::de::IgnoredAny>(l).is_err()) {
         return Err(whole_err);
     }
     let mut alerts = Vec::new();

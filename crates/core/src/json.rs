@@ -132,6 +132,7 @@ impl<'de> Visitor<'de> for Seed<'_> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::panic)]
 mod tests {
     use super::*;
 
