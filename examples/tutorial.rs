@@ -27,7 +27,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         report.new, report.updated, report.suppressed
     );
 
-    // 2. Triage: the queue, most severe and most recent first, Dismissed hidden.
+    // 2. Triage: the queue of open alerts, most severe and most recent first.
     let counts = store.counts(&tenant, &AlertQuery::default())?;
     let header: Vec<String> = counts
         .by_severity
