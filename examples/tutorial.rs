@@ -15,7 +15,7 @@ use vigil::{Status, defender};
 const SAMPLES: &str = include_str!("../fixtures/alerts/sample-alerts.json");
 
 fn main() -> Result<(), Box<dyn Error>> {
-    let store = MemoryStore::new();
+    let store = MemoryStore::default();
     let tenant = TenantId::new("4c5f1a2e-6b9d-4e8f-a1c3-2d7e9b0f5a61")?;
     let now: DateTime<Utc> = "2026-11-24T09:00:00Z".parse()?;
 

@@ -1098,7 +1098,7 @@ fn add_rule_file(
         if let Err(e) = ctx.store.create_rule(&ctx.tenant, rule, now) {
             // Keep the file all or nothing: take back what this file created.
             for done in &created {
-                let _ = ctx.store.delete_rule(&ctx.tenant, done);
+                let _ = ctx.store.delete_rule(&ctx.tenant, done, now);
             }
             return Err(format!(
                 "rule {name:?}: {e}; nothing from this file was created"
@@ -1255,7 +1255,7 @@ fn rules(ctx: &mut Ctx, cmd: RulesCommand) -> Res<()> {
         }
         RulesCommand::Delete { name } => {
             ctx.store
-                .delete_rule(&ctx.tenant, &name)
+                .delete_rule(&ctx.tenant, &name, now)
                 .map_err(|e| explain_store_error(e, &format!("rule {name:?}")))?;
             if ctx.json {
                 return print_json(ctx, &json!({ "deleted": name }));

@@ -390,6 +390,13 @@ impl Alert {
         AlertBuilder(self)
     }
 
+    /// Gives a new copy of a stored alert (the same alert ingested again) the status the store
+    /// holds for it. Not a status change — the stored status stays what it was — so it does not
+    /// go through the lifecycle; only the engine uses it.
+    pub(crate) fn keep_status(&mut self, status: Status) {
+        self.status = status;
+    }
+
     /// Changes the status through the checked lifecycle ([`Status::transition`]) and returns the
     /// previous status. On an illegal transition the alert is left unchanged.
     pub fn transition(&mut self, to: Status) -> Result<Status, Error> {

@@ -74,13 +74,19 @@ pub(crate) fn severity_rank(s: Severity) -> i64 {
 }
 
 /// A position in the queue, returned as [`Page::next`] and passed back as
-/// [`AlertQuery::cursor`]. Its text form is opaque but stable (`to_string` / `parse`), so it can
-/// travel through URLs and command lines. A cursor only makes sense with the order it came from.
+/// [`AlertQuery::cursor`]. Its text form is opaque, versioned and stable (`to_string` /
+/// `parse`), so it can travel through URLs and command lines. A cursor is bound to the order and
+/// the filters of the query it came from: passing it with another order or other filters is
+/// [`ErrorKind::InvalidInput`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Cursor {
     order: Order,
+    filters: u64,
     key: SortKey,
 }
+
+/// The version of the cursor text format.
+const CURSOR_VERSION: &str = "c1";
 
 /// The position of an alert in an order: compared descending, lexicographically.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -118,9 +124,13 @@ impl SortKey {
 }
 
 impl Cursor {
-    /// The cursor just after an alert with this key.
-    pub fn after(order: Order, key: SortKey) -> Cursor {
-        Cursor { order, key }
+    /// The cursor just after the alert with key `key` in the results of `query`.
+    pub(crate) fn for_query(query: &AlertQuery, key: SortKey) -> Cursor {
+        Cursor {
+            order: query.order,
+            filters: query.fingerprint(),
+            key,
+        }
     }
 
     /// The order this cursor belongs to.
@@ -139,8 +149,9 @@ impl fmt::Display for Cursor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{}.{}.{}.{}",
+            "{CURSOR_VERSION}.{}.{:016x}.{}.{}.{}",
             self.order.code(),
+            self.filters,
             self.key.primary,
             self.key.secondary,
             self.key.seq
@@ -159,12 +170,20 @@ impl FromStr for Cursor {
             )
         };
         let mut parts = s.split('.');
+        if parts.next() != Some(CURSOR_VERSION) {
+            return Err(bad());
+        }
         let order = match parts.next() {
             Some("s") => Order::SeverityThenTime,
             Some("t") => Order::Time,
             Some("p") => Order::Priority,
             _ => return Err(bad()),
         };
+        let filters = parts
+            .next()
+            .filter(|p| p.len() == 16)
+            .and_then(|p| u64::from_str_radix(p, 16).ok())
+            .ok_or_else(bad)?;
         let primary = parts.next().and_then(|p| p.parse().ok()).ok_or_else(bad)?;
         let secondary = parts.next().and_then(|p| p.parse().ok()).ok_or_else(bad)?;
         let seq = parts.next().and_then(|p| p.parse().ok()).ok_or_else(bad)?;
@@ -173,6 +192,7 @@ impl FromStr for Cursor {
         }
         Ok(Cursor {
             order,
+            filters,
             key: SortKey {
                 primary,
                 secondary,
@@ -180,6 +200,15 @@ impl FromStr for Cursor {
             },
         })
     }
+}
+
+/// FNV-1a over bytes: a fingerprint stable across processes and versions of Rust.
+fn fnv1a(bytes: &[u8], mut h: u64) -> u64 {
+    for b in bytes {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h
 }
 
 /// Which resources a query selects, by ARM resource id (compared ignoring ASCII case, as ARM
@@ -240,7 +269,7 @@ pub struct AlertQuery {
     pub text: Option<String>,
     /// The order.
     pub order: Order,
-    /// Page size (at least 1).
+    /// Page size: at least 1 ([`AlertQuery::validate`] refuses 0).
     pub limit: usize,
     /// Where the page starts: `Page::next` of the previous page.
     pub cursor: Option<Cursor>,
@@ -312,7 +341,7 @@ impl AlertQuery {
         /// The order.
         order: Order => order = |v| v;
         /// The page size.
-        limit: usize => limit = |v: usize| v.max(1);
+        limit: usize => limit = |v: usize| v;
         /// Start after this cursor.
         cursor: Option<Cursor> => cursor = |v| v;
     }
@@ -330,14 +359,68 @@ impl AlertQuery {
         }
     }
 
-    /// Checks the query: a cursor from another order is [`ErrorKind::InvalidInput`].
+    /// A fingerprint of the query's filters and order (not its limit or cursor), which cursors
+    /// carry so that a cursor is only used with the query it came from.
+    pub fn fingerprint(&self) -> u64 {
+        let mut statuses = self.effective_statuses();
+        statuses.sort_by_key(|s| s.as_str());
+        statuses.dedup();
+        let mut severities = self.severities.clone();
+        if let Some(s) = &mut severities {
+            s.sort();
+            s.dedup();
+        }
+        let mut types: Vec<String> = self
+            .alert_types
+            .iter()
+            .map(|t| t.to_ascii_lowercase())
+            .collect();
+        types.sort();
+        let mut products: Vec<String> = self.products.iter().map(|p| p.to_lowercase()).collect();
+        products.sort();
+        let text = format!(
+            "{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}",
+            statuses,
+            severities,
+            self.min_severity,
+            types,
+            products,
+            self.resource,
+            self.intents,
+            self.tactics,
+            self.techniques,
+            self.entity,
+            self.since.map(|t| t.timestamp_nanos_opt()),
+            self.until.map(|t| t.timestamp_nanos_opt()),
+            self.text,
+            self.order
+        );
+        fnv1a(text.as_bytes(), 0xcbf2_9ce4_8422_2325)
+    }
+
+    /// Checks the query: a limit below 1, or a cursor from another order or other filters, is
+    /// [`ErrorKind::InvalidInput`].
     pub fn validate(&self) -> Result<(), StoreError> {
+        if self.limit == 0 {
+            return Err(StoreError::new(
+                ErrorKind::InvalidInput,
+                "the page size (limit) must be at least 1",
+            ));
+        }
         if let Some(c) = &self.cursor
             && c.order() != self.order
         {
             return Err(StoreError::new(
                 ErrorKind::InvalidInput,
                 "the cursor belongs to a different order; keep the order while paging",
+            ));
+        }
+        if let Some(c) = &self.cursor
+            && c.filters != self.fingerprint()
+        {
+            return Err(StoreError::new(
+                ErrorKind::InvalidInput,
+                "the cursor belongs to a query with other filters; keep the filters while paging",
             ));
         }
         Ok(())

@@ -404,6 +404,11 @@ impl SuppressionRule {
     pub fn set_last_modified(&mut self, at: DateTime<Utc>) {
         self.last_modified = Some(at);
     }
+
+    /// Sets (or, with `None`, removes) the expiry: the rule matches only strictly before it.
+    pub fn set_expiration(&mut self, at: Option<DateTime<Utc>>) {
+        self.expiration = at;
+    }
 }
 
 /// Builds a [`SuppressionRule`]; see [`SuppressionRule::builder`].

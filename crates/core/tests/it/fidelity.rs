@@ -32,7 +32,7 @@ fn two_resources_repeating_one_system_alert_id_are_two_alerts() {
         "2518765996949954086_2325cf9e-42a2-4f72-ae7f-9b863cba2d22"
     );
 
-    let store = MemoryStore::new();
+    let store = MemoryStore::default();
     let t = TenantId::new("20ff7fc3-e762-44dd-bd96-b71116dcdc23").unwrap();
     let report = store.ingest(&t, &alerts, Utc::now()).unwrap();
     assert_eq!(report.new, 2, "the second alert must not replace the first");
@@ -56,7 +56,7 @@ fn an_ambiguous_system_alert_id_lists_the_candidates() {
     let mut doc: Value = serde_json::from_str(&body(SUBSCRIPTION_LIST)).unwrap();
     doc["value"][0]["name"] = json!("first-name");
     let alerts = parse_alerts(&doc.to_string()).unwrap();
-    let store = MemoryStore::new();
+    let store = MemoryStore::default();
     let t = TenantId::new("t").unwrap();
     store.ingest(&t, &alerts, Utc::now()).unwrap();
     let shared = alerts[0].system_alert_id();
@@ -85,7 +85,7 @@ fn the_flat_export_event_is_identified_by_its_system_alert_id() {
 
 #[test]
 fn the_2020_spelling_of_the_same_alerts_updates_them() {
-    let store = MemoryStore::new();
+    let store = MemoryStore::default();
     let t = TenantId::new("t").unwrap();
     let legacy = parse_alerts(&body(LEGACY)).unwrap();
     let r1 = store.ingest(&t, &legacy, Utc::now()).unwrap();

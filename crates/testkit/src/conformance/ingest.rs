@@ -430,7 +430,7 @@ pub fn ingest_suppression_first_rule_wins(store: &dyn Store) {
         "only the recorded rule counts the hit"
     );
     // Delete the first: the next in creation order takes over.
-    store.delete_rule(&t, "z-first").unwrap();
+    store.delete_rule(&t, "z-first", at(0)).unwrap();
     store
         .ingest(&t, &[on_host("first-2", "VM_EICAR", "shared-host")], at(2))
         .unwrap();

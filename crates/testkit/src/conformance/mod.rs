@@ -12,7 +12,7 @@
 //!
 //! ```no_run
 //! // tests/conformance.rs of a backend crate (here with the reference store)
-//! vigil_testkit::conformance_tests!(|| vigil_core::store::MemoryStore::new());
+//! vigil_testkit::conformance_tests!(|| vigil_core::store::MemoryStore::default());
 //! # fn main() {}
 //! ```
 //!
@@ -210,7 +210,7 @@ fn run<S: Store + 'static>(check: &Check, factory: &dyn Fn() -> S) {
 /// ```no_run
 /// use vigil_core::store::MemoryStore;
 ///
-/// vigil_testkit::conformance_tests!(|| MemoryStore::new());
+/// vigil_testkit::conformance_tests!(|| MemoryStore::default());
 /// // Several backends in one file: name each module.
 /// vigil_testkit::conformance_tests!(memory_again, MemoryStore::new);
 /// ```

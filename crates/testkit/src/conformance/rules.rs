@@ -107,11 +107,11 @@ pub fn rules_crud(store: &dyn Store) {
         "disable a missing rule",
     );
 
-    store.delete_rule(&t, "zeta").unwrap();
+    store.delete_rule(&t, "zeta", at(0)).unwrap();
     assert!(store.get_rule(&t, "zeta").unwrap().is_none());
     assert_eq!(listed(store), ["alpha", "mid"]);
     expect_err(
-        store.delete_rule(&t, "zeta"),
+        store.delete_rule(&t, "zeta", at(0)),
         ErrorKind::NotFound,
         "delete a deleted rule",
     );
@@ -556,7 +556,7 @@ pub fn rules_delete_keeps_dismissed(store: &dyn Store) {
         .iter()
         .map(|a| store.history(&t, a.alert.system_alert_id()).unwrap())
         .collect();
-    store.delete_rule(&t, "del-rule").unwrap();
+    store.delete_rule(&t, "del-rule", at(0)).unwrap();
     assert_eq!(
         everything(store, &t),
         before,
