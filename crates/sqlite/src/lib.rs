@@ -68,8 +68,10 @@
 //! values, with indexes that serve each order per status, and a side table of entity values
 //! (for related alerts).
 
+mod check;
 mod codec;
 mod error;
+mod open;
 mod ops;
 mod query;
 mod schema;
@@ -81,7 +83,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
+use rusqlite::{Connection, Transaction, TransactionBehavior};
 use vigil_core::store::{
     AlertQuery, AuditEntry, BulkOutcome, Counts, Feedback, FeedbackQuery, IngestReport, Page,
     RelatedAlert, Simulation, StatusChange, Store, StoreError, StoredAlert, StoredRule, TenantId,
@@ -89,10 +91,12 @@ use vigil_core::store::{
 use vigil_core::suppression::{RuleSet, SuppressionRule};
 use vigil_core::{Alert, AlertId};
 
+pub use check::{CheckReport, DamagedRow};
 pub use error::SqliteError;
 pub use schema::SCHEMA_VERSION;
 
 use error::Db;
+use open::Target;
 
 /// How SQLite syncs commits to disk (`PRAGMA synchronous`); see the crate docs' *Durability*.
 #[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Hash)]
@@ -139,6 +143,10 @@ pub struct Options {
     pub max_idle_readers: usize,
     /// SQLite's page cache per connection, in KiB; 32 MiB by default.
     pub cache_size_kib: u32,
+    /// Opens the file for reading only (`false` by default): nothing is created, set up or
+    /// migrated, every write fails with [`SqliteError::OpenedReadOnly`], and a file in a folder
+    /// SQLite may not write is still read. See the crate docs' *Read-only files*.
+    pub read_only: bool,
 }
 
 impl Default for Options {
@@ -148,6 +156,7 @@ impl Default for Options {
             busy_timeout: Duration::from_secs(5),
             max_idle_readers: 4,
             cache_size_kib: 32 * 1024,
+            read_only: false,
         }
     }
 }
@@ -156,6 +165,7 @@ impl Default for Options {
 pub struct SqliteStore {
     path: PathBuf,
     options: Options,
+    target: Target,
     writer: Mutex<Connection>,
     readers: Mutex<Vec<Connection>>,
     rules: Mutex<HashMap<String, (i64, Arc<RuleSet>)>>,
@@ -196,29 +206,22 @@ impl SqliteStore {
         SqliteStore::open_with(path, Options::default())
     }
 
-    /// Opens (creating it if needed) the database file at `path` with `options`.
+    /// Opens (creating it if needed) the database file at `path` with `options`; with
+    /// [`Options::read_only`], opens an existing file for reading only.
+    ///
+    /// Opening a file already at [`SCHEMA_VERSION`] only reads it: it takes no write lock, so
+    /// it never waits for a write in another connection or process.
     pub fn open_with(path: impl AsRef<Path>, options: Options) -> Result<SqliteStore, SqliteError> {
         let path = path.as_ref().to_path_buf();
-        let open_err = |source| SqliteError::Open {
-            path: path.clone(),
-            source,
+        let (conn, target) = if options.read_only {
+            open::read_only(&path, &options)?
+        } else {
+            (open::read_write(&path, &options)?, Target::ReadWrite)
         };
-        let mut conn = Connection::open(&path).map_err(open_err)?;
-        conn.busy_timeout(options.busy_timeout).map_err(open_err)?;
-        let mode: String = conn
-            .pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))
-            .map_err(|e| match SqliteError::from_sqlite(e) {
-                SqliteError::Sqlite { source } => open_err(source),
-                other => other,
-            })?;
-        if !mode.eq_ignore_ascii_case("wal") {
-            return Err(SqliteError::JournalMode { path, mode });
-        }
-        configure(&conn, &options)?;
-        schema::migrate(&mut conn)?;
         Ok(SqliteStore {
             path,
             options,
+            target,
             writer: Mutex::new(conn),
             readers: Mutex::new(Vec::new()),
             rules: Mutex::new(HashMap::new()),
@@ -240,14 +243,10 @@ impl SqliteStore {
         if let Some(conn) = lock(&self.readers).pop() {
             return Ok(conn);
         }
-        let conn = Connection::open_with_flags(
-            &self.path,
-            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )
-        .map_err(|source| SqliteError::Open {
-            path: self.path.clone(),
-            source,
-        })?;
+        let conn = self
+            .target
+            .connect(&self.path, false)
+            .map_err(|source| open::open_error(&self.path, source))?;
         configure(&conn, &self.options).db()?;
         conn.pragma_update(None, "query_only", true).db()?;
         Ok(conn)
@@ -278,6 +277,12 @@ impl SqliteStore {
         &self,
         f: impl FnOnce(&Transaction<'_>) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
+        if self.options.read_only {
+            return Err(SqliteError::OpenedReadOnly {
+                path: self.path.clone(),
+            }
+            .into());
+        }
         let mut conn = lock(&self.writer);
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -285,6 +290,18 @@ impl SqliteStore {
         let out = f(&tx)?;
         tx.commit().db()?;
         Ok(out)
+    }
+
+    /// Checks the whole file, every tenant: SQLite's `PRAGMA integrity_check` and
+    /// `PRAGMA foreign_key_check`, then a decode of every stored row (alerts, rules, audit
+    /// entries, feedback) as the store's reads would decode it, in one read snapshot. Damage
+    /// is reported in the [`CheckReport`], by table, tenant and id; the error is for a check
+    /// that could not run at all.
+    ///
+    /// It reads every row, so it takes time in proportion to the file; it writes nothing and
+    /// works on a store opened read-only.
+    pub fn check(&self) -> Result<CheckReport, StoreError> {
+        self.read(|tx| check::run(tx))
     }
 
     /// The tenant's compiled rules, from the cache while the tenant's rules generation (read in
