@@ -29,8 +29,10 @@
 //!   or [`SqliteStore::open_with`] and [`Options`]. Share it as `Arc<dyn Store>`.
 //! - [`SqliteError`] is the crate's error; every operation reports it as a
 //!   [`StoreError`] whose kind says what to do:
-//!   `Unavailable` (busy, locked, I/O: retry), `Corrupt` (a stored row cannot be read back: the
-//!   message names the alert or rule), and the contract's own kinds.
+//!   `Unavailable` (busy, locked, I/O: retry; also a file that cannot be written or read here),
+//!   `Corrupt` (the file or a stored row is damaged: restore it from a backup; see *Damage*),
+//!   and the contract's own kinds.
+//! - [`SqliteStore::check`] checks the whole file and reports every damaged row.
 //!
 //! # Durability
 //!
@@ -49,8 +51,12 @@
 //!
 //! One writer connection (behind a mutex) serves the writes of a process; reads use a small pool
 //! of separate connections, each read in one snapshot transaction, so reads never wait for
-//! writes. Several processes can open the same file: SQLite's file locks serialise their
-//! writes (each waits up to [`Options::busy_timeout`], then fails with `Unavailable`), and
+//! writes. Opening a file that is already in WAL mode at [`SCHEMA_VERSION`] only reads it (the
+//! schema version is read before any migration transaction is begun), so opening never waits
+//! for a writer either: a process that only reads is never failed by a busy database. Several
+//! processes can open the same file: SQLite's file locks serialise their writes (each waits up
+//! to [`Options::busy_timeout`] for the others, then fails with `Unavailable`; raise it when
+//! large batches from several processes queue up on one file), and
 //! optimistic concurrency holds across them, since a status change checks and bumps the version
 //! inside its immediate transaction (`UPDATE … WHERE id = ? AND version = ?`) and appends its
 //! audit entry in the same transaction. Compiled suppression rules are cached per tenant and
@@ -67,6 +73,34 @@
 //! compromised entity, the correlation key, lowercase lists of its resource ids and entity
 //! values, with indexes that serve each order per status, and a side table of entity values
 //! (for related alerts).
+//!
+//! # Read-only files
+//!
+//! With [`Options::read_only`] an existing file is opened for reading only: nothing is
+//! created, set up or migrated, and every write fails with [`SqliteError::OpenedReadOnly`].
+//! This reads a file the process may not write, such as a copy handed to an auditor in a
+//! read-only folder: where SQLite cannot create the `-shm` index it needs beside a WAL file, the
+//! file is opened as immutable (nobody can write it there either), unless a `-wal` file beside
+//! it holds commits, which would then be ignored ([`SqliteError::UnreadableLog`]). A file at an
+//! older schema version cannot be read this way, since migrating it needs write access
+//! ([`SqliteError::SchemaTooOld`], naming both versions).
+//!
+//! Opened for writing (the default), a file that cannot be written is refused at once with
+//! [`SqliteError::ReadOnlyFile`] naming it (or [`SqliteError::SchemaTooOld`] when it also needs a
+//! migration), rather than failing later with SQLite's "attempt to write a readonly database".
+//!
+//! # Damage
+//!
+//! Everything that means the file's contents are damaged is [`ErrorKind::Corrupt`], with a
+//! message saying to restore it from a backup:
+//! SQLite's own `SQLITE_CORRUPT` and `SQLITE_NOTADB`, a malformed schema, a table or column the
+//! schema version promises but the file lacks, a stored value that is not of its column's type
+//! or not valid UTF-8, and stored rows that do not decode (the message names the alert or
+//! rule). [`SqliteStore::check`] runs `PRAGMA integrity_check` and `PRAGMA foreign_key_check`,
+//! then decodes every stored row of every tenant, and reports what is damaged by table, tenant
+//! and id in a [`CheckReport`].
+//!
+//! [`ErrorKind::Corrupt`]: vigil_core::store::ErrorKind::Corrupt
 
 mod check;
 mod codec;
@@ -135,8 +169,9 @@ impl Synchronous {
 pub struct Options {
     /// Commit durability; [`Synchronous::Full`] by default.
     pub synchronous: Synchronous,
-    /// How long an operation waits for another connection's lock before it fails with
-    /// `Unavailable`; 5 seconds by default.
+    /// How long a write (or opening a file that needs setting up or migrating) waits for
+    /// another connection's write lock before it fails with `Unavailable`; 5 seconds by
+    /// default. Reads do not take the write lock, so they do not wait for writers.
     pub busy_timeout: Duration,
     /// How many idle read connections the store keeps (more are opened while many threads read
     /// at once); 4 by default.
