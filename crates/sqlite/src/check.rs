@@ -9,6 +9,7 @@ use vigil_core::AlertId;
 use vigil_core::store::{StoreError, TenantId};
 use vigil_core::suppression::RuleSet;
 
+use crate::SqliteError;
 use crate::codec::{
     ALERT_COLUMNS, AlertRow, parse_feedback_reason, parse_list, parse_status, parse_ts,
 };
@@ -267,8 +268,17 @@ fn walk(conn: &Connection, table: &str, report: &mut CheckReport) -> Result<(), 
 /// The decodes read their columns from index 2 on (after the tenant and the id).
 const AT: usize = 2;
 
+/// What is wrong, without the naming the report already gives.
 fn message(e: StoreError) -> String {
-    e.message().to_owned()
+    use std::error::Error;
+    match e.source().and_then(|s| s.downcast_ref::<SqliteError>()) {
+        Some(
+            SqliteError::CorruptAlert { problem, .. }
+            | SqliteError::CorruptRule { problem, .. }
+            | SqliteError::CorruptRow { problem, .. },
+        ) => problem.clone(),
+        _ => e.message().to_owned(),
+    }
 }
 
 fn decode_alert(row: &Row<'_>, tenant: &str) -> Result<(), String> {
