@@ -19,7 +19,8 @@ use vigil_core::store::{
 };
 use vigil_core::suppression::{RuleSet, SuppressionReason, SuppressionRule, similar_rule};
 use vigil_core::{Alert, AlertId, KillChainIntent, Severity, Status, defender};
-use vigil_sqlite::SqliteStore;
+
+mod dbfile;
 
 const SAMPLES: &str = include_str!("../../../fixtures/alerts/sample-alerts.json");
 /// The demo data set: generated alerts over several subscriptions (`examples/make-demo.rs`).
@@ -48,6 +49,11 @@ struct Cli {
     /// No colour (also when NO_COLOR is set or stdout is not a terminal).
     #[arg(long, global = true)]
     no_color: bool,
+    /// How long a command waits for another command's write to the same database before it
+    /// fails: seconds (`30`), or with a unit (`500ms`, `90s`, `10m`, `1h`); `0` does not wait
+    /// (default: $VIGIL_BUSY_TIMEOUT, else 2m). Reading commands never wait.
+    #[arg(long, global = true, value_name = "DURATION", value_parser = dbfile::parse_duration)]
+    busy_timeout: Option<std::time::Duration>,
     #[command(subcommand)]
     command: Command,
 }
@@ -166,6 +172,10 @@ enum Command {
     /// Loads the demo data set (suppression rules first, then about 300 generated alerts and
     /// the Defender samples) and prints the triage queue and what was suppressed; can be re-run.
     Demo,
+    /// Checks the database file: SQLite's integrity check, then every stored row of every
+    /// tenant read back; lists what is damaged by table, tenant and id, and exits 1 if
+    /// anything is.
+    Check,
 }
 
 #[derive(Subcommand, Debug)]
@@ -342,7 +352,7 @@ fn parse_time(s: &str) -> Result<DateTime<Utc>, String> {
 
 /// Where output goes, and how it looks.
 struct Ctx {
-    store: SqliteStore,
+    store: dbfile::Db,
     tenant: TenantId,
     json: bool,
     color: bool,
@@ -375,7 +385,7 @@ fn run(cli: Cli) -> Res<()> {
         .db
         .or_else(|| std::env::var_os("VIGIL_DB").map(PathBuf::from))
         .unwrap_or_else(|| PathBuf::from("vigil.db"));
-    let store = SqliteStore::open(&db)?;
+    let store = dbfile::open(&db, cli.busy_timeout, &cli.command)?;
     let tenant = TenantId::new(cli.tenant.as_str())
         .map_err(|e| format!("--tenant {:?}: {e}", cli.tenant))?;
     let no_color_env = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
@@ -426,6 +436,7 @@ fn run(cli: Cli) -> Res<()> {
         } => suppress(&mut ctx, &id, &fields, name, &reason, apply_existing, actor)?,
         Command::Export { format, filters } => export(&mut ctx, format, &filters)?,
         Command::Demo => demo(&mut ctx)?,
+        Command::Check => dbfile::check(&mut ctx)?,
     }
     ctx.out.flush()?;
     Ok(())

@@ -29,8 +29,10 @@
 //!   or [`SqliteStore::open_with`] and [`Options`]. Share it as `Arc<dyn Store>`.
 //! - [`SqliteError`] is the crate's error; every operation reports it as a
 //!   [`StoreError`] whose kind says what to do:
-//!   `Unavailable` (busy, locked, I/O: retry), `Corrupt` (a stored row cannot be read back: the
-//!   message names the alert or rule), and the contract's own kinds.
+//!   `Unavailable` (busy, locked, I/O: retry; also a file that cannot be written or read here),
+//!   `Corrupt` (the file or a stored row is damaged: restore it from a backup; see *Damage*),
+//!   and the contract's own kinds.
+//! - [`SqliteStore::check`] checks the whole file and reports every damaged row.
 //!
 //! # Durability
 //!
@@ -49,8 +51,12 @@
 //!
 //! One writer connection (behind a mutex) serves the writes of a process; reads use a small pool
 //! of separate connections, each read in one snapshot transaction, so reads never wait for
-//! writes. Several processes can open the same file: SQLite's file locks serialise their
-//! writes (each waits up to [`Options::busy_timeout`], then fails with `Unavailable`), and
+//! writes. Opening a file that is already in WAL mode at [`SCHEMA_VERSION`] only reads it (the
+//! schema version is read before any migration transaction is begun), so opening never waits
+//! for a writer either: a process that only reads is never failed by a busy database. Several
+//! processes can open the same file: SQLite's file locks serialise their writes (each waits up
+//! to [`Options::busy_timeout`] for the others, then fails with `Unavailable`; raise it when
+//! large batches from several processes queue up on one file), and
 //! optimistic concurrency holds across them, since a status change checks and bumps the version
 //! inside its immediate transaction (`UPDATE … WHERE id = ? AND version = ?`) and appends its
 //! audit entry in the same transaction. Compiled suppression rules are cached per tenant and
@@ -67,9 +73,39 @@
 //! compromised entity, the correlation key, lowercase lists of its resource ids and entity
 //! values, with indexes that serve each order per status, and a side table of entity values
 //! (for related alerts).
+//!
+//! # Read-only files
+//!
+//! With [`Options::read_only`] an existing file is opened for reading only: nothing is
+//! created, set up or migrated, and every write fails with [`SqliteError::OpenedReadOnly`].
+//! This reads a file the process may not write, such as a copy handed to an auditor in a
+//! read-only folder: where SQLite cannot create the `-shm` index it needs beside a WAL file, the
+//! file is opened as immutable (nobody can write it there either), unless a `-wal` file beside
+//! it holds commits, which would then be ignored ([`SqliteError::UnreadableLog`]). A file at an
+//! older schema version cannot be read this way, since migrating it needs write access
+//! ([`SqliteError::SchemaTooOld`], naming both versions).
+//!
+//! Opened for writing (the default), a file that cannot be written is refused at once with
+//! [`SqliteError::ReadOnlyFile`] naming it (or [`SqliteError::SchemaTooOld`] when it also needs a
+//! migration), rather than failing later with SQLite's "attempt to write a readonly database".
+//!
+//! # Damage
+//!
+//! Everything that means the file's contents are damaged is [`ErrorKind::Corrupt`], with a
+//! message saying to restore it from a backup:
+//! SQLite's own `SQLITE_CORRUPT` and `SQLITE_NOTADB`, a malformed schema, a table or column the
+//! schema version promises but the file lacks, a stored value that is not of its column's type
+//! or not valid UTF-8, and stored rows that do not decode (the message names the alert or
+//! rule). [`SqliteStore::check`] runs `PRAGMA integrity_check` and `PRAGMA foreign_key_check`,
+//! then decodes every stored row of every tenant, and reports what is damaged by table, tenant
+//! and id in a [`CheckReport`].
+//!
+//! [`ErrorKind::Corrupt`]: vigil_core::store::ErrorKind::Corrupt
 
+mod check;
 mod codec;
 mod error;
+mod open;
 mod ops;
 mod query;
 mod schema;
@@ -81,7 +117,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
+use rusqlite::{Connection, Transaction, TransactionBehavior};
 use vigil_core::store::{
     AlertQuery, AuditEntry, BulkOutcome, Counts, Feedback, FeedbackQuery, IngestReport, Page,
     RelatedAlert, Simulation, StatusChange, Store, StoreError, StoredAlert, StoredRule, TenantId,
@@ -89,10 +125,12 @@ use vigil_core::store::{
 use vigil_core::suppression::{RuleSet, SuppressionRule};
 use vigil_core::{Alert, AlertId};
 
+pub use check::{CheckReport, DamagedRow};
 pub use error::SqliteError;
 pub use schema::SCHEMA_VERSION;
 
 use error::Db;
+use open::Target;
 
 /// How SQLite syncs commits to disk (`PRAGMA synchronous`); see the crate docs' *Durability*.
 #[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Hash)]
@@ -131,14 +169,19 @@ impl Synchronous {
 pub struct Options {
     /// Commit durability; [`Synchronous::Full`] by default.
     pub synchronous: Synchronous,
-    /// How long an operation waits for another connection's lock before it fails with
-    /// `Unavailable`; 5 seconds by default.
+    /// How long a write (or opening a file that needs setting up or migrating) waits for
+    /// another connection's write lock before it fails with `Unavailable`; 5 seconds by
+    /// default. Reads do not take the write lock, so they do not wait for writers.
     pub busy_timeout: Duration,
     /// How many idle read connections the store keeps (more are opened while many threads read
     /// at once); 4 by default.
     pub max_idle_readers: usize,
     /// SQLite's page cache per connection, in KiB; 32 MiB by default.
     pub cache_size_kib: u32,
+    /// Opens the file for reading only (`false` by default): nothing is created, set up or
+    /// migrated, every write fails with [`SqliteError::OpenedReadOnly`], and a file in a folder
+    /// SQLite may not write is still read. See the crate docs' *Read-only files*.
+    pub read_only: bool,
 }
 
 impl Default for Options {
@@ -148,6 +191,7 @@ impl Default for Options {
             busy_timeout: Duration::from_secs(5),
             max_idle_readers: 4,
             cache_size_kib: 32 * 1024,
+            read_only: false,
         }
     }
 }
@@ -156,6 +200,7 @@ impl Default for Options {
 pub struct SqliteStore {
     path: PathBuf,
     options: Options,
+    target: Target,
     writer: Mutex<Connection>,
     readers: Mutex<Vec<Connection>>,
     rules: Mutex<HashMap<String, (i64, Arc<RuleSet>)>>,
@@ -196,29 +241,22 @@ impl SqliteStore {
         SqliteStore::open_with(path, Options::default())
     }
 
-    /// Opens (creating it if needed) the database file at `path` with `options`.
+    /// Opens (creating it if needed) the database file at `path` with `options`; with
+    /// [`Options::read_only`], opens an existing file for reading only.
+    ///
+    /// Opening a file already at [`SCHEMA_VERSION`] only reads it: it takes no write lock, so
+    /// it never waits for a write in another connection or process.
     pub fn open_with(path: impl AsRef<Path>, options: Options) -> Result<SqliteStore, SqliteError> {
         let path = path.as_ref().to_path_buf();
-        let open_err = |source| SqliteError::Open {
-            path: path.clone(),
-            source,
+        let (conn, target) = if options.read_only {
+            open::read_only(&path, &options)?
+        } else {
+            (open::read_write(&path, &options)?, Target::ReadWrite)
         };
-        let mut conn = Connection::open(&path).map_err(open_err)?;
-        conn.busy_timeout(options.busy_timeout).map_err(open_err)?;
-        let mode: String = conn
-            .pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))
-            .map_err(|e| match SqliteError::from_sqlite(e) {
-                SqliteError::Sqlite { source } => open_err(source),
-                other => other,
-            })?;
-        if !mode.eq_ignore_ascii_case("wal") {
-            return Err(SqliteError::JournalMode { path, mode });
-        }
-        configure(&conn, &options)?;
-        schema::migrate(&mut conn)?;
         Ok(SqliteStore {
             path,
             options,
+            target,
             writer: Mutex::new(conn),
             readers: Mutex::new(Vec::new()),
             rules: Mutex::new(HashMap::new()),
@@ -240,14 +278,10 @@ impl SqliteStore {
         if let Some(conn) = lock(&self.readers).pop() {
             return Ok(conn);
         }
-        let conn = Connection::open_with_flags(
-            &self.path,
-            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )
-        .map_err(|source| SqliteError::Open {
-            path: self.path.clone(),
-            source,
-        })?;
+        let conn = self
+            .target
+            .connect(&self.path, false)
+            .map_err(|source| open::open_error(&self.path, source))?;
         configure(&conn, &self.options).db()?;
         conn.pragma_update(None, "query_only", true).db()?;
         Ok(conn)
@@ -278,6 +312,12 @@ impl SqliteStore {
         &self,
         f: impl FnOnce(&Transaction<'_>) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
+        if self.options.read_only {
+            return Err(SqliteError::OpenedReadOnly {
+                path: self.path.clone(),
+            }
+            .into());
+        }
         let mut conn = lock(&self.writer);
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -285,6 +325,18 @@ impl SqliteStore {
         let out = f(&tx)?;
         tx.commit().db()?;
         Ok(out)
+    }
+
+    /// Checks the whole file, every tenant: SQLite's `PRAGMA integrity_check` and
+    /// `PRAGMA foreign_key_check`, then a decode of every stored row (alerts, rules, audit
+    /// entries, feedback) as the store's reads would decode it, in one read snapshot. Damage
+    /// is reported in the [`CheckReport`], by table, tenant and id; the error is for a check
+    /// that could not run at all.
+    ///
+    /// It reads every row, so it takes time in proportion to the file; it writes nothing and
+    /// works on a store opened read-only.
+    pub fn check(&self) -> Result<CheckReport, StoreError> {
+        self.read(|tx| check::run(tx))
     }
 
     /// The tenant's compiled rules, from the cache while the tenant's rules generation (read in

@@ -49,10 +49,10 @@ fn bump_rules_generation(conn: &Connection, tenant: &TenantId) -> Result<(), Sto
     Ok(())
 }
 
-const RULE_COLUMNS: &str =
+pub(crate) const RULE_COLUMNS: &str =
     "name, version, json, created_at, updated_at, hit_count, last_matched_at";
 
-struct RuleRow {
+pub(crate) struct RuleRow {
     name: String,
     version: i64,
     json: String,
@@ -64,14 +64,19 @@ struct RuleRow {
 
 impl RuleRow {
     fn read(r: &rusqlite::Row<'_>) -> rusqlite::Result<RuleRow> {
+        RuleRow::read_at(r, 0)
+    }
+
+    /// Reads [`RULE_COLUMNS`] starting at column `at`.
+    pub(crate) fn read_at(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<RuleRow> {
         Ok(RuleRow {
-            name: r.get(0)?,
-            version: r.get(1)?,
-            json: r.get(2)?,
-            created_at: r.get(3)?,
-            updated_at: r.get(4)?,
-            hit_count: r.get(5)?,
-            last_matched_at: r.get(6)?,
+            name: r.get(at)?,
+            version: r.get(at + 1)?,
+            json: r.get(at + 2)?,
+            created_at: r.get(at + 3)?,
+            updated_at: r.get(at + 4)?,
+            hit_count: r.get(at + 5)?,
+            last_matched_at: r.get(at + 6)?,
         })
     }
 
@@ -103,7 +108,7 @@ impl RuleRow {
         })
     }
 
-    fn decode(self, tenant: &TenantId) -> Result<StoredRule, StoreError> {
+    pub(crate) fn decode(self, tenant: &TenantId) -> Result<StoredRule, StoreError> {
         Ok(StoredRule {
             rule: self.rule(tenant)?,
             version: u64_of(self.version),

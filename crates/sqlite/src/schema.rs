@@ -3,7 +3,9 @@
 //! `MIGRATIONS[i]` takes a file from version `i` to `i + 1`. Migrations are hand-written SQL,
 //! applied on open in one `BEGIN IMMEDIATE` transaction together with the new `user_version`, so
 //! a file is always at exactly one known version, and concurrent openers (threads or processes)
-//! migrate it once. Never edit a released migration: append a new one.
+//! migrate it once. A file already at the current version is only read (no write lock is taken,
+//! so opening never waits for another connection's write). Never edit a released migration:
+//! append a new one.
 
 use rusqlite::{Connection, TransactionBehavior};
 
@@ -141,8 +143,25 @@ pub(crate) fn migrate(conn: &mut Connection) -> Result<(), SqliteError> {
     migrate_with(conn, MIGRATIONS)
 }
 
+/// The file's schema version (`PRAGMA user_version`), read without a write lock.
+pub(crate) fn version(conn: &Connection) -> Result<i64, SqliteError> {
+    Ok(conn.pragma_query_value(None, "user_version", |r| r.get(0))?)
+}
+
 pub(crate) fn migrate_with(conn: &mut Connection, migrations: &[&str]) -> Result<(), SqliteError> {
     let known = migrations.len() as i64;
+    // A current file is only read: the immediate transaction below would wait for (and, past
+    // the busy timeout, fail on) any writer, though there is nothing to write.
+    let current = version(conn)?;
+    if current > known {
+        return Err(SqliteError::SchemaTooNew {
+            found: current,
+            known,
+        });
+    }
+    if current == known {
+        return Ok(());
+    }
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let found: i64 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
     if found > known {

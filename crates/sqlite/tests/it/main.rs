@@ -2,8 +2,11 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod busy;
 mod corrupt;
+mod damaged;
 mod procs;
+mod readonly;
 mod reference;
 mod support;
 

@@ -1,0 +1,427 @@
+//! The database file from the command line: how each command opens it (reading commands
+//! read-only, so they also work on a file that cannot be written, and never wait for a
+//! writer), how long a write waits for another command's write (`--busy-timeout`,
+//! `VIGIL_BUSY_TIMEOUT`), `vigil check`, and store errors worded for the command line.
+
+use std::error::Error;
+use std::io::Write;
+use std::ops::Deref;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde_json::json;
+use vigil_core::store::{
+    AlertQuery, AuditEntry, BulkOutcome, Counts, ErrorKind, Feedback, FeedbackQuery, IngestReport,
+    Page, RelatedAlert, Simulation, StatusChange, Store, StoreError, StoredAlert, StoredRule,
+    TenantId,
+};
+use vigil_core::suppression::SuppressionRule;
+use vigil_core::{Alert, AlertId};
+use vigil_sqlite::{CheckReport, Options, SqliteError, SqliteStore};
+
+use crate::{Command, Ctx, Res, RulesCommand};
+
+/// How long a write waits for another command's write to finish, unless `--busy-timeout` or
+/// `VIGIL_BUSY_TIMEOUT` says otherwise: long enough for several large imports and status
+/// changes on one file to queue up and all complete.
+pub const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// The environment variable that sets the busy timeout when `--busy-timeout` is not given.
+pub const BUSY_TIMEOUT_ENV: &str = "VIGIL_BUSY_TIMEOUT";
+
+const DURATION_HELP: &str =
+    "expected a duration such as 30 (seconds), 30s, 500ms, 2m or 1h; 0 means do not wait";
+
+/// Parses `--busy-timeout`: a number of seconds (`30`, `1.5`) or a number with a unit (`ms`,
+/// `s`, `m`, `h`).
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let t = text.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (number, unit) = t.split_at(split);
+    let scale = match unit.trim() {
+        "" | "s" | "sec" | "secs" => 1.0,
+        "ms" => 0.001,
+        "m" | "min" | "mins" => 60.0,
+        "h" => 3600.0,
+        _ => return Err(format!("{text:?}: unknown unit ({DURATION_HELP})")),
+    };
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration ({DURATION_HELP})"))?;
+    Duration::try_from_secs_f64(value * scale)
+        .map_err(|_| format!("{text:?} is out of range ({DURATION_HELP})"))
+}
+
+/// The busy timeout: the flag, else the environment variable, else the default.
+fn busy_timeout(flag: Option<Duration>) -> Res<Duration> {
+    if let Some(t) = flag {
+        return Ok(t);
+    }
+    match std::env::var(BUSY_TIMEOUT_ENV) {
+        Ok(v) if !v.trim().is_empty() => {
+            parse_duration(&v).map_err(|e| format!("{BUSY_TIMEOUT_ENV}: {e}").into())
+        }
+        _ => Ok(DEFAULT_BUSY_TIMEOUT),
+    }
+}
+
+/// Whether a command only reads the database (it then opens it read-only).
+fn reads_only(command: &Command) -> bool {
+    matches!(
+        command,
+        Command::List { .. }
+            | Command::Show { .. }
+            | Command::Export { .. }
+            | Command::Check
+            | Command::Rules(
+                RulesCommand::List
+                    | RulesCommand::Show { .. }
+                    | RulesCommand::Simulate { .. }
+                    | RulesCommand::Explain { .. }
+            )
+    )
+}
+
+fn show_duration(d: Duration) -> String {
+    let s = d.as_secs_f64();
+    if s >= 60.0 && s % 60.0 == 0.0 {
+        format!("{}m", s / 60.0)
+    } else {
+        format!("{s}s")
+    }
+}
+
+/// The store as the command line uses it: a [`SqliteStore`] whose errors name the command
+/// line's flags and commands rather than library options.
+pub struct Db {
+    store: SqliteStore,
+    busy_timeout: Duration,
+}
+
+impl Deref for Db {
+    type Target = SqliteStore;
+    fn deref(&self) -> &SqliteStore {
+        &self.store
+    }
+}
+
+/// Opens the database for `command`: reading commands open an existing file read-only
+/// (migrating it first if its schema is older and it can be written); the others open it for
+/// writing, creating it if needed.
+pub fn open(path: &Path, flag: Option<Duration>, command: &Command) -> Res<Db> {
+    let busy_timeout = busy_timeout(flag)?;
+    let options = Options {
+        busy_timeout,
+        ..Options::default()
+    };
+    let opened = if reads_only(command) && path.exists() {
+        let read_only = Options {
+            read_only: true,
+            ..options.clone()
+        };
+        match SqliteStore::open_with(path, read_only) {
+            Err(SqliteError::SchemaTooOld { .. }) => SqliteStore::open_with(path, options),
+            other => other,
+        }
+    } else {
+        SqliteStore::open_with(path, options)
+    };
+    let store = opened.map_err(|e| {
+        let kind = e.kind();
+        Box::<dyn Error>::from(reword(path, busy_timeout, kind, e.to_string(), Some(&e)))
+    })?;
+    Ok(Db {
+        store,
+        busy_timeout,
+    })
+}
+
+/// A store error in the command line's words, when the library's would name its own API.
+fn reword(
+    path: &Path,
+    busy: Duration,
+    kind: ErrorKind,
+    message: String,
+    source: Option<&SqliteError>,
+) -> StoreError {
+    let file = path.display();
+    let text = match source {
+        Some(SqliteError::Busy { source }) => format!(
+            "the database {file} is busy: another command kept it locked for longer than the busy timeout ({}): {source} (run the command again, or let it wait longer with --busy-timeout or {BUSY_TIMEOUT_ENV}, e.g. --busy-timeout 10m)",
+            show_duration(busy)
+        ),
+        Some(SqliteError::ReadOnlyFile { .. }) => format!(
+            "the database {file} is read-only (the file or its folder cannot be written), and this command changes it: copy the file to a writable folder to change it; reading commands (list, show, export, check, rules list/show/explain/simulate) work on it as it is"
+        ),
+        Some(SqliteError::DamagedValue { source }) => format!(
+            "the database {file} is damaged: a stored value cannot be read: {source} (restore it from a backup; `vigil check` lists the damaged rows)"
+        ),
+        _ if kind == ErrorKind::Corrupt => {
+            format!("{message} (`vigil check` lists every damaged row)")
+        }
+        _ => message,
+    };
+    StoreError::new(kind, text)
+}
+
+impl Db {
+    /// The library's error, reworded for the command line.
+    fn cli(&self, e: StoreError) -> StoreError {
+        let source = e.source().and_then(|s| s.downcast_ref::<SqliteError>());
+        let rewords = matches!(
+            source,
+            Some(
+                SqliteError::Busy { .. }
+                    | SqliteError::ReadOnlyFile { .. }
+                    | SqliteError::DamagedValue { .. }
+            )
+        ) || e.kind() == ErrorKind::Corrupt;
+        if !rewords {
+            return e;
+        }
+        reword(
+            self.store.path(),
+            self.busy_timeout,
+            e.kind(),
+            e.message().to_owned(),
+            source,
+        )
+    }
+}
+
+impl Store for Db {
+    fn ingest(
+        &self,
+        tenant: &TenantId,
+        alerts: &[Alert],
+        at: DateTime<Utc>,
+    ) -> Result<IngestReport, StoreError> {
+        self.store
+            .ingest(tenant, alerts, at)
+            .map_err(|e| self.cli(e))
+    }
+
+    fn query(&self, tenant: &TenantId, query: &AlertQuery) -> Result<Page, StoreError> {
+        self.store.query(tenant, query).map_err(|e| self.cli(e))
+    }
+
+    fn counts(&self, tenant: &TenantId, query: &AlertQuery) -> Result<Counts, StoreError> {
+        self.store.counts(tenant, query).map_err(|e| self.cli(e))
+    }
+
+    fn get(&self, tenant: &TenantId, id: &AlertId) -> Result<Option<StoredAlert>, StoreError> {
+        self.store.get(tenant, id).map_err(|e| self.cli(e))
+    }
+
+    fn related(
+        &self,
+        tenant: &TenantId,
+        id: &AlertId,
+        limit: usize,
+    ) -> Result<Vec<RelatedAlert>, StoreError> {
+        self.store
+            .related(tenant, id, limit)
+            .map_err(|e| self.cli(e))
+    }
+
+    fn change_status(
+        &self,
+        tenant: &TenantId,
+        id: &AlertId,
+        expected_version: u64,
+        change: StatusChange,
+        at: DateTime<Utc>,
+    ) -> Result<StoredAlert, StoreError> {
+        self.store
+            .change_status(tenant, id, expected_version, change, at)
+            .map_err(|e| self.cli(e))
+    }
+
+    fn bulk_change_status(
+        &self,
+        tenant: &TenantId,
+        query: &AlertQuery,
+        change: StatusChange,
+        at: DateTime<Utc>,
+    ) -> Result<Vec<BulkOutcome>, StoreError> {
+        self.store
+            .bulk_change_status(tenant, query, change, at)
+            .map_err(|e| self.cli(e))
+    }
+
+    fn history(&self, tenant: &TenantId, id: &AlertId) -> Result<Vec<AuditEntry>, StoreError> {
+        self.store.history(tenant, id).map_err(|e| self.cli(e))
+    }
+
+    fn add_feedback(
+        &self,
+        tenant: &TenantId,
+        id: &AlertId,
+        feedback: Feedback,
+    ) -> Result<(), StoreError> {
+        self.store
+            .add_feedback(tenant, id, feedback)
+            .map_err(|e| self.cli(e))
+    }
+
+    fn list_feedback(
+        &self,
+        tenant: &TenantId,
+        query: &FeedbackQuery,
+    ) -> Result<Vec<(AlertId, Feedback)>, StoreError> {
+        self.store
+            .list_feedback(tenant, query)
+            .map_err(|e| self.cli(e))
+    }
+
+    fn create_rule(
+        &self,
+        tenant: &TenantId,
+        rule: SuppressionRule,
+        at: DateTime<Utc>,
+    ) -> Result<StoredRule, StoreError> {
+        self.store
+            .create_rule(tenant, rule, at)
+            .map_err(|e| self.cli(e))
+    }
+
+    fn get_rule(&self, tenant: &TenantId, name: &str) -> Result<Option<StoredRule>, StoreError> {
+        self.store.get_rule(tenant, name).map_err(|e| self.cli(e))
+    }
+
+    fn list_rules(&self, tenant: &TenantId) -> Result<Vec<StoredRule>, StoreError> {
+        self.store.list_rules(tenant).map_err(|e| self.cli(e))
+    }
+
+    fn update_rule(
+        &self,
+        tenant: &TenantId,
+        rule: SuppressionRule,
+        expected_version: u64,
+        at: DateTime<Utc>,
+    ) -> Result<StoredRule, StoreError> {
+        self.store
+            .update_rule(tenant, rule, expected_version, at)
+            .map_err(|e| self.cli(e))
+    }
+
+    fn delete_rule(&self, tenant: &TenantId, name: &str) -> Result<(), StoreError> {
+        self.store
+            .delete_rule(tenant, name)
+            .map_err(|e| self.cli(e))
+    }
+
+    fn simulate(
+        &self,
+        tenant: &TenantId,
+        rule: &SuppressionRule,
+        at: DateTime<Utc>,
+        sample: usize,
+    ) -> Result<Simulation, StoreError> {
+        self.store
+            .simulate(tenant, rule, at, sample)
+            .map_err(|e| self.cli(e))
+    }
+
+    fn apply_rule(
+        &self,
+        tenant: &TenantId,
+        name: &str,
+        actor: &str,
+        at: DateTime<Utc>,
+    ) -> Result<Vec<AlertId>, StoreError> {
+        self.store
+            .apply_rule(tenant, name, actor, at)
+            .map_err(|e| self.cli(e))
+    }
+}
+
+// ---------------------------------------------------------------- check
+
+/// `vigil check`: the file's integrity and every stored row, every tenant. Prints the report;
+/// fails (exit 1) if anything is damaged.
+pub fn check(ctx: &mut Ctx) -> Res<()> {
+    let path: PathBuf = ctx.store.path().to_path_buf();
+    let report = ctx.store.check().map_err(|e| ctx.store.cli(e))?;
+    if ctx.json {
+        let value = json!({
+            "path": path.display().to_string(),
+            "clean": report.is_clean(),
+            "integrity": report.integrity,
+            "rows": report.rows,
+            "damaged": report.damaged.iter().map(|d| json!({
+                "table": d.table, "tenant": d.tenant, "id": d.id, "problem": d.problem,
+            })).collect::<Vec<_>>(),
+        });
+        serde_json::to_writer_pretty(&mut ctx.out, &value)?;
+        writeln!(ctx.out)?;
+    } else {
+        print_report(ctx, &path, &report)?;
+    }
+    if report.is_clean() {
+        return Ok(());
+    }
+    ctx.out.flush()?;
+    Err(format!(
+        "the database {} is damaged: {} damaged row(s), {} integrity problem(s) (restore it from a backup, or repair or delete the rows listed)",
+        path.display(),
+        report.damaged.len(),
+        report.integrity.len()
+    )
+    .into())
+}
+
+fn print_report(ctx: &mut Ctx, path: &Path, report: &CheckReport) -> Res<()> {
+    let out = &mut ctx.out;
+    writeln!(out, "{}", path.display())?;
+    for (table, n) in &report.rows {
+        writeln!(out, "  {table:<16} {n:>9} row(s) read")?;
+    }
+    if report.integrity.is_empty() {
+        writeln!(out, "integrity: ok")?;
+    } else {
+        writeln!(out, "integrity: {} problem(s)", report.integrity.len())?;
+        for line in &report.integrity {
+            writeln!(out, "  {line}")?;
+        }
+    }
+    if report.damaged.is_empty() {
+        writeln!(out, "damaged rows: none")?;
+        return Ok(());
+    }
+    writeln!(out, "damaged rows: {}", report.damaged.len())?;
+    let cell = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".to_owned());
+    let tw = report
+        .damaged
+        .iter()
+        .map(|d| cell(&d.tenant).chars().count())
+        .max()
+        .unwrap_or(0)
+        .max(6);
+    let iw = report
+        .damaged
+        .iter()
+        .map(|d| cell(&d.id).chars().count())
+        .max()
+        .unwrap_or(0)
+        .max(2);
+    writeln!(
+        out,
+        "{:<14} {:<tw$} {:<iw$} PROBLEM",
+        "TABLE", "TENANT", "ID"
+    )?;
+    for d in &report.damaged {
+        writeln!(
+            out,
+            "{:<14} {:<tw$} {:<iw$} {}",
+            d.table,
+            cell(&d.tenant),
+            cell(&d.id),
+            d.problem
+        )?;
+    }
+    Ok(())
+}
