@@ -14,7 +14,7 @@ use crate::codec::{
     ALERT_COLUMNS, AlertRow, parse_feedback_reason, parse_list, parse_status, parse_ts,
 };
 use crate::error::Db;
-use crate::ops::{RULE_COLUMNS, RuleRow};
+use crate::rules::{RULE_COLUMNS, RuleRow};
 
 /// What [`crate::SqliteStore::check`] found.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

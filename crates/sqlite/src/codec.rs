@@ -181,11 +181,14 @@ impl AlertRow {
                 alert.system_alert_id().as_str()
             )));
         }
-        let alert = if alert.status() == status {
-            alert
-        } else {
-            alert.into_builder().status(status).build()
-        };
+        // The status lives in the alert's JSON; the column is its index and must agree.
+        if alert.status() != status {
+            return Err(bad(format!(
+                "its status column says {} but its JSON says {}",
+                status,
+                alert.status()
+            )));
+        }
         let version = u64::try_from(self.version)
             .map_err(|_| bad(format!("negative version {}", self.version)))?;
         let suppression = match (self.suppression_rule, self.suppression_reason) {

@@ -131,8 +131,22 @@ UPDATE alerts SET id = json_extract(json, '$.name')
 CREATE INDEX alerts_by_sys_id ON alerts (tenant, sys_id);
 "#;
 
+/// Version 3: the per-tenant event log. Every change is appended as one row (its kind as JSON)
+/// in the transaction that makes it; `last_event_seq` numbers them per tenant, allocated under
+/// the write lock, so numbers follow commit order.
+const V3: &str = r#"
+CREATE TABLE events (
+    tenant TEXT    NOT NULL,
+    seq    INTEGER NOT NULL,
+    at     TEXT    NOT NULL,
+    body   TEXT    NOT NULL,
+    PRIMARY KEY (tenant, seq)
+) WITHOUT ROWID;
+ALTER TABLE tenant_state ADD COLUMN last_event_seq INTEGER NOT NULL DEFAULT 0;
+"#;
+
 /// Every migration, oldest first: `MIGRATIONS[i]` takes version `i` to `i + 1`.
-pub(crate) const MIGRATIONS: &[&str] = &[V1, V2];
+pub(crate) const MIGRATIONS: &[&str] = &[V1, V2, V3];
 
 /// The schema version this crate writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

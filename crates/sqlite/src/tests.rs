@@ -133,7 +133,7 @@ fn a_file_that_is_not_a_database_is_refused() {
 fn the_durable_settings_are_applied() {
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(dir.path().join("s.db")).unwrap();
-    let conn = store.writer.lock().unwrap();
+    let conn = store.backend().writer.lock().unwrap();
     let sync: i64 = conn
         .pragma_query_value(None, "synchronous", |r| r.get(0))
         .unwrap();
@@ -171,11 +171,11 @@ fn instants_round_trip_over_chrono_s_whole_range() {
 #[test]
 fn triage_streams_are_index_searches_without_sorting() {
     use vigil_core::Severity;
-    use vigil_core::store::{AlertQuery, Cursor, Order, ResourceFilter, SortKey};
+    use vigil_core::store::{AlertQuery, Order, ResourceFilter, SortKey};
 
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(dir.path().join("plan.db")).unwrap();
-    let conn = store.writer.lock().unwrap();
+    let conn = store.backend().writer.lock().unwrap();
     let key = SortKey {
         primary: 3,
         secondary: 1_000,
@@ -183,25 +183,28 @@ fn triage_streams_are_index_searches_without_sorting() {
     };
     for order in [Order::SeverityThenTime, Order::Time, Order::Priority] {
         let queries = [
-            AlertQuery::default().order(order),
-            AlertQuery::default()
-                .order(order)
-                .cursor(Some(Cursor::after(order, key))),
-            AlertQuery::default()
-                .order(order)
-                .severities([Severity::High])
-                .resource(ResourceFilter::Prefix(
-                    "/subscriptions/s1/resourceGroups/rg".into(),
-                )),
-            AlertQuery::default()
-                .order(order)
-                .min_severity(Severity::Medium)
-                .since(chrono::Utc::now())
-                .text("x")
-                .cursor(Some(Cursor::after(order, key))),
+            (AlertQuery::default().order(order), None),
+            (AlertQuery::default().order(order), Some(key)),
+            (
+                AlertQuery::default()
+                    .order(order)
+                    .severities([Severity::High])
+                    .resource(ResourceFilter::Prefix(
+                        "/subscriptions/s1/resourceGroups/rg".into(),
+                    )),
+                None,
+            ),
+            (
+                AlertQuery::default()
+                    .order(order)
+                    .min_severity(Severity::Medium)
+                    .since(chrono::Utc::now())
+                    .text("x"),
+                Some(key),
+            ),
         ];
-        for q in queries {
-            let (sql, n) = crate::query::first_stream_sql(&q);
+        for (q, after) in queries {
+            let (sql, n) = crate::query::first_stream_sql(&q, after);
             let params: Vec<rusqlite::types::Value> =
                 (0..n).map(|_| rusqlite::types::Value::Integer(0)).collect();
             let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();

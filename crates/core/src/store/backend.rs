@@ -67,6 +67,21 @@ pub trait Backend: Send + Sync {
     ) -> Result<T, StoreError>;
 }
 
+/// A backend opened from a location — a file path, a connection string — so that
+/// `Triage::<B>::open(location)` (for example `vigil_sqlite::SqliteStore::open("vigil.db")`)
+/// gives the engine over it in one call.
+pub trait Open: Backend + Sized {
+    /// What names the storage: `std::path::Path` for a file, `str` for a connection string.
+    type Location: ?Sized;
+    /// How to open it; `Default` gives the recommended settings.
+    type Options: Default;
+    /// Why it could not be opened.
+    type Error;
+
+    /// Opens the backend at `location` with `options`.
+    fn open_with(location: &Self::Location, options: Self::Options) -> Result<Self, Self::Error>;
+}
+
 /// The reads of one transaction, all scoped to its tenant.
 pub trait ReadTx {
     /// The alert whose identity ([`crate::Alert::id`]) is `id`.

@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use chrono::{DateTime, Utc};
 
-use super::backend::{AlertRecord, Backend, Change, ReadTx, WriteTx};
+use super::backend::{AlertRecord, Backend, Change, Open, ReadTx, WriteTx};
 use super::event::{Event, EventKind, IngestOutcome};
 use super::query::{AlertQuery, Counts, Cursor, Order, Page};
 use super::types::{
@@ -56,6 +56,21 @@ impl<B: std::fmt::Debug> std::fmt::Debug for Triage<B> {
 impl<B: Backend + Default> Default for Triage<B> {
     fn default() -> Self {
         Triage::new(B::default())
+    }
+}
+
+impl<B: Open> Triage<B> {
+    /// Opens the backend at `location` with its default options, and the engine over it.
+    pub fn open(location: impl AsRef<B::Location>) -> Result<Triage<B>, B::Error> {
+        Triage::open_with(location, B::Options::default())
+    }
+
+    /// Opens the backend at `location` with `options`, and the engine over it.
+    pub fn open_with(
+        location: impl AsRef<B::Location>,
+        options: B::Options,
+    ) -> Result<Triage<B>, B::Error> {
+        Ok(Triage::new(B::open_with(location.as_ref(), options)?))
     }
 }
 
@@ -196,6 +211,16 @@ fn change_one(
     Ok(stored)
 }
 
+/// Narrows a scan to the alerts a rule can match by its type (types compare ignoring ASCII
+/// case, in rules and in queries alike).
+fn by_type(q: AlertQuery, rule: &SuppressionRule) -> AlertQuery {
+    if rule.is_any_type() {
+        q
+    } else {
+        q.alert_types([rule.alert_type().to_owned()])
+    }
+}
+
 fn check_rule(rule: &SuppressionRule) -> Result<RuleSet, StoreError> {
     super::check_rule(rule)
 }
@@ -243,7 +268,7 @@ fn apply(
     at: DateTime<Utc>,
 ) -> Result<Vec<AlertId>, StoreError> {
     let mut matched = Vec::new();
-    let open = AlertQuery::default().order(Order::Time);
+    let open = by_type(AlertQuery::default().order(Order::Time), rule);
     tx.scan(&open, &mut |r| {
         if set.is_suppressed(&r.stored.alert, at) {
             matched.push(r);
@@ -649,7 +674,10 @@ impl<B: Backend> Store for Triage<B> {
         self.backend.read(tenant, |tx| {
             let mut counts = [0u64; 4];
             let mut ids = Vec::new();
-            let every = AlertQuery::default().all_statuses().order(Order::Time);
+            let every = by_type(
+                AlertQuery::default().all_statuses().order(Order::Time),
+                rule,
+            );
             tx.scan(&every, &mut |r| {
                 let a = &r.stored.alert;
                 if set.is_suppressed(a, at) {

@@ -37,7 +37,7 @@ mod memory;
 mod query;
 mod types;
 
-pub use backend::{AlertRecord, Backend, Change, ReadTx, WriteTx};
+pub use backend::{AlertRecord, Backend, Change, Open, ReadTx, WriteTx};
 pub use engine::Triage;
 pub use event::{Event, EventKind, IngestOutcome};
 pub use memory::{MemoryBackend, MemoryStore};

@@ -32,6 +32,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod edges;
+mod events;
 mod identity;
 mod ingest;
 mod investigate;
@@ -48,6 +49,7 @@ use chrono::{DateTime, Utc};
 use vigil_core::store::Store;
 
 pub use edges::{edge_timestamps, edge_unicode_and_long_values};
+pub use events::{events_one_per_change, events_tenant_scoped_and_suppress_similar};
 pub use identity::{identity_reingest_spellings, identity_resource_name};
 pub use ingest::{
     ingest_batch_atomicity, ingest_counts, ingest_duplicate_ids_in_batch,
@@ -125,6 +127,8 @@ checks! {
     Store ingest_suppression_equals_matcher,
     Store identity_resource_name,
     Store identity_reingest_spellings,
+    Store events_one_per_change,
+    Store events_tenant_scoped_and_suppress_similar,
     Store query_default_shows_open_alerts,
     Store query_order_severity_then_time,
     Store query_order_time,
@@ -255,6 +259,8 @@ macro_rules! conformance_tests {
             ingest_suppression_equals_matcher,
             identity_resource_name,
             identity_reingest_spellings,
+            events_one_per_change,
+            events_tenant_scoped_and_suppress_similar,
             query_default_shows_open_alerts,
             query_order_severity_then_time,
             query_order_time,
