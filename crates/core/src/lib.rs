@@ -63,6 +63,7 @@ pub mod severity;
 pub mod status;
 pub mod store;
 pub mod suppression;
+pub mod text;
 
 pub use alert::{
     Alert, AlertBuilder, AlertId, ExtendedLink, ResourceIdentifier, SupportingEvidence,

@@ -60,6 +60,23 @@ impl Severity {
         Severity::High,
     ];
 
+    /// The severity's rank: 0 (Informational) to 3 (High), the one number every order, index
+    /// and score uses for it.
+    ///
+    /// ```
+    /// use vigil_core::Severity;
+    /// assert_eq!(Severity::High.rank(), 3);
+    /// assert_eq!(Severity::Informational.rank(), 0);
+    /// ```
+    pub const fn rank(self) -> u8 {
+        match self {
+            Severity::Informational => 0,
+            Severity::Low => 1,
+            Severity::Medium => 2,
+            Severity::High => 3,
+        }
+    }
+
     /// The name Defender uses (`"High"`, …).
     pub const fn as_str(self) -> &'static str {
         match self {

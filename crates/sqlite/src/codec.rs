@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 use vigil_core::store::{ErrorKind, FeedbackReason, SortKey, StoreError, StoredAlert, Suppression};
 use vigil_core::store::{Order, entity_values, resource_ids};
 use vigil_core::suppression::SuppressionReason;
+use vigil_core::text::fold;
 use vigil_core::{Alert, Status};
 
 use crate::error::corrupt_alert;
@@ -95,7 +96,7 @@ impl Derived {
         resources.dedup();
         let mut entities: Vec<String> = entity_values(alert)
             .into_iter()
-            .map(str::to_lowercase)
+            .map(|v| fold(v).into_owned())
             .collect();
         entities.sort();
         entities.dedup();
@@ -104,10 +105,10 @@ impl Derived {
             time_us: sev.secondary,
             priority: prio.primary,
             alert_type_lc: alert.alert_type().to_ascii_lowercase(),
-            product_lc: alert.product_name().map(str::to_lowercase),
-            display_lc: alert.display_name().to_lowercase(),
+            product_lc: alert.product_name().map(|p| fold(p).into_owned()),
+            display_lc: fold(alert.display_name()).into_owned(),
             correlation_key: alert.correlation_key().map(str::to_owned),
-            compromised_lc: alert.compromised_entity().map(str::to_lowercase),
+            compromised_lc: alert.compromised_entity().map(|c| fold(c).into_owned()),
             resources,
             entities,
         }

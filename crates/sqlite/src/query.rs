@@ -17,6 +17,7 @@ use vigil_core::store::{
     AlertQuery, AlertRecord, Counts, Order, ResourceFilter, SortKey, StoreError, StoredAlert,
     TenantId,
 };
+use vigil_core::text::fold;
 use vigil_core::{Alert, Severity, Status};
 
 use crate::alerts::load;
@@ -24,10 +25,7 @@ use crate::codec::{Derived, parse_list, parse_status, status_text};
 use crate::error::Db;
 
 fn rank(s: Severity) -> i64 {
-    Severity::ALL
-        .iter()
-        .position(|x| *x == s)
-        .map_or(0, |i| i as i64)
+    i64::from(s.rank())
 }
 
 enum ResourceCheck {
@@ -94,7 +92,7 @@ impl Plan {
                 " AND product_lc IN ({})",
                 placeholders(q.products.len())
             ));
-            params.extend(q.products.iter().map(|p| Value::Text(p.to_lowercase())));
+            params.extend(q.products.iter().map(|p| Value::Text(fold(p).into_owned())));
         }
         if let Some(since) = q.since {
             // time_us is the floor of the time in microseconds: exact for whole microseconds,
@@ -114,7 +112,7 @@ impl Plan {
         }
         if let Some(text) = &q.text {
             cond.push_str(" AND instr(display_lc, ?) > 0");
-            params.push(Value::Text(text.to_lowercase()));
+            params.push(Value::Text(fold(text).into_owned()));
         }
         if !q.intents.is_empty() || !q.tactics.is_empty() || !q.techniques.is_empty() {
             exact = false;
@@ -128,7 +126,7 @@ impl Plan {
             cond,
             params,
             resource,
-            entity: q.entity.as_ref().map(|e| e.to_lowercase()),
+            entity: q.entity.as_ref().map(|e| fold(e).into_owned()),
             exact,
             empty,
         }
@@ -521,7 +519,7 @@ pub(crate) fn related_candidates(
     let compromised = me
         .compromised_entity()
         .filter(|c| !c.is_empty())
-        .map(str::to_lowercase);
+        .map(|c| fold(c).into_owned());
     let values = serde_json::to_string(&d.entities).unwrap_or_else(|_| "[]".to_owned());
     let mut stmt = conn
         .prepare_cached(

@@ -405,14 +405,17 @@ pub fn relations(me: &crate::Alert, other: &crate::Alert) -> Vec<Relation> {
     }
     if let (Some(a), Some(b)) = (me.compromised_entity(), other.compromised_entity())
         && !a.is_empty()
-        && a.to_lowercase() == b.to_lowercase()
+        && crate::text::eq_folded(a, b)
     {
         out.push(Relation::CompromisedEntity(a.to_owned()));
     }
-    let mine: Vec<String> = entity_values(me).iter().map(|v| v.to_lowercase()).collect();
+    let mine: Vec<String> = entity_values(me)
+        .iter()
+        .map(|v| crate::text::fold(v).into_owned())
+        .collect();
     let mut shared: Vec<String> = entity_values(other)
         .iter()
-        .map(|v| v.to_lowercase())
+        .map(|v| crate::text::fold(v).into_owned())
         .filter(|v| mine.contains(v))
         .collect();
     shared.sort();

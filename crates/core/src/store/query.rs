@@ -50,27 +50,16 @@ impl Order {
 /// assert_eq!(priority_score(Severity::Informational, &[]), 0);
 /// ```
 pub fn priority_score(severity: Severity, intents: &[KillChainIntent]) -> i64 {
-    let rank = match severity {
-        Severity::Informational => 0,
-        Severity::Low => 1,
-        Severity::Medium => 2,
-        Severity::High => 3,
-    };
     let stage = intents
         .iter()
         .map(KillChainIntent::stage)
         .max()
         .unwrap_or(0);
-    40 * rank + 5 * i64::from(stage)
+    40 * severity_rank(severity) + 5 * i64::from(stage)
 }
 
 pub(crate) fn severity_rank(s: Severity) -> i64 {
-    match s {
-        Severity::Informational => 0,
-        Severity::Low => 1,
-        Severity::Medium => 2,
-        Severity::High => 3,
-    }
+    i64::from(s.rank())
 }
 
 /// A position in the queue, returned as [`Page::next`] and passed back as
@@ -376,7 +365,11 @@ impl AlertQuery {
             .map(|t| t.to_ascii_lowercase())
             .collect();
         types.sort();
-        let mut products: Vec<String> = self.products.iter().map(|p| p.to_lowercase()).collect();
+        let mut products: Vec<String> = self
+            .products
+            .iter()
+            .map(|p| crate::text::fold(p).into_owned())
+            .collect();
         products.sort();
         let text = format!(
             "{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}",
@@ -429,7 +422,7 @@ impl AlertQuery {
     /// Whether `alert` passes every filter (not the cursor). This is the contract's definition
     /// of each filter; stores may evaluate them differently but must agree with it.
     pub fn matches(&self, alert: &Alert) -> bool {
-        let ci_eq = |a: &str, b: &str| a.to_lowercase() == b.to_lowercase();
+        let ci_eq = crate::text::eq_folded;
         if !self.effective_statuses().contains(&alert.status()) {
             return false;
         }
@@ -505,10 +498,7 @@ impl AlertQuery {
             return false;
         }
         if let Some(text) = &self.text
-            && !alert
-                .display_name()
-                .to_lowercase()
-                .contains(&text.to_lowercase())
+            && !crate::text::fold(alert.display_name()).contains(crate::text::fold(text).as_ref())
         {
             return false;
         }
@@ -590,6 +580,29 @@ impl Counts {
                 .collect(),
             by_status: Status::ALL.iter().copied().zip(st).collect(),
         }
+    }
+
+    /// How many alerts of this severity were counted.
+    ///
+    /// ```
+    /// use vigil_core::Severity;
+    /// use vigil_core::store::Counts;
+    ///
+    /// assert_eq!(Counts::of([]).get(Severity::High), 0);
+    /// ```
+    pub fn get(&self, severity: Severity) -> u64 {
+        self.by_severity
+            .iter()
+            .find(|(s, _)| *s == severity)
+            .map_or(0, |(_, n)| *n)
+    }
+
+    /// How many alerts in this status were counted.
+    pub fn with_status(&self, status: Status) -> u64 {
+        self.by_status
+            .iter()
+            .find(|(s, _)| *s == status)
+            .map_or(0, |(_, n)| *n)
     }
 
     /// All alerts counted.

@@ -16,36 +16,7 @@ pub(crate) const MAX_REGEX_LEN: usize = 1000;
 /// Largest compiled regex program accepted, in bytes.
 pub(crate) const MAX_REGEX_SIZE: usize = 256 * 1024;
 
-/// Case folding used for case-insensitive comparison: Unicode lower-case, character by
-/// character (so it is a homomorphism: if `a` contains `b`, `fold(a)` contains `fold(b)`), with
-/// the long s `ſ` folded to `s` as Unicode case folding does (the Kelvin sign already lower-cases
-/// to `k`). With that, every character that folds to an ASCII letter lower-cases to it, which is
-/// what lets ASCII literals of case-insensitive regexes serve as index keys.
-pub(crate) fn fold(s: &str) -> Cow<'_, str> {
-    if s.is_ascii() {
-        return if s.bytes().any(|b| b.is_ascii_uppercase()) {
-            Cow::Owned(s.to_ascii_lowercase())
-        } else {
-            Cow::Borrowed(s)
-        };
-    }
-    if s.chars()
-        .any(|c| c.is_uppercase() || (!c.is_ascii() && needs_fold(c)))
-    {
-        Cow::Owned(s.chars().flat_map(fold_char).collect())
-    } else {
-        Cow::Borrowed(s)
-    }
-}
-
-fn needs_fold(c: char) -> bool {
-    c == '\u{17F}' || c.to_lowercase().ne([c])
-}
-
-/// One character, folded.
-pub(crate) fn fold_char(c: char) -> std::char::ToLowercase {
-    if c == '\u{17F}' { 's' } else { c }.to_lowercase()
-}
+pub(crate) use crate::text::fold;
 
 /// Three-valued truth: a test on a value the alert does not have is `Absent`.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
