@@ -20,7 +20,8 @@ use vigil_core::suppression::{Explanation, SuppressionRule};
 use vigil_core::{Alert, AlertId};
 use vigil_sqlite::{CheckReport, Options, SqliteError, SqliteStore};
 
-use crate::{Command, Ctx, Res, RulesCommand};
+use crate::output::{Ctx, Res};
+use crate::{Command, RulesCommand};
 
 /// How long a write waits for another command's write to finish, unless `--busy-timeout` or
 /// `VIGIL_BUSY_TIMEOUT` says otherwise: long enough for several large imports and status
