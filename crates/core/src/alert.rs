@@ -4,13 +4,11 @@ use std::fmt;
 use std::str::FromStr;
 
 use chrono::{DateTime, Utc};
-use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 
 use crate::attack::TechniqueId;
-use crate::entity::lookup;
-use crate::intent::format_intents;
+use crate::entity::{lookup, set_loose};
 use crate::{Entity, Error, JsonMap, KillChainIntent, Severity, Status};
 
 /// An alert identifier: Defender's `systemAlertId`, or an alert's ARM resource `name` (see
@@ -179,49 +177,23 @@ impl ResourceIdentifier {
             }
         }
     }
-
-    pub(crate) fn to_json(&self) -> JsonMap {
-        let mut m = JsonMap::new();
-        let s = |v: &str| Value::String(v.to_owned());
-        match self {
-            ResourceIdentifier::AzureResource {
-                azure_resource_id,
-                extra,
-            } => {
-                m.insert("azureResourceId".into(), s(azure_resource_id));
-                m.extend(extra.clone());
-                m.insert("type".into(), s("AzureResource"));
-            }
-            ResourceIdentifier::LogAnalytics {
-                workspace_id,
-                workspace_subscription_id,
-                workspace_resource_group,
-                agent_id,
-                extra,
-            } => {
-                m.insert("workspaceId".into(), s(workspace_id));
-                for (k, v) in [
-                    ("workspaceSubscriptionId", workspace_subscription_id),
-                    ("workspaceResourceGroup", workspace_resource_group),
-                    ("agentId", agent_id),
-                ] {
-                    if let Some(v) = v {
-                        m.insert(k.into(), s(v));
-                    }
-                }
-                m.extend(extra.clone());
-                m.insert("type".into(), s("LogAnalytics"));
-            }
-            ResourceIdentifier::Other { properties, .. } => m = properties.clone(),
-        }
-        m
-    }
 }
 
 /// A related link of an alert (`extendedLinks[]`): Defender writes `Category`, `Label`, `Href`
-/// and `Type`; every key is kept.
+/// and `Type`; every key is kept, in order.
+///
+/// ```
+/// use vigil_core::ExtendedLink;
+///
+/// let link = ExtendedLink::new("https://example.com/report", "Threat report")
+///     .with("Category", "threat_reports")
+///     .with("Type", "webLink");
+/// assert_eq!(link.href(), Some("https://example.com/report"));
+/// assert_eq!(link.category(), Some("threat_reports"));
+/// assert_eq!(link.as_json().len(), 4);
+/// ```
 #[derive(Clone, Debug, PartialEq, Default)]
-pub struct ExtendedLink(pub JsonMap);
+pub struct ExtendedLink(JsonMap);
 
 impl ExtendedLink {
     /// A link with `Href` and `Label`.
@@ -232,8 +204,34 @@ impl ExtendedLink {
         ExtendedLink(m)
     }
 
+    /// A link from its JSON object, kept verbatim.
+    pub fn from_json(link: JsonMap) -> ExtendedLink {
+        ExtendedLink(link)
+    }
+
+    /// Sets a key (replacing one whose name matches case-insensitively), for building.
+    pub fn with(mut self, key: &str, value: impl Into<Value>) -> ExtendedLink {
+        set_loose(&mut self.0, key, value.into());
+        self
+    }
+
+    /// The link's JSON object, verbatim.
+    pub fn as_json(&self) -> &JsonMap {
+        &self.0
+    }
+
+    /// The link's JSON object, taken out.
+    pub fn into_json(self) -> JsonMap {
+        self.0
+    }
+
+    /// A key's value, matched case-insensitively.
+    pub fn get(&self, key: &str) -> Option<&Value> {
+        lookup(&self.0, key)
+    }
+
     fn field(&self, key: &str) -> Option<&str> {
-        lookup(&self.0, key).and_then(Value::as_str)
+        self.get(key).and_then(Value::as_str)
     }
 
     /// `Href`: the link target.
@@ -259,13 +257,44 @@ impl ExtendedLink {
 
 /// The evidence Defender attaches to an alert (`supportingEvidence`). Its shape depends on its
 /// `type` (`tabularEvidences`, `supportingEvidenceList`, …), so it is kept verbatim.
+///
+/// ```
+/// use vigil_core::{SupportingEvidence, Value, json};
+///
+/// let Value::Object(m) = json!({"type": "tabularEvidences", "title": "Logons"}) else {
+///     unreachable!()
+/// };
+/// let evidence = SupportingEvidence::from_json(m);
+/// assert_eq!(evidence.evidence_type(), Some("tabularEvidences"));
+/// assert_eq!(evidence.get("title"), Some(&json!("Logons")));
+/// ```
 #[derive(Clone, Debug, PartialEq, Default)]
-pub struct SupportingEvidence(pub JsonMap);
+pub struct SupportingEvidence(JsonMap);
 
 impl SupportingEvidence {
+    /// Evidence from its JSON object, kept verbatim.
+    pub fn from_json(evidence: JsonMap) -> SupportingEvidence {
+        SupportingEvidence(evidence)
+    }
+
+    /// The evidence's JSON object, verbatim.
+    pub fn as_json(&self) -> &JsonMap {
+        &self.0
+    }
+
+    /// The evidence's JSON object, taken out.
+    pub fn into_json(self) -> JsonMap {
+        self.0
+    }
+
+    /// A key's value, matched case-insensitively.
+    pub fn get(&self, key: &str) -> Option<&Value> {
+        lookup(&self.0, key)
+    }
+
     /// The evidence's `type`.
     pub fn evidence_type(&self) -> Option<&str> {
-        lookup(&self.0, "type").and_then(Value::as_str)
+        self.get("type").and_then(Value::as_str)
     }
 }
 
@@ -750,125 +779,5 @@ impl AlertBuilder {
     /// The alert.
     pub fn build(self) -> Alert {
         self.0
-    }
-}
-
-/// Formats a timestamp as Defender does: seven fractional digits and `Z`, or nine digits when
-/// the instant has nanoseconds that seven digits cannot hold. A leap second (`23:59:60`) follows
-/// the same rule.
-pub(crate) fn format_time(t: &DateTime<Utc>) -> String {
-    use chrono::SecondsFormat;
-    let nanos = t.timestamp_subsec_nanos();
-    // chrono keeps a leap second's fraction above one second; `%S` already prints `60`.
-    let leap = nanos >= 1_000_000_000;
-    let frac = nanos % 1_000_000_000;
-    if frac.is_multiple_of(100) {
-        format!("{}.{:07}Z", t.format("%Y-%m-%dT%H:%M:%S"), frac / 100)
-    } else if leap {
-        format!("{}.{:09}Z", t.format("%Y-%m-%dT%H:%M:%S"), frac)
-    } else {
-        t.to_rfc3339_opts(SecondsFormat::Nanos, true)
-    }
-}
-
-struct Properties<'a>(&'a Alert);
-
-impl Serialize for Properties<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let a = self.0;
-        let mut m = s.serialize_map(None)?;
-        if let Some(v) = &a.version {
-            m.serialize_entry("version", v)?;
-        }
-        m.serialize_entry("alertType", &a.alert_type)?;
-        m.serialize_entry("systemAlertId", &a.system_alert_id)?;
-        if let Some(v) = &a.product_component_name {
-            m.serialize_entry("productComponentName", v)?;
-        }
-        m.serialize_entry("alertDisplayName", &a.display_name)?;
-        if let Some(v) = &a.description {
-            m.serialize_entry("description", v)?;
-        }
-        m.serialize_entry("severity", &a.severity)?;
-        if !a.intents.is_empty() {
-            m.serialize_entry("intent", &format_intents(&a.intents))?;
-        }
-        if let Some(t) = &a.start_time {
-            m.serialize_entry("startTimeUtc", &format_time(t))?;
-        }
-        if let Some(t) = &a.end_time {
-            m.serialize_entry("endTimeUtc", &format_time(t))?;
-        }
-        let ids: Vec<JsonMap> = a.resource_identifiers.iter().map(|r| r.to_json()).collect();
-        m.serialize_entry("resourceIdentifiers", &ids)?;
-        m.serialize_entry("remediationSteps", &a.remediation_steps)?;
-        if let Some(v) = &a.vendor_name {
-            m.serialize_entry("vendorName", v)?;
-        }
-        m.serialize_entry("status", &a.status)?;
-        let links: Vec<&JsonMap> = a.extended_links.iter().map(|l| &l.0).collect();
-        m.serialize_entry("extendedLinks", &links)?;
-        if let Some(v) = &a.alert_uri {
-            m.serialize_entry("alertUri", v)?;
-        }
-        m.serialize_entry("timeGeneratedUtc", &format_time(&a.time_generated))?;
-        if let Some(v) = &a.product_name {
-            m.serialize_entry("productName", v)?;
-        }
-        if let Some(t) = &a.processing_end_time {
-            m.serialize_entry("processingEndTimeUtc", &format_time(t))?;
-        }
-        m.serialize_entry("entities", &a.entities)?;
-        m.serialize_entry("isIncident", &a.is_incident)?;
-        if let Some(v) = &a.correlation_key {
-            m.serialize_entry("correlationKey", v)?;
-        }
-        m.serialize_entry("extendedProperties", &a.extended_properties)?;
-        if let Some(v) = &a.compromised_entity {
-            m.serialize_entry("compromisedEntity", v)?;
-        }
-        if !a.techniques.is_empty() {
-            m.serialize_entry("techniques", &a.techniques)?;
-        }
-        if !a.sub_techniques.is_empty() {
-            m.serialize_entry("subTechniques", &a.sub_techniques)?;
-        }
-        if let Some(v) = &a.supporting_evidence {
-            m.serialize_entry("supportingEvidence", &v.0)?;
-        }
-        for (k, v) in &a.extra {
-            m.serialize_entry(k, v)?;
-        }
-        m.end()
-    }
-}
-
-impl Serialize for Alert {
-    /// Writes the 2022-01-01 ARM resource form. Collections are always written (possibly
-    /// empty); absent optional values are omitted; unknown properties follow the known ones.
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut m = s.serialize_map(None)?;
-        if let Some(v) = &self.resource_id {
-            m.serialize_entry("id", v)?;
-        }
-        if let Some(v) = &self.name {
-            m.serialize_entry("name", v)?;
-        }
-        if let Some(v) = &self.resource_type {
-            m.serialize_entry("type", v)?;
-        }
-        m.serialize_entry("properties", &Properties(self))?;
-        for (k, v) in &self.envelope_extra {
-            m.serialize_entry(k, v)?;
-        }
-        m.end()
-    }
-}
-
-impl<'de> Deserialize<'de> for Alert {
-    /// Reads any form [`crate::defender::parse_alerts`] accepts for a single alert.
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let v = Value::deserialize(d)?;
-        crate::defender::alert_from_value(v, "").map_err(serde::de::Error::custom)
     }
 }

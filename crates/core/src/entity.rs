@@ -212,13 +212,7 @@ impl Entity {
     /// Sets a property (replacing one whose name matches case-insensitively) and returns the
     /// entity, for building.
     pub fn with(mut self, key: &str, value: impl Into<Value>) -> Entity {
-        let existing = self
-            .properties
-            .keys()
-            .find(|k| k.eq_ignore_ascii_case(key))
-            .cloned();
-        let key = existing.unwrap_or_else(|| key.to_owned());
-        self.properties.insert(key, value.into());
+        set_loose(&mut self.properties, key, value.into());
         self
     }
 
@@ -325,6 +319,13 @@ impl Entity {
         ];
         KEYS.iter().find_map(|k| self.get_str(k))
     }
+}
+
+/// Sets `key` in `map`, replacing the value of a key that matches it case-insensitively (and
+/// keeping that key's spelling and position).
+pub(crate) fn set_loose(map: &mut JsonMap, key: &str, value: Value) {
+    let existing = map.keys().find(|k| k.eq_ignore_ascii_case(key)).cloned();
+    map.insert(existing.unwrap_or_else(|| key.to_owned()), value);
 }
 
 pub(crate) fn lookup<'a>(map: &'a JsonMap, key: &str) -> Option<&'a Value> {

@@ -63,6 +63,7 @@ pub mod severity;
 pub mod status;
 pub mod store;
 pub mod suppression;
+mod time;
 
 pub use alert::{
     Alert, AlertBuilder, AlertId, ExtendedLink, ResourceIdentifier, SupportingEvidence,
@@ -72,6 +73,28 @@ pub use error::Error;
 pub use intent::KillChainIntent;
 pub use severity::Severity;
 pub use status::Status;
+
+/// The date and time library every timestamp of the API uses (`DateTime<Utc>`), re-exported so
+/// that embedders use the same version without depending on it themselves.
+///
+/// ```
+/// use vigil_core::chrono::{TimeZone, Utc};
+///
+/// let at = Utc.with_ymd_and_hms(2026, 11, 2, 8, 30, 0).single();
+/// assert!(at.is_some());
+/// ```
+pub use chrono;
+/// A JSON value and the macro that writes one, for entity properties, extended properties and
+/// conditions without a `serde_json` dependency of one's own.
+///
+/// ```
+/// use vigil_core::{Entity, Value, json};
+///
+/// let e = Entity::host("vm1").with("tags", json!(["prod", "web"]));
+/// assert_eq!(e.get("tags"), Some(&json!(["prod", "web"])));
+/// assert!(matches!(e.get("hostName"), Some(Value::String(_))));
+/// ```
+pub use serde_json::{Value, json};
 
 /// A JSON object, as kept verbatim for open-ended parts of an alert (entity properties,
 /// extended properties, unknown properties). Keys keep their original order.

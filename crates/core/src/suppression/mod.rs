@@ -34,6 +34,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod compiled;
 mod cond;
 mod explain;
 mod index;
@@ -52,8 +53,6 @@ pub use rule::{
     Condition, EntityAbsence, RULE_RESOURCE_TYPE, RuleState, SuppressionReason, SuppressionRule,
     SuppressionRuleBuilder,
 };
-
-pub(crate) use rule::rule_from_value;
 
 /// One problem in one rule, found by [`RuleSet::compile`].
 #[derive(Clone, Debug, PartialEq, Eq)]
