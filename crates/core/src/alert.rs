@@ -1,6 +1,7 @@
 //! The alert model.
 
 use std::fmt;
+use std::marker::PhantomData;
 use std::str::FromStr;
 
 use chrono::{DateTime, Utc};
@@ -376,47 +377,111 @@ impl Alert {
         severity: Severity,
         time_generated: DateTime<Utc>,
     ) -> AlertBuilder {
-        AlertBuilder(Alert {
-            resource_id: None,
-            name: None,
-            resource_type: None,
-            envelope_extra: JsonMap::new(),
-            version: None,
-            alert_type: alert_type.into(),
-            system_alert_id,
-            product_component_name: None,
-            display_name: display_name.into(),
-            description: None,
-            severity,
-            intents: Vec::new(),
-            start_time: None,
-            end_time: None,
-            resource_identifiers: Vec::new(),
-            remediation_steps: Vec::new(),
-            vendor_name: None,
-            status: Status::Active,
-            extended_links: Vec::new(),
-            alert_uri: None,
-            time_generated,
-            product_name: None,
-            processing_end_time: None,
-            entities: Vec::new(),
-            is_incident: false,
-            correlation_key: None,
-            extended_properties: JsonMap::new(),
-            compromised_entity: None,
-            techniques: Vec::new(),
-            sub_techniques: Vec::new(),
-            supporting_evidence: None,
-            extra: JsonMap::new(),
-        })
+        AlertBuilder {
+            alert: Alert {
+                resource_id: None,
+                name: None,
+                resource_type: None,
+                envelope_extra: JsonMap::new(),
+                version: None,
+                alert_type: alert_type.into(),
+                system_alert_id,
+                product_component_name: None,
+                display_name: display_name.into(),
+                description: None,
+                severity,
+                intents: Vec::new(),
+                start_time: None,
+                end_time: None,
+                resource_identifiers: Vec::new(),
+                remediation_steps: Vec::new(),
+                vendor_name: None,
+                status: Status::Active,
+                extended_links: Vec::new(),
+                alert_uri: None,
+                time_generated,
+                product_name: None,
+                processing_end_time: None,
+                entities: Vec::new(),
+                is_incident: false,
+                correlation_key: None,
+                extended_properties: JsonMap::new(),
+                compromised_entity: None,
+                techniques: Vec::new(),
+                sub_techniques: Vec::new(),
+                supporting_evidence: None,
+                extra: JsonMap::new(),
+            },
+            arm: None,
+            state: PhantomData,
+        }
     }
 
-    /// A builder holding this alert, to make a changed copy. Meant for stores restoring a record
-    /// (for example keeping a stored status when an alert is ingested again); status *changes*
-    /// go through [`Alert::transition`].
-    pub fn into_builder(self) -> AlertBuilder {
-        AlertBuilder(self)
+    /// A builder holding this alert, to make a changed copy. It keeps the alert's status: status
+    /// changes go through [`Alert::transition`], the checked lifecycle.
+    ///
+    /// ```
+    /// use vigil_core::chrono::Utc;
+    /// use vigil_core::{Alert, AlertId, Severity};
+    ///
+    /// let a = Alert::builder(AlertId::new("a1")?, "VM_EICAR", "Test", Severity::High, Utc::now()).build();
+    /// let b = a.clone().into_builder().description("seen twice").build();
+    /// assert_eq!(b.description(), Some("seen twice"));
+    /// assert_eq!(b.status(), a.status());
+    /// # Ok::<(), vigil_core::Error>(())
+    /// ```
+    pub fn into_builder(self) -> AlertBuilder<ExistingAlert> {
+        AlertBuilder {
+            alert: self,
+            arm: None,
+            state: PhantomData,
+        }
+    }
+
+    /// A copy of this alert under another id: `id` becomes its `systemAlertId` and, if it has
+    /// an ARM `name`, its name too (and the last segment of its ARM `id` when that segment was
+    /// the name). Everything else, the status included, is copied. This is how to make "the same
+    /// alert again" (a repeat, a test double) without editing JSON.
+    ///
+    /// ```
+    /// use vigil_core::chrono::Utc;
+    /// use vigil_core::{Alert, AlertId, Severity};
+    ///
+    /// let a = Alert::builder(AlertId::new("a1")?, "VM_EICAR", "Test", Severity::High, Utc::now())
+    ///     .arm("sub-1", "westeurope")
+    ///     .build();
+    /// let b = a.with_id(AlertId::new("a2")?);
+    /// assert_eq!(b.id().as_str(), "a2");
+    /// assert_eq!(b.system_alert_id().as_str(), "a2");
+    /// assert_eq!(
+    ///     b.resource_id(),
+    ///     Some("/subscriptions/sub-1/providers/Microsoft.Security/locations/westeurope/alerts/a2")
+    /// );
+    /// assert_eq!(b.alert_type(), a.alert_type());
+    /// # Ok::<(), vigil_core::Error>(())
+    /// ```
+    pub fn with_id(&self, id: AlertId) -> Alert {
+        let mut copy = self.clone();
+        if let Some(old) = copy.name.replace(id.clone())
+            && let Some(rid) = &mut copy.resource_id
+            && let Some(stem) = rid.strip_suffix(old.as_str())
+            && stem.ends_with('/')
+        {
+            *rid = format!("{stem}{id}");
+        }
+        if self.name.is_none() {
+            copy.name = None;
+        }
+        copy.system_alert_id = id;
+        copy
+    }
+
+    /// Sets the status of an alert whose stored status outlives a new copy of its content (an
+    /// alert ingested again keeps the status a person gave it). This is **not** a status change
+    /// and skips the lifecycle on purpose: it restores what was already the alert's status.
+    /// Status changes go through [`Alert::transition`].
+    pub(crate) fn keep_status(&mut self, status: Status) {
+        self.status = status;
     }
 
     /// Changes the status through the checked lifecycle ([`Status::transition`]) and returns the
@@ -640,22 +705,71 @@ impl Alert {
     }
 }
 
+/// The ARM resource type of an alert, `Microsoft.Security/Locations/alerts`.
+pub const ALERT_RESOURCE_TYPE: &str = "Microsoft.Security/Locations/alerts";
+
 /// Builds an [`Alert`] in Rust; see [`Alert::builder`]. Every method sets one optional property.
-#[derive(Clone, Debug)]
+///
+/// The type parameter says where the builder came from: [`Alert::builder`] gives an
+/// `AlertBuilder<NewAlert>`, which may set the initial status ([`AlertBuilder::status`]);
+/// [`Alert::into_builder`] gives an `AlertBuilder<ExistingAlert>`, which keeps the alert's status
+/// (a status *change* goes through [`Alert::transition`], the checked lifecycle):
+///
+/// ```compile_fail
+/// # use vigil_core::{Alert, AlertId, Severity, Status};
+/// # let at = vigil_core::chrono::Utc::now();
+/// # let alert = Alert::builder(AlertId::new("a")?, "T", "t", Severity::Low, at).build();
+/// #[deny(deprecated)]
+/// let reopened = alert.into_builder().status(Status::Active).build();
+/// # Ok::<(), vigil_core::Error>(())
+/// ```
 #[must_use = "call build() to get the alert"]
-pub struct AlertBuilder(Alert);
+pub struct AlertBuilder<S = NewAlert> {
+    alert: Alert,
+    arm: Option<(String, String)>,
+    state: PhantomData<fn() -> S>,
+}
+
+/// Marks an [`AlertBuilder`] for a new alert, from [`Alert::builder`]: it may set the initial
+/// status.
+#[derive(Debug)]
+pub enum NewAlert {}
+
+/// Marks an [`AlertBuilder`] holding an existing alert, from [`Alert::into_builder`]: it keeps
+/// the alert's status.
+#[derive(Debug)]
+pub enum ExistingAlert {}
+
+impl<S> Clone for AlertBuilder<S> {
+    fn clone(&self) -> Self {
+        AlertBuilder {
+            alert: self.alert.clone(),
+            arm: self.arm.clone(),
+            state: PhantomData,
+        }
+    }
+}
+
+impl<S> fmt::Debug for AlertBuilder<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AlertBuilder")
+            .field("alert", &self.alert)
+            .field("arm", &self.arm)
+            .finish()
+    }
+}
 
 macro_rules! opt_string_setters {
     ($($(#[$m:meta])* $f:ident),* $(,)?) => {$(
         $(#[$m])*
         pub fn $f(mut self, value: impl Into<String>) -> Self {
-            self.0.$f = Some(value.into());
+            self.alert.$f = Some(value.into());
             self
         }
     )*};
 }
 
-impl AlertBuilder {
+impl<S> AlertBuilder<S> {
     opt_string_setters! {
         /// ARM resource id (`id`).
         resource_id,
@@ -681,73 +795,95 @@ impl AlertBuilder {
 
     /// ARM resource name (`name`): the alert's identity when set (see [`Alert::id`]).
     pub fn name(mut self, name: AlertId) -> Self {
-        self.0.name = Some(name);
+        self.alert.name = Some(name);
         self
     }
 
-    /// Initial status (default [`Status::Active`]), for alerts recorded after the fact.
-    pub fn status(mut self, status: Status) -> Self {
-        self.0.status = status;
+    /// Writes the ARM envelope of a subscription-level alert in `location` (e.g. `westeurope`):
+    /// `id` `/subscriptions/{subscription_id}/providers/Microsoft.Security/locations/{location}/alerts/{name}`,
+    /// `name` (the one set with [`AlertBuilder::name`], else the system alert id) and `type`
+    /// [`ALERT_RESOURCE_TYPE`] (unless [`AlertBuilder::resource_type`] set another). The id is
+    /// made by [`AlertBuilder::build`], so the order of the calls does not matter.
+    ///
+    /// ```
+    /// use vigil_core::chrono::Utc;
+    /// use vigil_core::{Alert, AlertId, Severity};
+    ///
+    /// let alert = Alert::builder(AlertId::new("2518_4d25")?, "VM_EICAR", "Test", Severity::High, Utc::now())
+    ///     .arm("00000000-0000-0000-0000-000000000001", "westeurope")
+    ///     .build();
+    /// assert_eq!(alert.name(), Some("2518_4d25"));
+    /// assert_eq!(
+    ///     alert.resource_id(),
+    ///     Some("/subscriptions/00000000-0000-0000-0000-000000000001/providers/Microsoft.Security/locations/westeurope/alerts/2518_4d25")
+    /// );
+    /// assert_eq!(alert.resource_type(), Some("Microsoft.Security/Locations/alerts"));
+    /// # Ok::<(), vigil_core::Error>(())
+    /// ```
+    pub fn arm(mut self, subscription_id: impl Into<String>, location: impl Into<String>) -> Self {
+        self.arm = Some((subscription_id.into(), location.into()));
         self
     }
 
     /// Adds a kill-chain intent.
     pub fn intent(mut self, intent: KillChainIntent) -> Self {
-        self.0.intents.push(intent);
+        self.alert.intents.push(intent);
         self
     }
 
     /// Activity start (`startTimeUtc`).
     pub fn start_time(mut self, t: DateTime<Utc>) -> Self {
-        self.0.start_time = Some(t);
+        self.alert.start_time = Some(t);
         self
     }
 
     /// Activity end (`endTimeUtc`).
     pub fn end_time(mut self, t: DateTime<Utc>) -> Self {
-        self.0.end_time = Some(t);
+        self.alert.end_time = Some(t);
         self
     }
 
     /// Processing end (`processingEndTimeUtc`).
     pub fn processing_end_time(mut self, t: DateTime<Utc>) -> Self {
-        self.0.processing_end_time = Some(t);
+        self.alert.processing_end_time = Some(t);
         self
     }
 
     /// Adds a resource identifier.
     pub fn resource_identifier(mut self, r: ResourceIdentifier) -> Self {
-        self.0.resource_identifiers.push(r);
+        self.alert.resource_identifiers.push(r);
         self
     }
 
     /// Adds a remediation step.
     pub fn remediation_step(mut self, step: impl Into<String>) -> Self {
-        self.0.remediation_steps.push(step.into());
+        self.alert.remediation_steps.push(step.into());
         self
     }
 
     /// Adds an extended link.
     pub fn extended_link(mut self, link: ExtendedLink) -> Self {
-        self.0.extended_links.push(link);
+        self.alert.extended_links.push(link);
         self
     }
 
     /// Adds an entity.
     pub fn entity(mut self, entity: Entity) -> Self {
-        self.0.entities.push(entity);
+        self.alert.entities.push(entity);
         self
     }
 
     /// Marks the alert as an incident.
     pub fn incident(mut self, is_incident: bool) -> Self {
-        self.0.is_incident = is_incident;
+        self.alert.is_incident = is_incident;
         self
     }
 
     /// Sets an extended property.
     pub fn extended_property(mut self, key: impl Into<String>, value: impl Into<Value>) -> Self {
-        self.0.extended_properties.insert(key.into(), value.into());
+        self.alert
+            .extended_properties
+            .insert(key.into(), value.into());
         self
     }
 
@@ -755,29 +891,64 @@ impl AlertBuilder {
     /// `techniques`, as Defender lists them.
     pub fn technique(mut self, id: TechniqueId) -> Self {
         let top = id.parent().unwrap_or(id);
-        if !self.0.techniques.contains(&top) {
-            self.0.techniques.push(top);
+        if !self.alert.techniques.contains(&top) {
+            self.alert.techniques.push(top);
         }
-        if id.is_sub_technique() && !self.0.sub_techniques.contains(&id) {
-            self.0.sub_techniques.push(id);
+        if id.is_sub_technique() && !self.alert.sub_techniques.contains(&id) {
+            self.alert.sub_techniques.push(id);
         }
         self
     }
 
     /// Supporting evidence.
     pub fn supporting_evidence(mut self, evidence: SupportingEvidence) -> Self {
-        self.0.supporting_evidence = Some(evidence);
+        self.alert.supporting_evidence = Some(evidence);
         self
     }
 
     /// Adds a property Vigil does not model, written back inside `properties`.
     pub fn additional_property(mut self, key: impl Into<String>, value: impl Into<Value>) -> Self {
-        self.0.extra.insert(key.into(), value.into());
+        self.alert.extra.insert(key.into(), value.into());
         self
     }
 
     /// The alert.
     pub fn build(self) -> Alert {
-        self.0
+        let mut alert = self.alert;
+        if let Some((subscription, location)) = self.arm {
+            let name = alert
+                .name
+                .get_or_insert_with(|| alert.system_alert_id.clone());
+            alert.resource_id = Some(format!(
+                "/subscriptions/{subscription}/providers/Microsoft.Security/locations/{location}/alerts/{name}"
+            ));
+            alert
+                .resource_type
+                .get_or_insert_with(|| ALERT_RESOURCE_TYPE.to_owned());
+        }
+        alert
+    }
+}
+
+impl AlertBuilder<NewAlert> {
+    /// Initial status (default [`Status::Active`]), for alerts recorded after the fact. Only a
+    /// builder from [`Alert::builder`] has it: an existing alert's status changes through
+    /// [`Alert::transition`].
+    pub fn status(mut self, status: Status) -> Self {
+        self.alert.status = status;
+        self
+    }
+}
+
+impl AlertBuilder<ExistingAlert> {
+    /// Replaces the status of an existing alert without the lifecycle. Kept only so that stores
+    /// written against the previous API compile; it will be removed.
+    #[deprecated(
+        since = "0.1.0",
+        note = "an existing alert's status changes through `Alert::transition` (the checked lifecycle)"
+    )]
+    pub fn status(mut self, status: Status) -> Self {
+        self.alert.status = status;
+        self
     }
 }

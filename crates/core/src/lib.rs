@@ -66,7 +66,8 @@ pub mod suppression;
 mod time;
 
 pub use alert::{
-    Alert, AlertBuilder, AlertId, ExtendedLink, ResourceIdentifier, SupportingEvidence,
+    ALERT_RESOURCE_TYPE, Alert, AlertBuilder, AlertId, ExistingAlert, ExtendedLink, NewAlert,
+    ResourceIdentifier, SupportingEvidence,
 };
 pub use entity::{Entity, EntityKind};
 pub use error::Error;

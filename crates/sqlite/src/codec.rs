@@ -162,6 +162,9 @@ impl AlertRow {
     }
 
     /// The stored alert, or a `Corrupt` error naming it.
+    // Restores the stored status through the deprecated builder path until the core engine does
+    // it.
+    #[allow(deprecated)]
     pub(crate) fn decode(self, tenant: &str) -> Result<StoredAlert, StoreError> {
         let bad = |problem: String| corrupt_alert(tenant, &self.id, problem);
         let status = parse_status(&self.status).ok_or_else(|| {

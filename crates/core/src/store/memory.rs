@@ -182,7 +182,9 @@ impl Store for MemoryStore {
                 let id = incoming.id().clone();
                 if let Some(rec) = t.alerts.get_mut(&id) {
                     let kept = rec.stored.alert.status();
-                    rec.stored.alert = incoming.clone().into_builder().status(kept).build();
+                    let mut alert = incoming.clone();
+                    alert.keep_status(kept);
+                    rec.stored.alert = alert;
                     rec.stored.version += 1;
                     rec.stored.updated_at = at;
                     report.updated += 1;
