@@ -643,6 +643,26 @@ impl Alert {
         self.entities.iter().find(|e| e.entity_id() == Some(id))
     }
 
+    /// The entity that property `key` of `entity` links to with `{"$ref": …}` (see
+    /// [`Entity::with_ref`]), if the alert has an entity with that `$id`.
+    ///
+    /// ```
+    /// use vigil_core::chrono::Utc;
+    /// use vigil_core::{Alert, AlertId, Entity, Severity};
+    ///
+    /// let alert = Alert::builder(AlertId::new("a1")?, "VM_X", "X", Severity::Low, Utc::now())
+    ///     .entity(Entity::host("vm1").with_entity_id("1"))
+    ///     .entity(Entity::process("cmd.exe /c whoami").with_ref("host", "1"))
+    ///     .build();
+    /// let process = &alert.entities()[1];
+    /// let host = alert.follow(process, "host").and_then(|e| e.as_host());
+    /// assert_eq!(host.and_then(|h| h.host_name()), Some("vm1"));
+    /// # Ok::<(), vigil_core::Error>(())
+    /// ```
+    pub fn follow(&self, entity: &Entity, key: &str) -> Option<&Entity> {
+        self.entity_by_id(entity.reference(key)?)
+    }
+
     /// `true` for an incident (a group of alerts), `false` for a single alert.
     pub fn is_incident(&self) -> bool {
         self.is_incident

@@ -1,26 +1,8 @@
-//! Alert entities: the hosts, accounts, IPs, processes, files, … an alert is about.
-//!
-//! Defender models an entity as `{"type": …}` plus properties that depend on the type, and real
-//! documents add keys the specification lacks (an IP's `location`, `$id`/`$ref` links between
-//! entities, PascalCase or null values). Vigil therefore keeps every entity's JSON object
-//! verbatim, in its original key order, and offers typed, read-only views for the common kinds
-//! ([`Entity::as_ip`], [`Entity::as_host`], …). Property names are matched case-insensitively.
-//!
-//! ```
-//! use vigil_core::{Entity, EntityKind};
-//!
-//! let host = Entity::host("vm1").with("dnsDomain", "contoso.com");
-//! assert_eq!(host.kind(), &EntityKind::Host);
-//! assert_eq!(host.as_host().and_then(|h| h.host_name()), Some("vm1"));
-//! assert_eq!(host.get_str("DNSDOMAIN"), Some("contoso.com")); // case-insensitive
-//!
-//! // Unknown kinds are kept as they are.
-//! let odd = Entity::new(EntityKind::from_type_name("quantum-thing")).with("spin", 1);
-//! assert_eq!(odd.kind().type_name(), "quantum-thing");
-//! ```
+//! Alert entities: the hosts, accounts, IPs, processes, files, … an alert is about (see
+//! [`Entity`]).
 
 use std::fmt;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
@@ -170,8 +152,30 @@ impl fmt::Display for EntityKind {
 
 /// One entity of an alert: its kind and its properties, kept verbatim.
 ///
+/// Defender models an entity as `{"type": …}` plus properties that depend on the type, and real
+/// documents add keys the specification lacks (an IP's `location`, `$id`/`$ref` links between
+/// entities, PascalCase or null values). Vigil therefore keeps every entity's JSON object
+/// verbatim, in its original key order, and offers typed, read-only views for the common kinds
+/// ([`Entity::as_ip`], [`Entity::as_host`], …). Property names are matched case-insensitively.
 /// The properties include the `type` key as the document spelled it; [`Entity::kind`] is derived
-/// from it. See the [module docs](self) for the typed views.
+/// from it.
+///
+/// ```
+/// use vigil_core::{Entity, EntityKind, json};
+///
+/// let host = Entity::host("vm1").with("dnsDomain", "contoso.com").with_entity_id("1");
+/// assert_eq!(host.kind(), &EntityKind::Host);
+/// assert_eq!(host.as_host().and_then(|h| h.host_name()), Some("vm1"));
+/// assert_eq!(host.get_str("DNSDOMAIN"), Some("contoso.com")); // case-insensitive
+///
+/// // Links between entities, and nested values.
+/// let process = Entity::process("cmd.exe").with_ref("host", "1").with("args", json!(["/c", "dir"]));
+/// assert_eq!(process.reference("host"), host.entity_id());
+///
+/// // Unknown kinds are kept as they are.
+/// let odd = Entity::new(EntityKind::from_type_name("quantum-thing")).with("spin", 1);
+/// assert_eq!(odd.kind().type_name(), "quantum-thing");
+/// ```
 #[derive(Clone, Debug, PartialEq)]
 pub struct Entity {
     kind: EntityKind,
@@ -210,10 +214,68 @@ impl Entity {
     }
 
     /// Sets a property (replacing one whose name matches case-insensitively) and returns the
-    /// entity, for building.
+    /// entity, for building. Strings, numbers, booleans and [`Value`]s (from [`crate::json!`])
+    /// all convert. Setting `type` to a string changes the [`Entity::kind`] to match.
+    ///
+    /// ```
+    /// use vigil_core::{Entity, EntityKind, json};
+    ///
+    /// let host = Entity::host("vm1")
+    ///     .with("osFamily", "Linux")
+    ///     .with("isDomainJoined", false)
+    ///     .with("tags", json!({"env": "prod"}));
+    /// assert_eq!(host.get("tags").and_then(|t| t.get("env")), Some(&json!("prod")));
+    /// assert_eq!(host.clone().with("type", "iotdevice").kind(), &EntityKind::IotDevice);
+    /// ```
     pub fn with(mut self, key: &str, value: impl Into<Value>) -> Entity {
-        set_loose(&mut self.properties, key, value.into());
+        let value = value.into();
+        if key.eq_ignore_ascii_case("type")
+            && let Value::String(t) = &value
+            && !t.trim().is_empty()
+        {
+            self.kind = EntityKind::from_type_name(t);
+        }
+        set_loose(&mut self.properties, key, value);
         self
+    }
+
+    /// Gives the entity an `$id`, by which other entities of the same alert refer to it
+    /// ([`Entity::with_ref`]).
+    ///
+    /// ```
+    /// use vigil_core::Entity;
+    ///
+    /// let host = Entity::host("vm1").with_entity_id("1");
+    /// assert_eq!(host.entity_id(), Some("1"));
+    /// ```
+    pub fn with_entity_id(self, id: impl Into<String>) -> Entity {
+        self.with("$id", id.into())
+    }
+
+    /// Sets property `key` to a link to the entity whose `$id` is `target`: `{"$ref": target}`,
+    /// as Defender writes a process's `host` or a file's `host`. [`crate::Alert::follow`] finds
+    /// the linked entity.
+    ///
+    /// ```
+    /// use vigil_core::{Entity, json};
+    ///
+    /// let process = Entity::process("powershell.exe -enc SQBFAFgA").with_ref("host", "1");
+    /// assert_eq!(process.get("host"), Some(&json!({"$ref": "1"})));
+    /// assert_eq!(process.reference("host"), Some("1"));
+    /// ```
+    pub fn with_ref(self, key: &str, target: impl Into<String>) -> Entity {
+        let mut link = JsonMap::new();
+        link.insert("$ref".into(), Value::String(target.into()));
+        self.with(key, Value::Object(link))
+    }
+
+    /// The `$ref` of property `key`, when that property is a link `{"$ref": …}` to another
+    /// entity.
+    pub fn reference(&self, key: &str) -> Option<&str> {
+        match self.get(key)? {
+            Value::Object(link) => lookup(link, "$ref").and_then(Value::as_str),
+            _ => None,
+        }
     }
 
     /// An `ip` entity.
@@ -268,6 +330,34 @@ impl Entity {
         Entity::new(EntityKind::Malware)
             .with("name", name.into())
             .with("category", category.into())
+    }
+
+    /// A `network-connection` entity: source and destination address and port, and the
+    /// protocol (`TCP`, `UDP`, …), in Defender's keys `sourceAddress`, `sourcePort`,
+    /// `destinationAddress`, `destinationPort` (ports as numbers) and `protocol`.
+    ///
+    /// ```
+    /// use vigil_core::Entity;
+    ///
+    /// let c = Entity::network_connection("10.0.0.4:49152".parse()?, "203.0.113.9:443".parse()?, "TCP");
+    /// let view = c.as_network_connection().unwrap();
+    /// assert_eq!(view.source_address(), Some("10.0.0.4".parse()?));
+    /// assert_eq!(view.destination_port(), Some(443));
+    /// assert_eq!(view.protocol(), Some("TCP"));
+    /// assert_eq!(c.get("sourcePort"), Some(&vigil_core::json!(49152)));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn network_connection(
+        source: SocketAddr,
+        destination: SocketAddr,
+        protocol: impl Into<String>,
+    ) -> Entity {
+        Entity::new(EntityKind::NetworkConnection)
+            .with("sourceAddress", source.ip().to_string())
+            .with("sourcePort", source.port())
+            .with("destinationAddress", destination.ip().to_string())
+            .with("destinationPort", destination.port())
+            .with("protocol", protocol.into())
     }
 
     /// A `mailbox` entity.
@@ -450,6 +540,44 @@ views! {
     ContainerEntity, Container, as_container { name => "name", container_id => "containerId" }
     /// View of a `container-image` entity.
     ContainerImageEntity, ContainerImage, as_container_image { image_id => "imageId" }
+    /// View of a `network-connection` entity; see also the parsed accessors
+    /// ([`NetworkConnectionEntity::source_address`], …).
+    NetworkConnectionEntity, NetworkConnection, as_network_connection {
+        source_address_str => "sourceAddress", destination_address_str => "destinationAddress",
+        protocol => "protocol",
+    }
+}
+
+impl NetworkConnectionEntity<'_> {
+    /// `sourceAddress`, parsed; `None` if absent or not an IPv4/IPv6 address.
+    pub fn source_address(self) -> Option<IpAddr> {
+        self.source_address_str()
+            .and_then(|a| a.trim().parse().ok())
+    }
+
+    /// `destinationAddress`, parsed; `None` if absent or not an IPv4/IPv6 address.
+    pub fn destination_address(self) -> Option<IpAddr> {
+        self.destination_address_str()
+            .and_then(|a| a.trim().parse().ok())
+    }
+
+    /// `sourcePort`, as a number or a numeric string; `None` if absent or not a port.
+    pub fn source_port(self) -> Option<u16> {
+        port(self.0.get("sourcePort"))
+    }
+
+    /// `destinationPort`, as a number or a numeric string; `None` if absent or not a port.
+    pub fn destination_port(self) -> Option<u16> {
+        port(self.0.get("destinationPort"))
+    }
+}
+
+fn port(v: Option<&Value>) -> Option<u16> {
+    match v? {
+        Value::Number(n) => n.as_u64().and_then(|p| u16::try_from(p).ok()),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
 }
 
 impl IpEntity<'_> {

@@ -52,15 +52,15 @@
 //! The crate performs no I/O and never panics on input: bad input is an [`Error`] naming the
 //! offending value.
 
-pub mod alert;
+mod alert;
 pub mod attack;
 pub mod defender;
-pub mod entity;
-pub mod error;
-pub mod intent;
+mod entity;
+mod error;
+mod intent;
 mod json;
-pub mod severity;
-pub mod status;
+mod severity;
+mod status;
 pub mod store;
 pub mod suppression;
 mod time;
@@ -69,8 +69,13 @@ pub use alert::{
     ALERT_RESOURCE_TYPE, Alert, AlertBuilder, AlertId, ExistingAlert, ExtendedLink, NewAlert,
     ResourceIdentifier, SupportingEvidence,
 };
-pub use entity::{Entity, EntityKind};
-pub use error::Error;
+pub use entity::{
+    AccountEntity, AzureResourceEntity, ContainerEntity, ContainerImageEntity, DnsEntity, Entity,
+    EntityKind, FileEntity, FileHashEntity, HostEntity, IpEntity, K8sClusterEntity,
+    K8sNamespaceEntity, K8sPodEntity, MailboxEntity, MalwareEntity, NetworkConnectionEntity,
+    ProcessEntity, UrlEntity,
+};
+pub use error::{Error, ErrorKind};
 pub use intent::KillChainIntent;
 pub use severity::Severity;
 pub use status::Status;
@@ -124,6 +129,7 @@ mod tests {
         check::<crate::attack::TacticId>();
         check::<crate::attack::Technique>();
         check::<crate::attack::TechniqueId>();
-        check::<crate::entity::HostEntity<'static>>();
+        check::<crate::HostEntity<'static>>();
+        check::<crate::ErrorKind>();
     }
 }

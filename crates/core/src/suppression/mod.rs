@@ -56,6 +56,7 @@ pub use rule::{
 
 /// One problem in one rule, found by [`RuleSet::compile`].
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct RuleProblem {
     /// The rule's name.
     pub rule: String,
@@ -83,6 +84,7 @@ impl fmt::Display for RuleProblem {
 
 /// A rule that compiles but is probably broader than meant (a lint, not an error).
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct RuleWarning {
     /// The rule's name.
     pub rule: String,

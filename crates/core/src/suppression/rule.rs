@@ -12,6 +12,7 @@ use crate::JsonMap;
 /// Only [`RuleState::Enabled`] rules match. A rule past its expiry reads
 /// [`RuleState::Expired`] from [`SuppressionRule::state_at`] whatever its stored state.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum RuleState {
     /// In force.
     Enabled,
@@ -47,6 +48,7 @@ impl fmt::Display for RuleState {
 /// Why a rule suppresses alerts: the values Defender's portal and policy offer, and any other
 /// text kept verbatim.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum SuppressionReason {
     /// "The severity of the alert should be lower".
     AlertSeverityTooHigh,
@@ -106,6 +108,7 @@ impl fmt::Display for SuppressionReason {
 
 /// What an entity condition means on an alert that has no entity of the condition's type.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
 pub enum EntityAbsence {
     /// The condition is *absent* and the rule does not match (the safe default).
     #[default]

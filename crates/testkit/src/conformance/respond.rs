@@ -319,7 +319,7 @@ pub fn change_status_concurrent(store: &dyn Store) {
                         let to = match cur.alert.status() {
                             Status::Active => Status::InProgress,
                             Status::InProgress => Status::Resolved,
-                            Status::Resolved | Status::Dismissed => Status::Active,
+                            _ => Status::Active,
                         };
                         let change = StatusChange::new(to, format!("thread-{n}"));
                         let when = at((n * 1000 + i) as i64);
