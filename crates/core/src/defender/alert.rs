@@ -861,6 +861,6 @@ impl<'de> Deserialize<'de> for Alert {
     /// Reads any form [`crate::defender::parse_alerts`] accepts for a single alert.
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = Value::deserialize(d)?;
-        crate::defender::alert_from_value(v, "").map_err(serde::de::Error::custom)
+        alert_from_value(v, "").map_err(serde::de::Error::custom)
     }
 }
