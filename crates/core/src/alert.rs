@@ -972,3 +972,90 @@ impl AlertBuilder<ExistingAlert> {
         self
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+
+    fn at() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 2, 8, 30, 0)
+            .single()
+            .unwrap_or_default()
+    }
+
+    fn id(s: &str) -> AlertId {
+        AlertId::new(s).unwrap_or_else(|e| unreachable!("{e}"))
+    }
+
+    fn base() -> AlertBuilder {
+        Alert::builder(id("sys-1"), "VM_EICAR", "Test", Severity::High, at())
+    }
+
+    #[test]
+    fn arm_uses_the_name_whenever_it_is_set() {
+        let before = base().arm("s1", "westeurope").name(id("n-1")).build();
+        let after = base().name(id("n-1")).arm("s1", "westeurope").build();
+        assert_eq!(before, after);
+        assert_eq!(
+            before.resource_id(),
+            Some("/subscriptions/s1/providers/Microsoft.Security/locations/westeurope/alerts/n-1")
+        );
+        assert_eq!(before.id().as_str(), "n-1");
+        assert_eq!(before.system_alert_id().as_str(), "sys-1");
+    }
+
+    #[test]
+    fn arm_keeps_a_resource_type_set_explicitly() {
+        let a = base().resource_type("Custom/alerts").arm("s", "l").build();
+        assert_eq!(a.resource_type(), Some("Custom/alerts"));
+    }
+
+    #[test]
+    fn arm_envelope_reads_back_the_same() {
+        let a = base().arm("s1", "westeurope").build();
+        let json = serde_json::to_string(&a).unwrap_or_default();
+        let back: Alert = serde_json::from_str(&json).unwrap_or_else(|e| unreachable!("{e}"));
+        assert_eq!(back, a);
+    }
+
+    #[test]
+    fn with_id_of_a_flat_alert_gives_it_no_name() {
+        let a = base().build().with_id(id("sys-2"));
+        assert_eq!(a.name(), None);
+        assert_eq!(a.id().as_str(), "sys-2");
+        assert_eq!(a.resource_id(), None);
+    }
+
+    #[test]
+    fn with_id_leaves_a_resource_id_that_does_not_end_in_the_name() {
+        let a = base()
+            .name(id("n-1"))
+            .resource_id("/subscriptions/s/alerts/other")
+            .build()
+            .with_id(id("n-2"));
+        assert_eq!(a.name(), Some("n-2"));
+        assert_eq!(a.resource_id(), Some("/subscriptions/s/alerts/other"));
+        // A segment that merely ends with the name is not the name.
+        let b = base()
+            .name(id("1"))
+            .resource_id("/alerts/x1")
+            .build()
+            .with_id(id("2"));
+        assert_eq!(b.resource_id(), Some("/alerts/x1"));
+    }
+
+    #[test]
+    fn with_id_keeps_the_status() {
+        let a = base().status(Status::Resolved).build().with_id(id("x"));
+        assert_eq!(a.status(), Status::Resolved);
+    }
+
+    #[test]
+    fn keep_status_is_not_a_transition() {
+        let mut a = base().status(Status::Resolved).build();
+        a.keep_status(Status::InProgress);
+        assert_eq!(a.status(), Status::InProgress);
+    }
+}

@@ -661,6 +661,44 @@ mod tests {
     }
 
     #[test]
+    fn network_connection_writes_ports_as_numbers_and_reads_them_back() {
+        let c = Entity::network_connection(
+            "[2001:db8::1]:5000"
+                .parse()
+                .unwrap_or_else(|e| unreachable!("{e}")),
+            "192.0.2.7:53"
+                .parse()
+                .unwrap_or_else(|e| unreachable!("{e}")),
+            "UDP",
+        );
+        assert_eq!(
+            Value::Object(c.properties().clone()),
+            json!({"type": "network-connection", "sourceAddress": "2001:db8::1", "sourcePort": 5000,
+                   "destinationAddress": "192.0.2.7", "destinationPort": 53, "protocol": "UDP"})
+        );
+        let Value::Object(m) = json!({"type": "network-connection", "SourcePort": "8080",
+                                      "destinationPort": 70000})
+        else {
+            unreachable!()
+        };
+        let e = Entity::from_json(m).unwrap_or_else(|e| unreachable!("{e}"));
+        let v = e.as_network_connection();
+        assert_eq!(v.and_then(|v| v.source_port()), Some(8080));
+        assert_eq!(v.and_then(|v| v.destination_port()), None, "not a port");
+        assert_eq!(v.and_then(|v| v.source_address()), None);
+    }
+
+    #[test]
+    fn reference_reads_only_links() {
+        let e = Entity::process("x")
+            .with_ref("host", "7")
+            .with("account", "bob");
+        assert_eq!(e.reference("HOST"), Some("7"));
+        assert_eq!(e.reference("account"), None);
+        assert_eq!(e.reference("missing"), None);
+    }
+
+    #[test]
     fn with_replaces_case_insensitively() {
         let e = Entity::host("a").with("HOSTNAME", "b");
         assert_eq!(e.properties().len(), 2);
