@@ -48,9 +48,10 @@
 //!   ([`Entity::as_host`], …) over the original properties.
 //! - [`attack`]: the MITRE ATT&CK Enterprise catalog (v19.1, and v18.1 for older names).
 //! - [`defender`]: Defender REST JSON in and out.
+//! - [`chrono`], [`Value`] and [`json!`], re-exported for timestamps and JSON properties.
 //!
 //! The crate performs no I/O and never panics on input: bad input is an [`Error`] naming the
-//! offending value.
+//! offending value; [`Error::kind`] says which kind.
 
 mod alert;
 pub mod attack;
@@ -114,6 +115,7 @@ mod tests {
         fn check<T: Send + Sync>() {}
         check::<crate::Alert>();
         check::<crate::AlertBuilder>();
+        check::<crate::AlertBuilder<crate::ExistingAlert>>();
         check::<crate::AlertId>();
         check::<crate::Entity>();
         check::<crate::EntityKind>();
