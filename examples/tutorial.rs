@@ -5,12 +5,12 @@
 
 use std::error::Error;
 
-use chrono::{DateTime, Utc};
+use vigil::chrono::{DateTime, Utc};
 use vigil::store::{
     AlertQuery, Feedback, FeedbackQuery, FeedbackReason, MemoryStore, StatusChange, Store, TenantId,
 };
 use vigil::suppression::{SuppressionReason, similar_rule};
-use vigil::{Status, defender};
+use vigil::{AlertId, Status, defender};
 
 const SAMPLES: &str = include_str!("../fixtures/alerts/sample-alerts.json");
 
@@ -94,9 +94,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     println!("applied to existing alerts: {} dismissed", dismissed.len());
 
     // A new alert of the same kind is now dismissed on arrival.
-    let mut again = a.clone().into_builder().build();
-    let json = serde_json::to_string(&again)?.replace(a.system_alert_id().as_str(), "repeat-1");
-    again = defender::parse_alerts(&json)?.remove(0);
+    let again = a.with_id(AlertId::new("repeat-1")?);
     let report = store.ingest(&tenant, &[again], now)?;
     println!("a repeat of it arrives: {} suppressed", report.suppressed);
 

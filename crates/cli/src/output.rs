@@ -67,7 +67,7 @@ pub(crate) fn paint(ctx: &Ctx, sev: Severity, text: &str) -> String {
         Severity::High => "31",
         Severity::Medium => "33",
         Severity::Low => "36",
-        Severity::Informational => return text.to_owned(),
+        _ => return text.to_owned(),
     };
     if ctx.color {
         format!("\x1b[{code}m{text}\x1b[0m")

@@ -4,10 +4,25 @@ use crate::status::Status;
 
 /// Everything that can go wrong in `vigil-core`.
 ///
-/// Callers usually branch on the variant: [`Error::Json`] and [`Error::Document`] for input that
-/// is not a valid Defender document, [`Error::InvalidValue`] for a malformed identifier or enum
-/// value, and [`Error::IllegalTransition`] for a status change the lifecycle forbids. Every
-/// message names what to fix.
+/// Callers branch on [`Error::kind`]: [`ErrorKind::Json`] and [`ErrorKind::Document`] for input
+/// that is not a valid Defender document, [`ErrorKind::InvalidValue`] for a malformed identifier
+/// or enum value, [`ErrorKind::IllegalTransition`] for a status change the lifecycle forbids, and
+/// so on; the variants carry the details. Every message names what to fix.
+///
+/// ```
+/// use vigil_core::{Alert, AlertId, ErrorKind, Severity, Status};
+/// use vigil_core::chrono::Utc;
+///
+/// let mut a = Alert::builder(AlertId::new("a1")?, "T", "t", Severity::Low, Utc::now()).build();
+/// a.transition(Status::Resolved)?;
+/// let err = a.transition(Status::InProgress).unwrap_err();
+/// assert_eq!(err.kind(), ErrorKind::IllegalTransition);
+///
+/// let err = vigil_core::defender::read_alerts("{}\n{").unwrap_err();
+/// assert_eq!(err.kind(), ErrorKind::Document); // what was wrong on the line, not `Line`
+/// assert_eq!(err.line(), Some(1));
+/// # Ok::<(), vigil_core::Error>(())
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -72,7 +87,48 @@ pub enum Error {
     },
 }
 
+/// What kind of [`Error`] happened, for callers that branch on it (an HTTP status, a retry, an
+/// exit code). [`Error::Line`] reports the kind of the error on that line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// The text is not JSON ([`Error::Json`]).
+    Json,
+    /// The JSON is well formed but a value in it is wrong ([`Error::Document`]).
+    Document,
+    /// A string is not a valid id or enum value ([`Error::InvalidValue`]).
+    InvalidValue,
+    /// Suppression rules do not compile ([`Error::Rules`]).
+    Rules,
+    /// Input refused by policy unless the caller insists ([`Error::Refused`]).
+    Refused,
+    /// A status change the lifecycle forbids ([`Error::IllegalTransition`]).
+    IllegalTransition,
+}
+
 impl Error {
+    /// What kind of error this is; for [`Error::Line`], the kind of the error on that line.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::Json { .. } => ErrorKind::Json,
+            Error::Document { .. } => ErrorKind::Document,
+            Error::InvalidValue { .. } => ErrorKind::InvalidValue,
+            Error::Line { error, .. } => error.kind(),
+            Error::Rules(_) => ErrorKind::Rules,
+            Error::Refused { .. } => ErrorKind::Refused,
+            Error::IllegalTransition { .. } => ErrorKind::IllegalTransition,
+        }
+    }
+
+    /// The 1-based line of JSON lines input the error is on ([`Error::Line`]), or the line of a
+    /// JSON syntax error ([`Error::Json`]).
+    pub fn line(&self) -> Option<usize> {
+        match self {
+            Error::Line { line, .. } | Error::Json { line, .. } => Some(*line),
+            _ => None,
+        }
+    }
+
     pub(crate) fn document(path: impl Into<String>, message: impl Into<String>) -> Self {
         Error::Document {
             path: path.into(),

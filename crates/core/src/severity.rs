@@ -40,6 +40,7 @@ use crate::Error;
 /// CEF's bands are 0–3 Low, 4–6 Medium, 7–8 High, 9–10 Very-High; Vigil uses a value inside
 /// each band and never claims Very-High or OCSF's Critical (5), which Defender does not assign.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
 pub enum Severity {
     /// Meaningful mostly in the context of other alerts.
     Informational,

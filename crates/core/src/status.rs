@@ -31,6 +31,7 @@ use crate::Error;
 /// # Ok::<(), Error>(())
 /// ```
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
 pub enum Status {
     /// New or reopened, waiting for someone to look at it (Defender's default).
     Active,

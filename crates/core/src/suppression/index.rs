@@ -7,18 +7,12 @@ use std::net::IpAddr;
 use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 use chrono::{DateTime, Utc};
 
+use super::compiled::Compiled;
 use super::cond::{Compiler, Cond, Ctx, Fields, Net, Op, Test, Truth, eval_all};
 use super::explain::{Explanation, explain};
 use super::rule::{EntityAbsence, RuleState};
 use super::{RuleError, RuleProblem, RuleWarning, SuppressionRule};
 use crate::Alert;
-
-/// A rule after checking: its conditions compiled.
-#[derive(Debug)]
-pub(crate) struct Compiled {
-    pub(crate) conds: Vec<Cond>,
-    pub(crate) absent_match: bool,
-}
 
 fn valid_name(name: &str) -> bool {
     !name.is_empty()

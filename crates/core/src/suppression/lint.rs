@@ -167,7 +167,7 @@ pub fn admit(
             message: format!(
                 "the rule already expired at {} and will never suppress anything; set a later \
                  expirationDateUtc",
-                crate::alert::format_time(&e)
+                crate::time::format_time(&e)
             ),
         });
     }

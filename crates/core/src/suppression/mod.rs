@@ -34,6 +34,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod compiled;
 mod cond;
 mod explain;
 mod index;
@@ -53,10 +54,9 @@ pub use rule::{
     SuppressionRuleBuilder,
 };
 
-pub(crate) use rule::rule_from_value;
-
 /// One problem in one rule, found by [`RuleSet::compile`].
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct RuleProblem {
     /// The rule's name.
     pub rule: String,
@@ -84,6 +84,7 @@ impl fmt::Display for RuleProblem {
 
 /// A rule that compiles but is probably broader than meant (a lint, not an error).
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct RuleWarning {
     /// The rule's name.
     pub rule: String,

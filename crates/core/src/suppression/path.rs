@@ -5,8 +5,8 @@ use std::borrow::Cow;
 
 use serde_json::Value;
 
-use crate::alert::format_time;
 use crate::entity::lookup;
+use crate::time::format_time;
 use crate::{Alert, Entity, EntityKind, JsonMap};
 
 /// A top-level alert property a path can name.

@@ -146,7 +146,7 @@ prop_compose! {
         for t in techniques { b = b.technique(t); }
         if let Some(mut ev) = evidence {
             ev.insert("type".into(), Value::String("tabularEvidences".into()));
-            b = b.supporting_evidence(SupportingEvidence(ev));
+            b = b.supporting_evidence(SupportingEvidence::from_json(ev));
         }
         b.build()
     }

@@ -98,7 +98,7 @@ fn next_status(s: Status) -> Status {
     match s {
         Status::Active => Status::InProgress,
         Status::InProgress => Status::Resolved,
-        Status::Resolved | Status::Dismissed => Status::Active,
+        _ => Status::Active,
     }
 }
 

@@ -15,6 +15,7 @@ use vigil_core::{Alert, AlertId, KillChainIntent, Severity, Status};
 use super::sample::{self, GROUPS, SUBSCRIPTIONS, vm_resource};
 use super::support::{
     alert, alert_at, all_pages, assert_unique, at, base, expect_err, id, ids, sorted, tenant,
+    with_status,
 };
 
 /// The visible part of an alert's position in `order` (everything but the insertion sequence).
@@ -184,10 +185,10 @@ pub fn query_default_shows_open_alerts(store: &dyn Store) {
         .iter()
         .enumerate()
         .map(|(i, s)| {
-            alert(&format!("hide-{i}"), "VM_EICAR", Severity::High, i as i64)
-                .into_builder()
-                .status(*s)
-                .build()
+            with_status(
+                alert(&format!("hide-{i}"), "VM_EICAR", Severity::High, i as i64),
+                *s,
+            )
         })
         .collect();
     store.ingest(&t, &alerts, at(0)).unwrap();
