@@ -1,22 +1,31 @@
 //! `vigil import`: every file read and imported as its own batch, each reported.
 
+use std::io::BufRead;
+
 use indicatif::ProgressBar;
 
 use crate::prelude::*;
 
 /// Reads a file (`-` is stdin) and parses it: one JSON document, else JSON lines.
 pub(crate) fn read_alerts(file: &str, pb: &ProgressBar) -> Result<Vec<Alert>, String> {
-    let text = if file == "-" {
-        let mut s = String::new();
-        io::stdin()
-            .read_to_string(&mut s)
-            .map_err(|e| format!("cannot read stdin: {e}"))?;
-        s
+    let name = if file == "-" { "stdin" } else { file };
+    let reader: Box<dyn BufRead> = if file == "-" {
+        Box::new(io::stdin().lock())
     } else {
-        std::fs::read_to_string(file).map_err(|e| format!("cannot read {file}: {e}"))?
+        let f = std::fs::File::open(file).map_err(|e| format!("cannot read {file}: {e}"))?;
+        if let Ok(meta) = f.metadata() {
+            pb.set_length(meta.len());
+        }
+        Box::new(io::BufReader::new(f))
     };
-    spin(pb, format!("reading {} bytes", text.len()));
-    defender::read_alerts(&text).map_err(|e| e.to_string())
+    // A line at a time: JSON lines are parsed as they are read, never held whole.
+    let mut stream = defender::AlertStream::new();
+    for line in reader.lines() {
+        let line = line.map_err(|e| format!("cannot read {name}: {e}"))?;
+        pb.inc(line.len() as u64 + 1);
+        stream.push_line(&line).map_err(|e| e.to_string())?;
+    }
+    stream.finish().map_err(|e| e.to_string())
 }
 
 /// One file's import: its own all-or-nothing batch.

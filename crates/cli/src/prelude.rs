@@ -1,7 +1,7 @@
 //! What every command module uses.
 
 pub(crate) use std::error::Error;
-pub(crate) use std::io::{self, IsTerminal, Read, Write};
+pub(crate) use std::io::{self, IsTerminal, Write};
 
 pub(crate) use chrono::{DateTime, Utc};
 pub(crate) use clap::{Args, ValueEnum};

@@ -348,15 +348,14 @@ pub(crate) fn history(
             let status = |s: &str| {
                 parse_status(s).ok_or_else(|| corrupt_row(what(), format!("unknown status {s:?}")))
             };
-            Ok(AuditEntry {
-                at: parse_ts(&at)
-                    .ok_or_else(|| corrupt_row(what(), format!("invalid time {at:?}")))?,
+            Ok(AuditEntry::new(
+                parse_ts(&at).ok_or_else(|| corrupt_row(what(), format!("invalid time {at:?}")))?,
                 actor,
-                from: status(&from)?,
-                to: status(&to)?,
+                status(&from)?,
+                status(&to)?,
                 comment,
-                version: u64_of(version),
-            })
+                u64_of(version),
+            ))
         })
         .collect()
 }

@@ -203,19 +203,19 @@ impl AlertRow {
                     .as_deref()
                     .and_then(parse_ts)
                     .ok_or_else(|| bad("a suppression without a valid time".to_owned()))?;
-                Some(Suppression { rule, reason, at })
+                Some(Suppression::new(rule, reason, at))
             }
         };
         let time = |what: &str, text: &str| {
             parse_ts(text).ok_or_else(|| bad(format!("invalid {what} time {text:?}")))
         };
-        Ok(StoredAlert {
+        Ok(StoredAlert::new(
             alert,
             version,
-            ingested_at: time("ingestion", &self.ingested_at)?,
-            updated_at: time("update", &self.updated_at)?,
+            time("ingestion", &self.ingested_at)?,
+            time("update", &self.updated_at)?,
             suppression,
-        })
+        ))
     }
 }
 

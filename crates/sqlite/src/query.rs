@@ -114,6 +114,20 @@ impl Plan {
             cond.push_str(" AND instr(display_lc, ?) > 0");
             params.push(Value::Text(fold(text).into_owned()));
         }
+        if !q.ids.is_empty() {
+            cond.push_str(&format!(
+                " AND (id IN ({0}) OR sys_id IN ({0}))",
+                placeholders(q.ids.len())
+            ));
+            // The same list binds both IN clauses, in order.
+            let list: Vec<Value> = q
+                .ids
+                .iter()
+                .map(|i| Value::Text(i.as_str().to_owned()))
+                .collect();
+            params.extend(list.iter().cloned());
+            params.extend(list);
+        }
         if !q.intents.is_empty() || !q.tactics.is_empty() || !q.techniques.is_empty() {
             exact = false;
         }
@@ -427,14 +441,7 @@ pub(crate) fn scan_records(
 }
 
 fn counts_from(sev: [u64; 4], st: [u64; 4]) -> Counts {
-    Counts {
-        by_severity: Severity::ALL
-            .iter()
-            .rev()
-            .map(|s| (*s, sev[rank(*s) as usize]))
-            .collect(),
-        by_status: Status::ALL.iter().copied().zip(st).collect(),
-    }
+    Counts::from_tallies(sev, st)
 }
 
 fn tally(sev: &mut [u64; 4], st: &mut [u64; 4], status: Status, severity_rank: i64, n: u64) {

@@ -90,17 +90,18 @@ impl RuleRow {
     }
 
     pub(crate) fn decode(self, tenant: &TenantId) -> Result<StoredRule, StoreError> {
-        Ok(StoredRule {
-            rule: self.rule(tenant)?,
-            version: u64_of(self.version),
-            created_at: self.time(tenant, "creation", &self.created_at)?,
-            updated_at: self.time(tenant, "update", &self.updated_at)?,
-            hit_count: u64_of(self.hit_count),
-            last_matched: match &self.last_matched_at {
-                Some(t) => Some(self.time(tenant, "last match", t)?),
-                None => None,
-            },
-        })
+        let last_matched = match &self.last_matched_at {
+            Some(t) => Some(self.time(tenant, "last match", t)?),
+            None => None,
+        };
+        Ok(StoredRule::new(
+            self.rule(tenant)?,
+            u64_of(self.version),
+            self.time(tenant, "creation", &self.created_at)?,
+            self.time(tenant, "update", &self.updated_at)?,
+            u64_of(self.hit_count),
+            last_matched,
+        ))
     }
 }
 

@@ -68,29 +68,127 @@ pub fn parse_alerts(json: &str) -> Result<Vec<Alert>, Error> {
 /// # Ok::<(), vigil_core::Error>(())
 /// ```
 pub fn read_alerts(text: &str) -> Result<Vec<Alert>, Error> {
-    let text = crate::json::strip_bom(text);
-    let whole_err = match crate::json::parse(text) {
-        Ok(v) => return alerts_from_value(v),
-        Err(e) => e,
-    };
-    // JSON lines, if the first non-blank line is a JSON document on its own.
-    let first = text.lines().find(|l| !l.trim().is_empty());
-    if first.is_none_or(|l| serde_json::from_str::<serde::de::IgnoredAny>(l).is_err()) {
-        return Err(whole_err);
+    let mut stream = AlertStream::new();
+    for line in text.lines() {
+        stream.push_line(line)?;
     }
-    let mut alerts = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        if line.trim().is_empty() {
-            continue;
-        }
-        let at = |error: Error| Error::Line {
-            line: i + 1,
-            error: Box::new(error),
+    stream.finish()
+}
+
+/// Reads a stream of alerts a line at a time, as [`read_alerts`] reads a whole text, without
+/// holding the text: JSON lines are parsed as each line arrives; a document spread over
+/// several lines (pretty-printed JSON) is collected and parsed at [`AlertStream::finish`].
+/// Which of the two it is follows from the first non-blank line: a complete JSON value on its
+/// own starts JSON lines. The caller does the reading, so the crate stays free of I/O.
+///
+/// ```
+/// use vigil_core::defender::AlertStream;
+///
+/// let mut stream = AlertStream::new();
+/// for line in [
+///     r#"{"alertType": "A", "systemAlertId": "1", "alertDisplayName": "a", "severity": "Low", "timeGeneratedUtc": "2024-01-01T00:00:00Z"}"#,
+///     "",
+///     r#"{"alertType": "A", "systemAlertId": "2", "alertDisplayName": "b", "severity": "High", "timeGeneratedUtc": "2024-01-01T00:00:00Z"}"#,
+/// ] {
+///     stream.push_line(line)?;
+/// }
+/// assert_eq!(stream.finish()?.len(), 2);
+/// # Ok::<(), vigil_core::Error>(())
+/// ```
+#[derive(Debug, Default)]
+pub struct AlertStream {
+    line: usize,
+    mode: StreamMode,
+    alerts: Vec<Alert>,
+    pending: String,
+}
+
+#[derive(Debug, Default, PartialEq, Eq)]
+enum StreamMode {
+    #[default]
+    Start,
+    Lines,
+    Document,
+}
+
+impl AlertStream {
+    /// An empty stream.
+    pub fn new() -> AlertStream {
+        AlertStream::default()
+    }
+
+    /// Feeds the next line (without its line break). In JSON lines, an error names the line
+    /// ([`Error::Line`]).
+    pub fn push_line(&mut self, line: &str) -> Result<(), Error> {
+        self.line += 1;
+        let line = if self.line == 1 {
+            crate::json::strip_bom(line)
+        } else {
+            line
         };
-        let value = crate::json::parse(line).map_err(at)?;
-        alerts.extend(alerts_from_value(value).map_err(at)?);
+        match self.mode {
+            StreamMode::Document => {
+                self.pending.push_str(line);
+                self.pending.push('\n');
+                Ok(())
+            }
+            StreamMode::Start if line.trim().is_empty() => {
+                self.pending.push('\n');
+                Ok(())
+            }
+            StreamMode::Start => match crate::json::parse(line) {
+                Ok(value) => {
+                    self.mode = StreamMode::Lines;
+                    self.pending = String::new();
+                    self.take_value(value)
+                }
+                Err(_) => {
+                    self.mode = StreamMode::Document;
+                    self.pending.push_str(line);
+                    self.pending.push('\n');
+                    Ok(())
+                }
+            },
+            StreamMode::Lines if line.trim().is_empty() => Ok(()),
+            StreamMode::Lines => {
+                let value = crate::json::parse(line).map_err(|e| self.at_line(e))?;
+                self.take_value(value)
+            }
+        }
     }
-    Ok(alerts)
+
+    fn at_line(&self, error: Error) -> Error {
+        Error::Line {
+            line: self.line,
+            error: Box::new(error),
+        }
+    }
+
+    fn take_value(&mut self, value: Value) -> Result<(), Error> {
+        let alerts = alerts_from_value(value).map_err(|e| self.at_line(e))?;
+        self.alerts.extend(alerts);
+        Ok(())
+    }
+
+    /// How many alerts were read so far (JSON lines only; a document is read at the end).
+    pub fn len(&self) -> usize {
+        self.alerts.len()
+    }
+
+    /// `true` before any alert was read.
+    pub fn is_empty(&self) -> bool {
+        self.alerts.is_empty()
+    }
+
+    /// Ends the stream: every alert, in order, or the error of a document read whole.
+    pub fn finish(self) -> Result<Vec<Alert>, Error> {
+        match self.mode {
+            StreamMode::Document => alerts_from_value(crate::json::parse(&self.pending)?),
+            // Nothing but blank lines: what parsing an empty document says.
+            StreamMode::Start => alerts_from_value(crate::json::parse(&self.pending)?),
+            StreamMode::Lines => Ok(self.alerts),
+        }
+    }
 }
 
 /// Like [`parse_alerts`], for a document that was already parsed into a [`serde_json::Value`].

@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use super::types::{ErrorKind, StoreError, StoredAlert};
 use crate::attack::{TacticId, TechniqueId};
-use crate::{Alert, KillChainIntent, Severity, Status};
+use crate::{Alert, AlertId, KillChainIntent, Severity, Status};
 
 /// How the queue is ordered. Every order ends with a hidden tiebreak on the store's insertion
 /// sequence, so pages are stable.
@@ -256,6 +256,9 @@ pub struct AlertQuery {
     pub until: Option<DateTime<Utc>>,
     /// Text the display name must contain, ignoring case.
     pub text: Option<String>,
+    /// Only these alerts (by identity or system alert id); empty means all. For bulk changes
+    /// of a chosen set of alerts.
+    pub ids: Vec<AlertId>,
     /// The order.
     pub order: Order,
     /// Page size: at least 1 ([`AlertQuery::validate`] refuses 0).
@@ -280,6 +283,7 @@ impl Default for AlertQuery {
             since: None,
             until: None,
             text: None,
+            ids: Vec::new(),
             order: Order::SeverityThenTime,
             limit: 50,
             cursor: None,
@@ -327,6 +331,8 @@ impl AlertQuery {
         until: DateTime<Utc> => until = Some;
         /// Only alerts whose display name contains this text.
         text: impl Into<String> => text = |v: _| Some(Into::into(v));
+        /// Only these alerts, by identity or system alert id.
+        ids: impl IntoIterator<Item = AlertId> => ids = Vec::from_iter;
         /// The order.
         order: Order => order = |v| v;
         /// The page size.
@@ -371,8 +377,11 @@ impl AlertQuery {
             .map(|p| crate::text::fold(p).into_owned())
             .collect();
         products.sort();
+        let mut ids: Vec<&str> = self.ids.iter().map(AlertId::as_str).collect();
+        ids.sort_unstable();
+        ids.dedup();
         let text = format!(
-            "{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}",
+            "{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}",
             statuses,
             severities,
             self.min_severity,
@@ -386,7 +395,8 @@ impl AlertQuery {
             self.since.map(|t| t.timestamp_nanos_opt()),
             self.until.map(|t| t.timestamp_nanos_opt()),
             self.text,
-            self.order
+            self.order,
+            ids
         );
         fnv1a(text.as_bytes(), 0xcbf2_9ce4_8422_2325)
     }
@@ -497,6 +507,14 @@ impl AlertQuery {
         if self.since.is_some_and(|s| t < s) || self.until.is_some_and(|u| t >= u) {
             return false;
         }
+        if !self.ids.is_empty()
+            && !self
+                .ids
+                .iter()
+                .any(|i| i == alert.id() || i == alert.system_alert_id())
+        {
+            return false;
+        }
         if let Some(text) = &self.text
             && !crate::text::fold(alert.display_name()).contains(crate::text::fold(text).as_ref())
         {
@@ -545,6 +563,7 @@ pub fn entity_values(alert: &Alert) -> Vec<&str> {
 
 /// One page of the triage queue.
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub struct Page {
     /// The alerts, in order.
     pub alerts: Vec<StoredAlert>,
@@ -554,6 +573,7 @@ pub struct Page {
 
 /// Counts for the dashboard header.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Counts {
     /// Per severity, most severe first, zeros included.
     pub by_severity: Vec<(Severity, u64)>,
@@ -567,18 +587,24 @@ impl Counts {
         let mut sev = [0u64; 4];
         let mut st = [0u64; 4];
         for a in alerts {
-            sev[severity_rank(a.severity()) as usize] += 1;
+            sev[usize::from(a.severity().rank())] += 1;
             if let Some(i) = Status::ALL.iter().position(|s| *s == a.status()) {
                 st[i] += 1;
             }
         }
+        Counts::from_tallies(sev, st)
+    }
+
+    /// Counts from tallies: per severity rank ([`Severity::rank`], 0 to 3) and per status in
+    /// [`Status::ALL`] order. Backends that count in their storage build counts with it.
+    pub fn from_tallies(by_rank: [u64; 4], by_status: [u64; 4]) -> Counts {
         Counts {
             by_severity: Severity::ALL
                 .iter()
                 .rev()
-                .map(|s| (*s, sev[severity_rank(*s) as usize]))
+                .map(|s| (*s, by_rank[usize::from(s.rank())]))
                 .collect(),
-            by_status: Status::ALL.iter().copied().zip(st).collect(),
+            by_status: Status::ALL.iter().copied().zip(by_status).collect(),
         }
     }
 

@@ -178,6 +178,7 @@ impl StoreError {
 
 /// How a suppressed alert was suppressed.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Suppression {
     /// The rule's name.
     pub rule: String,
@@ -187,8 +188,20 @@ pub struct Suppression {
     pub at: DateTime<Utc>,
 }
 
+impl Suppression {
+    /// A suppression by `rule` for `reason` at `at`.
+    pub fn new(rule: impl Into<String>, reason: SuppressionReason, at: DateTime<Utc>) -> Self {
+        Suppression {
+            rule: rule.into(),
+            reason,
+            at,
+        }
+    }
+}
+
 /// An alert as stored: the alert, its version for optimistic concurrency, and bookkeeping.
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub struct StoredAlert {
     /// The alert (its status is the current one).
     pub alert: Alert,
@@ -201,6 +214,25 @@ pub struct StoredAlert {
     /// Set if a suppression rule dismissed it; cleared when the alert leaves Dismissed (the
     /// audit trail keeps the record), kept if the rule is deleted.
     pub suppression: Option<Suppression>,
+}
+
+impl StoredAlert {
+    /// A stored alert; backends build the ones they read back with it.
+    pub fn new(
+        alert: Alert,
+        version: u64,
+        ingested_at: DateTime<Utc>,
+        updated_at: DateTime<Utc>,
+        suppression: Option<Suppression>,
+    ) -> StoredAlert {
+        StoredAlert {
+            alert,
+            version,
+            ingested_at,
+            updated_at,
+            suppression,
+        }
+    }
 }
 
 /// Counts from one [`super::Store::ingest`].
@@ -244,6 +276,7 @@ impl StatusChange {
 
 /// One entry of an alert's audit trail. Entries are never edited or removed.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct AuditEntry {
     /// When.
     pub at: DateTime<Utc>,
@@ -257,6 +290,27 @@ pub struct AuditEntry {
     pub comment: Option<String>,
     /// The alert's version after the change.
     pub version: u64,
+}
+
+impl AuditEntry {
+    /// An entry; backends build the ones they read back with it.
+    pub fn new(
+        at: DateTime<Utc>,
+        actor: impl Into<String>,
+        from: Status,
+        to: Status,
+        comment: Option<String>,
+        version: u64,
+    ) -> AuditEntry {
+        AuditEntry {
+            at,
+            actor: actor.into(),
+            from,
+            to,
+            comment,
+            version,
+        }
+    }
 }
 
 /// The outcome for one alert of a bulk status change.
@@ -403,6 +457,7 @@ pub struct FeedbackQuery {
 
 /// A rule as stored, with its version and hit statistics.
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub struct StoredRule {
     /// The rule (its stored state; use [`SuppressionRule::state_at`] for the effective one).
     pub rule: SuppressionRule,
@@ -418,8 +473,30 @@ pub struct StoredRule {
     pub last_matched: Option<DateTime<Utc>>,
 }
 
+impl StoredRule {
+    /// A stored rule; backends build the ones they read back with it.
+    pub fn new(
+        rule: SuppressionRule,
+        version: u64,
+        created_at: DateTime<Utc>,
+        updated_at: DateTime<Utc>,
+        hit_count: u64,
+        last_matched: Option<DateTime<Utc>>,
+    ) -> StoredRule {
+        StoredRule {
+            rule,
+            version,
+            created_at,
+            updated_at,
+            hit_count,
+            last_matched,
+        }
+    }
+}
+
 /// What [`super::Store::simulate`] found.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Simulation {
     /// Matching alerts per status, in [`Status::ALL`] order, zero counts included.
     pub by_status: Vec<(Status, u64)>,

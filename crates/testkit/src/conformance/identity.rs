@@ -144,6 +144,24 @@ pub fn identity_resource_name(store: &dyn Store) {
         ErrorKind::NotFound,
         "history of a missing alert",
     );
+
+    // A query by a list of ids (identities or system alert ids) selects exactly those alerts.
+    let chosen = AlertQuery::default()
+        .all_statuses()
+        .ids([id("twin-a"), id("sys-unique")]);
+    let outcomes = store
+        .bulk_change_status(
+            &t,
+            &chosen,
+            StatusChange::new(Status::Resolved, "bulk"),
+            at(5),
+        )
+        .unwrap();
+    let mut changed: Vec<&str> = outcomes.iter().map(|o| o.id.as_str()).collect();
+    changed.sort_unstable();
+    assert_eq!(changed, ["named-unique", "twin-a"]);
+    assert!(outcomes.iter().all(|o| o.result.is_ok()));
+    assert_eq!(store.counts(&t, &chosen).unwrap().total(), 2);
 }
 
 /// The same alerts again, in the 2020-01-01 spelling and in the 2022-01-01 spelling (same

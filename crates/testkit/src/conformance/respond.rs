@@ -52,14 +52,14 @@ pub fn change_status_happy_path(store: &dyn Store) {
     let history = store.history(&t, &a).unwrap();
     assert_eq!(
         history,
-        vec![AuditEntry {
-            at: at(10),
-            actor: "alice".into(),
-            from: Status::Active,
-            to: Status::InProgress,
-            comment: Some("looking into it".into()),
-            version: v2.version,
-        }]
+        vec![AuditEntry::new(
+            at(10),
+            "alice",
+            Status::Active,
+            Status::InProgress,
+            Some("looking into it".into()),
+            v2.version,
+        )]
     );
     let v3 = store
         .change_status(
