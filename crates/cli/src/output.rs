@@ -2,6 +2,7 @@
 
 use std::io::BufWriter;
 
+use comfy_table::{Cell, Color, ContentArrangement, Table};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::prelude::*;
@@ -103,37 +104,72 @@ pub(crate) fn print_table(ctx: &mut Ctx, query: &AlertQuery, alerts: &[StoredAle
     if alerts.is_empty() {
         return Ok(());
     }
-    out!(
+    let mut table = new_table(
         ctx,
-        "{:<13} {:<16} {:<36} {:<44} {:<16} {:<10} INTENT",
-        "SEVERITY",
-        "TIME (UTC)",
-        "TYPE",
-        "DISPLAY NAME",
-        "RESOURCE",
-        "STATUS"
+        &[
+            "SEVERITY",
+            "TIME (UTC)",
+            "TYPE",
+            "DISPLAY NAME",
+            "RESOURCE",
+            "STATUS",
+            "INTENT",
+        ],
     );
     for s in alerts {
         let a = &s.alert;
-        let name = a.severity().as_str();
-        let sev = format!(
-            "{}{}",
-            paint(ctx, a.severity(), name),
-            " ".repeat(13usize.saturating_sub(name.len()))
-        );
-        out!(
-            ctx,
-            "{} {:<16} {:<36} {:<44} {:<16} {:<10} {}",
-            sev,
-            a.time_generated().format("%Y-%m-%d %H:%M"),
-            truncate(a.alert_type(), 36),
-            truncate(a.display_name(), 44),
-            truncate(resource_label(a), 16),
-            a.status().as_str(),
-            intents_text(a)
-        );
+        table.add_row(vec![
+            severity_cell(ctx, a.severity()),
+            Cell::new(a.time_generated().format("%Y-%m-%d %H:%M")),
+            Cell::new(truncate(a.alert_type(), 36)),
+            Cell::new(truncate(a.display_name(), 44)),
+            Cell::new(truncate(resource_label(a), 16)),
+            Cell::new(a.status().as_str()),
+            Cell::new(intents_text(a)),
+        ]);
+    }
+    print_lines(ctx, &table)
+}
+
+/// Prints a table without the padding its last column carries.
+pub(crate) fn print_lines(ctx: &mut Ctx, table: &Table) -> Res<()> {
+    for line in table.lines() {
+        out!(ctx, "{}", line.trim_end());
     }
     Ok(())
+}
+
+/// A borderless table with these headers, fitted to the terminal's width on a terminal (wide
+/// characters measured as they display) and left at its natural width elsewhere.
+pub(crate) fn new_table(ctx: &Ctx, headers: &[&str]) -> Table {
+    let mut table = Table::new();
+    table
+        .load_preset(comfy_table::presets::NOTHING)
+        .set_content_arrangement(ContentArrangement::Dynamic)
+        .set_header(headers.iter().map(|h| Cell::new(*h)));
+    for column in table.column_iter_mut() {
+        column.set_padding((0, 2));
+    }
+    if ctx.color {
+        table.enforce_styling();
+    } else {
+        table.force_no_tty();
+    }
+    table
+}
+
+/// A severity, coloured when colour is on.
+pub(crate) fn severity_cell(ctx: &Ctx, sev: Severity) -> Cell {
+    let cell = Cell::new(sev.as_str());
+    if !ctx.color {
+        return cell;
+    }
+    match sev {
+        Severity::High => cell.fg(Color::Red),
+        Severity::Medium => cell.fg(Color::Yellow),
+        Severity::Low => cell.fg(Color::Cyan),
+        _ => cell,
+    }
 }
 
 /// Every alert a query selects, all pages.

@@ -129,33 +129,21 @@ pub(crate) fn rules(ctx: &mut Ctx, cmd: RulesCommand) -> Res<()> {
             if stored.is_empty() {
                 out!(ctx, "no suppression rules");
             } else {
-                let w = stored
-                    .iter()
-                    .map(|s| s.rule.name().chars().count())
-                    .max()
-                    .unwrap_or(4)
-                    .max(4);
-                out!(
+                let mut table = new_table(
                     ctx,
-                    "{:<w$} {:<36} {:<9} {:<24} {:>5} LAST MATCH",
-                    "NAME",
-                    "TYPE",
-                    "STATE",
-                    "EXPIRES",
-                    "HITS"
+                    &["NAME", "TYPE", "STATE", "EXPIRES", "HITS", "LAST MATCH"],
                 );
                 for s in &stored {
-                    out!(
-                        ctx,
-                        "{:<w$} {:<36} {:<9} {:<24} {:>5} {}",
-                        s.rule.name(),
+                    table.add_row(vec![
+                        s.rule.name().to_owned(),
                         truncate(s.rule.alert_type(), 36),
-                        s.rule.state_at(now).as_str(),
+                        s.rule.state_at(now).as_str().to_owned(),
                         opt_time(s.rule.expiration()),
-                        s.hit_count,
-                        opt_time(s.last_matched)
-                    );
+                        s.hit_count.to_string(),
+                        opt_time(s.last_matched),
+                    ]);
                 }
+                print_lines(ctx, &table)?;
             }
             for w in warnings {
                 out!(ctx, "warning: {w}");
