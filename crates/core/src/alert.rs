@@ -5,7 +5,6 @@ use std::marker::PhantomData;
 use std::str::FromStr;
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 
 use crate::attack::TechniqueId;
@@ -75,17 +74,7 @@ impl AsRef<str> for AlertId {
     }
 }
 
-impl Serialize for AlertId {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.0)
-    }
-}
-
-impl<'de> Deserialize<'de> for AlertId {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        AlertId::new(String::deserialize(d)?).map_err(serde::de::Error::custom)
-    }
-}
+crate::serde_text::serde_as_text!(AlertId, "an alert id");
 
 /// Where an alert routes to: the alerted Azure resource, a Log Analytics workspace, or a kind
 /// Vigil does not know (kept verbatim).

@@ -40,11 +40,7 @@
 //! MITRE ATT&CK® and ATT&CK® are registered trademarks of The MITRE Corporation.
 
 use std::fmt;
-use std::marker::PhantomData;
 use std::str::FromStr;
-
-use serde::de::{self, Deserialize, Deserializer, Visitor};
-use serde::ser::{Serialize, Serializer};
 
 use crate::Error;
 
@@ -144,17 +140,7 @@ impl FromStr for TacticId {
     }
 }
 
-impl Serialize for TacticId {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(self)
-    }
-}
-
-impl<'de> Deserialize<'de> for TacticId {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_str(ParseVisitor::new("an ATT&CK tactic id like TA0001"))
-    }
-}
+crate::serde_text::serde_as_text!(TacticId, "an ATT&CK tactic id like TA0001");
 
 // ---------------------------------------------------------------------------------------------
 // TechniqueId
@@ -262,19 +248,10 @@ impl FromStr for TechniqueId {
     }
 }
 
-impl Serialize for TechniqueId {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(self)
-    }
-}
-
-impl<'de> Deserialize<'de> for TechniqueId {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_str(ParseVisitor::new(
-            "an ATT&CK technique id like T1059 or T1059.001",
-        ))
-    }
-}
+crate::serde_text::serde_as_text!(
+    TechniqueId,
+    "an ATT&CK technique id like T1059 or T1059.001"
+);
 
 /// The value of a non-empty run of ASCII digits (at most 4, so it fits a `u16`).
 fn digits(bytes: &[u8]) -> Option<u16> {
@@ -282,33 +259,6 @@ fn digits(bytes: &[u8]) -> Option<u16> {
         return None;
     }
     Some(bytes.iter().fold(0u16, |n, d| n * 10 + u16::from(d - b'0')))
-}
-
-/// Deserializes a string through `FromStr`.
-struct ParseVisitor<T> {
-    expecting: &'static str,
-    target: PhantomData<T>,
-}
-
-impl<T> ParseVisitor<T> {
-    fn new(expecting: &'static str) -> Self {
-        ParseVisitor {
-            expecting,
-            target: PhantomData,
-        }
-    }
-}
-
-impl<T: FromStr<Err = Error>> Visitor<'_> for ParseVisitor<T> {
-    type Value = T;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.expecting)
-    }
-
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<T, E> {
-        v.parse().map_err(E::custom)
-    }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -3,8 +3,6 @@
 use std::fmt;
 use std::str::FromStr;
 
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
-
 use crate::Error;
 use crate::attack::{AttackVersion, Catalog, TacticId};
 
@@ -303,18 +301,7 @@ impl fmt::Display for KillChainIntent {
     }
 }
 
-impl Serialize for KillChainIntent {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(self.as_str())
-    }
-}
-
-impl<'de> Deserialize<'de> for KillChainIntent {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        s.parse().map_err(serde::de::Error::custom)
-    }
-}
+crate::serde_text::serde_as_text!(KillChainIntent, "a kill-chain intent such as Execution");
 
 #[cfg(test)]
 mod tests {

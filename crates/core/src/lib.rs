@@ -60,6 +60,7 @@ mod entity;
 mod error;
 mod intent;
 mod json;
+mod serde_text;
 mod severity;
 mod status;
 pub mod store;

@@ -136,19 +136,21 @@ impl AlertStream {
                 self.pending.push('\n');
                 Ok(())
             }
-            StreamMode::Start => match crate::json::parse(line) {
-                Ok(value) => {
-                    self.mode = StreamMode::Lines;
-                    self.pending = String::new();
-                    self.take_value(value)
-                }
-                Err(_) => {
-                    self.mode = StreamMode::Document;
-                    self.pending.push_str(line);
-                    self.pending.push('\n');
-                    Ok(())
-                }
-            },
+            // A complete JSON value on its own line (whatever else is wrong with it, such as a
+            // duplicate key, which the strict parse then reports with its line) starts JSON
+            // lines.
+            StreamMode::Start if serde_json::from_str::<serde::de::IgnoredAny>(line).is_ok() => {
+                self.mode = StreamMode::Lines;
+                self.pending = String::new();
+                let value = crate::json::parse(line).map_err(|e| self.at_line(e))?;
+                self.take_value(value)
+            }
+            StreamMode::Start => {
+                self.mode = StreamMode::Document;
+                self.pending.push_str(line);
+                self.pending.push('\n');
+                Ok(())
+            }
             StreamMode::Lines if line.trim().is_empty() => Ok(()),
             StreamMode::Lines => {
                 let value = crate::json::parse(line).map_err(|e| self.at_line(e))?;
