@@ -161,6 +161,16 @@ fn reword(
         Some(SqliteError::DamagedValue { source }) => format!(
             "the database {file} is damaged: a stored value cannot be read: {source} (restore it from a backup; `vigil check` lists the damaged rows)"
         ),
+        Some(SqliteError::DamagedFile { source })
+            if source.sqlite_error_code() == Some(rusqlite::ErrorCode::NotADatabase) =>
+        {
+            format!(
+                "{file} is not a SQLite database, or its first page is damaged: {source} (check the path; if it is the database, restore it from a backup)"
+            )
+        }
+        Some(SqliteError::DamagedFile { source }) => format!(
+            "the database {file} is damaged: {source} (restore it from a backup; `vigil check` lists what is damaged)"
+        ),
         _ if kind == ErrorKind::Corrupt => {
             format!("{message} (`vigil check` lists every damaged row)")
         }
@@ -179,6 +189,7 @@ impl Db {
                 SqliteError::Busy { .. }
                     | SqliteError::ReadOnlyFile { .. }
                     | SqliteError::DamagedValue { .. }
+                    | SqliteError::DamagedFile { .. }
             )
         ) || e.kind() == ErrorKind::Corrupt;
         if !rewords {

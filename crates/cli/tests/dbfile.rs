@@ -481,3 +481,18 @@ fn an_old_file_that_cannot_be_written_names_both_versions() {
     vigil(&db).arg("list").assert().success();
     assert_eq!(user_version(&db), SCHEMA_VERSION);
 }
+
+#[test]
+fn a_file_that_is_not_a_database_says_so() {
+    let dir = TempDir::new().unwrap();
+    let db = dir.path().join("notes.db");
+    std::fs::write(&db, vec![0x5Au8; 8192]).unwrap();
+    for args in [vec!["list"], vec!["check"], vec!["import", SAMPLES]] {
+        let assert = vigil(&db).args(&args).assert().failure();
+        let err = String::from_utf8_lossy(&assert.get_output().stderr).into_owned();
+        assert!(err.contains("not a SQLite database"), "{args:?}: {err}");
+        assert!(err.contains("notes.db"), "{args:?}: {err}");
+        assert!(!err.contains("unavailable"), "{args:?}: {err}");
+    }
+    assert_eq!(std::fs::read(&db).unwrap(), vec![0x5Au8; 8192], "untouched");
+}
