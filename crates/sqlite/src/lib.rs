@@ -53,7 +53,9 @@
 //! of separate connections, each read in one snapshot transaction, so reads never wait for
 //! writes. Opening a file that is already in WAL mode at [`SCHEMA_VERSION`] only reads it (the
 //! schema version is read before any migration transaction is begun), so opening never waits
-//! for a writer either: a process that only reads is never failed by a busy database. Several
+//! for a writer's transaction either, and a process that only reads is not failed by a busy
+//! database (SQLite's brief internal locks, such as recovering the log index after a crash,
+//! are waited out within the busy timeout). Several
 //! processes can open the same file: SQLite's file locks serialise their writes (each waits up
 //! to [`Options::busy_timeout`] for the others, then fails with `Unavailable`; raise it when
 //! large batches from several processes queue up on one file), and
