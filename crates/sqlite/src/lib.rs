@@ -338,7 +338,12 @@ impl SqliteStore {
     /// It reads every row, so it takes time in proportion to the file; it writes nothing and
     /// works on a store opened read-only.
     pub fn check(&self) -> Result<CheckReport, StoreError> {
-        self.read(|tx| check::run(tx))
+        // One read snapshot, on a connection of its own that is then closed. The snapshot is
+        // rolled back, not committed: once SQLite has met a damaged page, committing reports
+        // that damage again, and the report already holds it.
+        let mut conn = self.take_reader()?;
+        let tx = conn.transaction().db()?;
+        check::run(&tx)
     }
 
     /// The tenant's compiled rules, from the cache while the tenant's rules generation (read in
