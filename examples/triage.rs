@@ -1,6 +1,6 @@
 //! Vigil's main job on the embedded default: load the shipped sample alerts into a SQLite file
 //! (created on first use, reused after) and print the triage queue — most severe first, then
-//! most recent, Dismissed hidden as the portal hides them.
+//! most recent, open alerts only (Active and InProgress).
 //!
 //! Run with `cargo run --example triage [FILE...]`. Without arguments it imports
 //! `fixtures/alerts/sample-alerts.json`. The database is `$VIGIL_DB`, else `vigil.db` in the

@@ -5,17 +5,17 @@
 
 use std::error::Error;
 
-use chrono::{DateTime, Utc};
+use vigil::chrono::{DateTime, Utc};
 use vigil::store::{
     AlertQuery, Feedback, FeedbackQuery, FeedbackReason, MemoryStore, StatusChange, Store, TenantId,
 };
 use vigil::suppression::{SuppressionReason, similar_rule};
-use vigil::{Status, defender};
+use vigil::{AlertId, Status, defender};
 
 const SAMPLES: &str = include_str!("../fixtures/alerts/sample-alerts.json");
 
 fn main() -> Result<(), Box<dyn Error>> {
-    let store = MemoryStore::new();
+    let store = MemoryStore::default();
     let tenant = TenantId::new("4c5f1a2e-6b9d-4e8f-a1c3-2d7e9b0f5a61")?;
     let now: DateTime<Utc> = "2026-11-24T09:00:00Z".parse()?;
 
@@ -27,7 +27,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         report.new, report.updated, report.suppressed
     );
 
-    // 2. Triage: the queue, most severe and most recent first, Dismissed hidden.
+    // 2. Triage: the queue of open alerts, most severe and most recent first.
     let counts = store.counts(&tenant, &AlertQuery::default())?;
     let header: Vec<String> = counts
         .by_severity
@@ -94,9 +94,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     println!("applied to existing alerts: {} dismissed", dismissed.len());
 
     // A new alert of the same kind is now dismissed on arrival.
-    let mut again = a.clone().into_builder().build();
-    let json = serde_json::to_string(&again)?.replace(a.system_alert_id().as_str(), "repeat-1");
-    again = defender::parse_alerts(&json)?.remove(0);
+    let again = a.with_id(AlertId::new("repeat-1")?);
     let report = store.ingest(&tenant, &[again], now)?;
     println!("a repeat of it arrives: {} suppressed", report.suppressed);
 

@@ -1,14 +1,25 @@
 //! Vigil: security-alert triage as a library.
 //!
 //! This facade re-exports [`vigil_core`], the alert model, Defender JSON and the MITRE ATT&CK
-//! catalog. Storage adapters join it behind features as they arrive.
+//! catalog. Storage adapters join it behind features as they arrive. The time library
+//! ([`chrono`]) and JSON values ([`Value`], [`json!`]) come with it, so an embedder needs no
+//! dependency of its own for them.
 //!
 //! ```
+//! use vigil::chrono::{TimeZone, Utc};
+//! use vigil::{Alert, AlertId, Entity, Severity, json};
+//!
 //! let alerts = vigil::defender::parse_alerts(include_str!(
 //!     "../fixtures/alerts/sample-alerts.json"
 //! ))?;
 //! assert!(!alerts.is_empty());
-//! # Ok::<(), vigil::Error>(())
+//!
+//! let at = Utc.with_ymd_and_hms(2026, 11, 2, 8, 30, 0).single().ok_or("no such time")?;
+//! let alert = Alert::builder(AlertId::new("a1")?, "VM_X", "X", Severity::Low, at)
+//!     .entity(Entity::host("vm1").with("tags", json!(["prod"])))
+//!     .build();
+//! assert_eq!(alert.time_generated(), at);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
 pub use vigil_core::*;

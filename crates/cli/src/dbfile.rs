@@ -12,15 +12,16 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde_json::json;
 use vigil_core::store::{
-    AlertQuery, AuditEntry, BulkOutcome, Counts, ErrorKind, Feedback, FeedbackQuery, IngestReport,
-    Page, RelatedAlert, Simulation, StatusChange, Store, StoreError, StoredAlert, StoredRule,
-    TenantId,
+    AlertQuery, AuditEntry, BulkOutcome, Counts, CreatedRule, ErrorKind, Event, Feedback,
+    FeedbackQuery, IngestReport, Page, RelatedAlert, Simulation, StatusChange, Store, StoreError,
+    StoredAlert, StoredRule, SuppressSimilar, TenantId,
 };
-use vigil_core::suppression::SuppressionRule;
+use vigil_core::suppression::{Explanation, SuppressionRule};
 use vigil_core::{Alert, AlertId};
 use vigil_sqlite::{CheckReport, Options, SqliteError, SqliteStore};
 
-use crate::{Command, Ctx, Res, RulesCommand};
+use crate::output::{Ctx, Res};
+use crate::{Command, RulesCommand};
 
 /// How long a write waits for another command's write to finish, unless `--busy-timeout` or
 /// `VIGIL_BUSY_TIMEOUT` says otherwise: long enough for several large imports and status
@@ -196,7 +197,7 @@ impl Db {
             return e;
         }
         reword(
-            self.store.path(),
+            self.store.backend().path(),
             self.busy_timeout,
             e.kind(),
             e.message().to_owned(),
@@ -321,9 +322,60 @@ impl Store for Db {
             .map_err(|e| self.cli(e))
     }
 
-    fn delete_rule(&self, tenant: &TenantId, name: &str) -> Result<(), StoreError> {
+    fn delete_rule(
+        &self,
+        tenant: &TenantId,
+        name: &str,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
         self.store
-            .delete_rule(tenant, name)
+            .delete_rule(tenant, name, at)
+            .map_err(|e| self.cli(e))
+    }
+
+    fn create_rules(
+        &self,
+        tenant: &TenantId,
+        rules: Vec<SuppressionRule>,
+        at: DateTime<Utc>,
+        force: bool,
+    ) -> Result<Vec<CreatedRule>, StoreError> {
+        self.store
+            .create_rules(tenant, rules, at, force)
+            .map_err(|e| self.cli(e))
+    }
+
+    fn suppress_similar(
+        &self,
+        tenant: &TenantId,
+        request: SuppressSimilar,
+        at: DateTime<Utc>,
+    ) -> Result<(CreatedRule, Vec<AlertId>), StoreError> {
+        self.store
+            .suppress_similar(tenant, request, at)
+            .map_err(|e| self.cli(e))
+    }
+
+    fn explain(
+        &self,
+        tenant: &TenantId,
+        rule: &str,
+        id: &AlertId,
+        at: DateTime<Utc>,
+    ) -> Result<Explanation, StoreError> {
+        self.store
+            .explain(tenant, rule, id, at)
+            .map_err(|e| self.cli(e))
+    }
+
+    fn events_since(
+        &self,
+        tenant: &TenantId,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<Event>, StoreError> {
+        self.store
+            .events_since(tenant, after, limit)
             .map_err(|e| self.cli(e))
     }
 
@@ -357,8 +409,8 @@ impl Store for Db {
 /// `vigil check`: the file's integrity and every stored row, every tenant. Prints the report;
 /// fails (exit 1) if anything is damaged.
 pub fn check(ctx: &mut Ctx) -> Res<()> {
-    let path: PathBuf = ctx.store.path().to_path_buf();
-    let report = ctx.store.check().map_err(|e| ctx.store.cli(e))?;
+    let path: PathBuf = ctx.store.backend().path().to_path_buf();
+    let report = ctx.store.backend().check().map_err(|e| ctx.store.cli(e))?;
     if ctx.json {
         let value = json!({
             "path": path.display().to_string(),

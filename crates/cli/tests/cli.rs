@@ -150,7 +150,7 @@ fn malformed_file_imports_nothing_and_names_the_file() {
         .assert()
         .code(1)
         .stderr(predicate::str::contains("bad.json"))
-        .stderr(predicate::str::contains("[2].properties.severity"));
+        .stdout(predicate::str::contains("[2].properties.severity"));
     assert_eq!(env.json(&["list"]), Value::Array(vec![]));
 
     // JSON lines: the error names the line.
@@ -159,12 +159,12 @@ fn malformed_file_imports_nothing_and_names_the_file() {
     env.cmd(&["import", p(&bad)])
         .assert()
         .code(1)
-        .stderr(predicate::str::contains("bad.jsonl: line 3"));
+        .stdout(predicate::str::contains("bad.jsonl: error: line 3"));
     assert_eq!(env.json(&["list"]), Value::Array(vec![]));
 
     // Not JSON at all.
     let bad = env.file("trunc.json", "{\"value\": [");
-    env.cmd(&["import", p(&bad)]).assert().code(1).stderr(
+    env.cmd(&["import", p(&bad)]).assert().code(1).stdout(
         predicate::str::contains("trunc.json").and(predicate::str::contains("invalid JSON")),
     );
     env.cmd(&["import", "missing.json"])
@@ -192,32 +192,112 @@ fn vigil_db_env_is_the_default_database() {
 // ------------------------------------------------------------------ list
 
 #[test]
-fn list_json_hides_dismissed_and_filters() {
+fn list_json_shows_open_alerts_and_filters() {
     let env = Env::with_samples();
     let all = env.json(&["list"]);
     let all_ids = ids(&all);
-    assert_eq!(all_ids.len(), 13);
+    assert_eq!(all_ids.len(), 11, "the open alerts: Active and InProgress");
     assert!(!all_ids.contains(&DISMISSED_ID.to_owned()));
+    for a in all.as_array().unwrap() {
+        let s = a["properties"]["status"].as_str().unwrap();
+        assert!(s == "Active" || s == "InProgress", "{s}");
+    }
+    assert_eq!(ids(&env.json(&["list", "--status", "all"])).len(), 14);
+    assert_eq!(ids(&env.json(&["list", "--status", "resolved"])).len(), 2);
     assert_eq!(all[0]["properties"]["severity"], "High");
 
-    let high = env.json(&["list", "--severity", "high"]);
+    let high = env.json(&[
+        "list",
+        "--status",
+        "active",
+        "--status",
+        "in-progress",
+        "--status",
+        "resolved",
+        "--severity",
+        "high",
+    ]);
     assert_eq!(high.as_array().unwrap().len(), 5);
-    let med_up = env.json(&["list", "--severity", "medium+"]);
+    let med_up = env.json(&[
+        "list",
+        "--status",
+        "active",
+        "--status",
+        "in-progress",
+        "--status",
+        "resolved",
+        "--severity",
+        "medium+",
+    ]);
     assert_eq!(med_up.as_array().unwrap().len(), 9);
     let dismissed = env.json(&["list", "--status", "dismissed"]);
     assert_eq!(ids(&dismissed), vec![DISMISSED_ID.to_owned()]);
-    let eicar = env.json(&["list", "--type", "VM_EICAR"]);
+    let eicar = env.json(&[
+        "list",
+        "--status",
+        "active",
+        "--status",
+        "in-progress",
+        "--status",
+        "resolved",
+        "--type",
+        "VM_EICAR",
+    ]);
     assert_eq!(eicar.as_array().unwrap().len(), 2);
-    let limited = env.json(&["list", "--limit", "3", "--sort", "time"]);
+    let limited = env.json(&[
+        "list",
+        "--status",
+        "active",
+        "--status",
+        "in-progress",
+        "--status",
+        "resolved",
+        "--limit",
+        "3",
+        "--sort",
+        "time",
+    ]);
     assert_eq!(limited.as_array().unwrap().len(), 3);
-    let host = env.json(&["list", "--entity", "web-01"]);
+    let host = env.json(&[
+        "list",
+        "--status",
+        "active",
+        "--status",
+        "in-progress",
+        "--status",
+        "resolved",
+        "--entity",
+        "web-01",
+    ]);
     assert!(ids(&host).contains(&PS_ID.to_owned()));
-    let intent = env.json(&["list", "--intent", "PreAttack"]);
+    let intent = env.json(&[
+        "list",
+        "--status",
+        "active",
+        "--status",
+        "in-progress",
+        "--status",
+        "resolved",
+        "--intent",
+        "PreAttack",
+    ]);
     assert_eq!(intent.as_array().unwrap().len(), 1);
-    let since = env.json(&["list", "--since", "2026-11-23T00:00:00Z"]);
+    let since = env.json(&[
+        "list",
+        "--status",
+        "active",
+        "--status",
+        "in-progress",
+        "--status",
+        "resolved",
+        "--since",
+        "2026-11-23T00:00:00Z",
+    ]);
     assert_eq!(since.as_array().unwrap().len(), 3);
     let rg = env.json(&[
         "list",
+        "--status",
+        "all",
         "--resource",
         "/subscriptions/4c5f1a2e-6b9d-4e8f-a1c3-2d7e9b0f5a61/resourceGroups/prod-web",
     ]);
@@ -262,7 +342,7 @@ fn list_table_has_columns_counts_and_no_colour_off_terminal() {
     let out = env.cmd(&["list"]).assert().success();
     let text = String::from_utf8(out.get_output().stdout.clone()).unwrap();
     assert!(!text.contains('\x1b'), "no ANSI escapes off a terminal");
-    assert!(text.contains("13 alerts (High 5, Medium 4, Low 2, Informational 2)"));
+    assert!(text.contains("11 alerts (High 4, Medium 4, Low 2, Informational 1)"));
     for col in [
         "SEVERITY",
         "TIME",
@@ -297,7 +377,7 @@ fn bad_flags_are_usage_errors() {
     env.cmd(&["frobnicate"]).assert().code(2);
     env.cmd(&["list", "--severity", "urgent"])
         .assert()
-        .code(1)
+        .code(2)
         .stderr(predicate::str::contains("--severity"));
 }
 
@@ -493,7 +573,7 @@ fn rules_add_list_show_explain_disable_delete() {
     let env = Env::with_samples();
     let rule = env.rule_file();
     let created = env.json(&["rules", "add", p(&rule)]);
-    assert_eq!(created["created"][0], "dismissIpAnomalyAlerts");
+    assert_eq!(created["files"][0]["created"][0], "dismissIpAnomalyAlerts");
     env.cmd(&["rules", "add", p(&rule)]).assert().code(1);
 
     let list = env.json(&["rules", "list"]);
@@ -548,7 +628,8 @@ fn rules_add_rejects_a_bad_file_whole() {
     env.cmd(&["rules", "add", p(&bad)])
         .assert()
         .code(1)
-        .stderr(predicate::str::contains("bad-rules.json"));
+        .stderr(predicate::str::contains("bad-rules.json"))
+        .stdout(predicate::str::contains("no.such.field"));
     assert_eq!(env.json(&["rules", "list"])["rules"], Value::Array(vec![]));
 }
 
@@ -675,11 +756,11 @@ fn tenants_are_separate() {
         .assert()
         .code(1);
     assert_eq!(
-        env.json(&["list", "--tenant", "default"])
+        env.json(&["list", "--tenant", "default", "--status", "all"])
             .as_array()
             .unwrap()
             .len(),
-        13
+        14
     );
 }
 
@@ -702,4 +783,162 @@ fn large_json_lines_import_has_no_progress_bar_off_terminal() {
     assert!(stdout.contains("50000 new"), "{stdout}");
     let top = env.json(&["list", "--limit", "1"]);
     assert_eq!(top.as_array().unwrap().len(), 1);
+}
+
+// ------------------------------------------------------------------ what each command says
+
+#[test]
+fn list_flags_are_checked_and_quote_what_was_typed() {
+    let env = Env::with_samples();
+    env.cmd(&["list", "--help"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "open alerts (Active and InProgress)",
+        ));
+    env.cmd(&["list", "--limit", "0"]).assert().code(2);
+    env.cmd(&["list", "--intent", "bogus"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("'bogus'").and(predicate::str::contains("Execution")));
+    env.cmd(&["list", "--severity", "medium++"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("'medium++'"));
+    let exec = env.json(&["list", "--intent", "execution", "--status", "all"]);
+    assert!(!exec.as_array().unwrap().is_empty());
+}
+
+#[test]
+fn every_import_file_is_read_and_reported() {
+    let env = Env::new();
+    let values = sample_values();
+    let good1 = env.file(
+        "good1.json",
+        &Value::Array(values[..3].to_vec()).to_string(),
+    );
+    let bad = env.file("bad.json", "{\"value\": [");
+    // The second good file starts with a byte-order mark, as Windows tools write.
+    let good2 = env.file(
+        "good2.json",
+        &format!("\u{feff}{}", Value::Array(values[3..].to_vec())),
+    );
+    let out = env
+        .cmd(&["--json", "import", p(&good1), p(&bad), p(&good2)])
+        .assert()
+        .code(1);
+    let report: Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    let files = report["files"].as_array().unwrap();
+    assert_eq!(files.len(), 3, "one entry per file: {report}");
+    assert_eq!(files[0]["new"], 3);
+    assert!(files[1]["error"].as_str().unwrap().contains("invalid JSON"));
+    assert_eq!(files[2]["new"], 11);
+    assert_eq!(report["failed"], 1);
+    assert_eq!(report["new"], 14);
+    let all = env.json(&["list", "--status", "all"]);
+    assert_eq!(all.as_array().unwrap().len(), 14, "good2 was imported");
+
+    // The table says the same.
+    env.cmd(&["import", p(&bad), p(&good1)])
+        .assert()
+        .code(1)
+        .stdout(
+            predicate::str::contains("bad.json: error:")
+                .and(predicate::str::contains("good1.json: 0 new, 3 updated")),
+        );
+}
+
+#[test]
+fn microsoft_s_list_example_imports_two_alerts() {
+    let env = Env::new();
+    let doc: Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../fixtures/defender/2022-01-01_GetAlertsSubscription_example.json"
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    let file = env.file("list.json", &doc["responses"]["200"]["body"].to_string());
+    let report = env.json(&["import", p(&file)]);
+    assert_eq!(report["new"], 2);
+    let listed = env.json(&["list", "--status", "all"]);
+    assert_eq!(listed.as_array().unwrap().len(), 2);
+    env.cmd(&[
+        "show",
+        "2518765996949954086_2325cf9e-42a2-4f72-ae7f-9b863cba2d22",
+    ])
+    .assert()
+    .success()
+    .stdout(predicate::str::contains("VM_SuspiciousScreenSaver"));
+}
+
+#[test]
+fn rules_add_prints_lints_at_once_and_needs_force_for_everything() {
+    let env = Env::with_samples();
+    let rule = |name: &str, t: &str, scope: &str| {
+        format!(
+            r#"{{"name": "{name}", "properties": {{"alertType": "{t}", "reason": "Noise", "state": "Enabled",
+                "expirationDateUtc": "2099-01-01T00:00:00Z"{scope}}}}}"#
+        )
+    };
+    let everything = env.file("all.json", &rule("all", "*", ""));
+    env.cmd(&["rules", "add", p(&everything)])
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("every alert of every type"))
+        .stdout(predicate::str::contains("--force"));
+    assert_eq!(env.json(&["rules", "list"])["rules"], Value::Array(vec![]));
+    let forced = env.json(&["rules", "add", "--force", p(&everything)]);
+    let warnings = forced["files"][0]["warnings"].as_array().unwrap();
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.as_str().unwrap().contains("suppresses every alert")),
+        "{forced}"
+    );
+
+    let wide = env.file(
+        "wide.json",
+        &rule(
+            "wide",
+            "VM_EICAR",
+            r#", "suppressionAlertsScope": {"allOf": [{"field": "entities.ip.address", "cidr": "0.0.0.0/0"}]}"#,
+        ),
+    );
+    let good = env.file(
+        "good.json",
+        &rule(
+            "good",
+            "VM_EICAR",
+            r#", "suppressionAlertsScope": {"allOf": [{"field": "entities.host.hostname", "equals": "vm9"}]}"#,
+        ),
+    );
+    let typo = env.file(
+        "typo.json",
+        &rule(
+            "typo",
+            "VM_EICAR",
+            r#", "suppressionAlertsScope": {"allOf": [{"field": "entities.hots.hostname", "equals": "vm9"}]}"#,
+        ),
+    );
+    env.cmd(&["rules", "add", p(&wide), p(&typo), p(&good)])
+        .assert()
+        .code(1)
+        .stdout(
+            predicate::str::contains("wide.json: created rule \"wide\"")
+                .and(predicate::str::contains("wide.json: warning:"))
+                .and(predicate::str::contains("matches every address"))
+                .and(predicate::str::contains(
+                    "did you mean \"entities.host.hostname\"",
+                ))
+                .and(predicate::str::contains("good.json: created rule \"good\"")),
+        );
+    let names: Vec<String> = env.json(&["rules", "list"])["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(names, ["all", "wide", "good"]);
 }

@@ -1,19 +1,20 @@
 //! The alert model.
 
 use std::fmt;
+use std::marker::PhantomData;
 use std::str::FromStr;
 
 use chrono::{DateTime, Utc};
-use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 
 use crate::attack::TechniqueId;
-use crate::entity::lookup;
-use crate::intent::format_intents;
+use crate::entity::{lookup, set_loose};
 use crate::{Entity, Error, JsonMap, KillChainIntent, Severity, Status};
 
-/// An alert's unique instance id: Defender's `systemAlertId`. Never empty.
+/// An alert identifier: Defender's `systemAlertId`, or an alert's ARM resource `name` (see
+/// [`Alert::id`] for which one identifies an alert). Never blank and never holding a control
+/// character, so that every id can be typed on a command line and printed on a terminal.
 ///
 /// ```
 /// use vigil_core::AlertId;
@@ -21,29 +22,37 @@ use crate::{Entity, Error, JsonMap, KillChainIntent, Severity, Status};
 /// let id = AlertId::new("2518298467986649999_4d25bfef")?;
 /// assert_eq!(id.as_str(), "2518298467986649999_4d25bfef");
 /// assert!(AlertId::new("  ").is_err());
+/// assert!(AlertId::new("a\u{0}b").is_err());
 /// # Ok::<(), vigil_core::Error>(())
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct AlertId(String);
+pub struct AlertId(pub(crate) String);
 
 impl AlertId {
-    /// Wraps an id; blank text is rejected.
+    /// Wraps an id; blank text and text holding a control character (NUL, a line break, an
+    /// escape, …) are rejected.
     pub fn new(id: impl Into<String>) -> Result<AlertId, Error> {
         let id = id.into();
-        if id.trim().is_empty() {
-            Err(Error::invalid(
-                "alert id",
-                id,
-                "an alert id (systemAlertId) must not be empty",
-            ))
-        } else {
-            Ok(AlertId(id))
+        match id_problem(&id) {
+            Some(reason) => Err(Error::invalid("alert id", id, reason)),
+            None => Ok(AlertId(id)),
         }
     }
 
     /// The id as text.
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+}
+
+/// Why `id` cannot be an alert id, if it cannot.
+pub(crate) fn id_problem(id: &str) -> Option<&'static str> {
+    if id.trim().is_empty() {
+        Some("an alert id must not be empty")
+    } else if id.chars().any(char::is_control) {
+        Some("an alert id must not hold control characters (NUL, line breaks, escapes, …)")
+    } else {
+        None
     }
 }
 
@@ -169,49 +178,23 @@ impl ResourceIdentifier {
             }
         }
     }
-
-    pub(crate) fn to_json(&self) -> JsonMap {
-        let mut m = JsonMap::new();
-        let s = |v: &str| Value::String(v.to_owned());
-        match self {
-            ResourceIdentifier::AzureResource {
-                azure_resource_id,
-                extra,
-            } => {
-                m.insert("azureResourceId".into(), s(azure_resource_id));
-                m.extend(extra.clone());
-                m.insert("type".into(), s("AzureResource"));
-            }
-            ResourceIdentifier::LogAnalytics {
-                workspace_id,
-                workspace_subscription_id,
-                workspace_resource_group,
-                agent_id,
-                extra,
-            } => {
-                m.insert("workspaceId".into(), s(workspace_id));
-                for (k, v) in [
-                    ("workspaceSubscriptionId", workspace_subscription_id),
-                    ("workspaceResourceGroup", workspace_resource_group),
-                    ("agentId", agent_id),
-                ] {
-                    if let Some(v) = v {
-                        m.insert(k.into(), s(v));
-                    }
-                }
-                m.extend(extra.clone());
-                m.insert("type".into(), s("LogAnalytics"));
-            }
-            ResourceIdentifier::Other { properties, .. } => m = properties.clone(),
-        }
-        m
-    }
 }
 
 /// A related link of an alert (`extendedLinks[]`): Defender writes `Category`, `Label`, `Href`
-/// and `Type`; every key is kept.
+/// and `Type`; every key is kept, in order.
+///
+/// ```
+/// use vigil_core::ExtendedLink;
+///
+/// let link = ExtendedLink::new("https://example.com/report", "Threat report")
+///     .with("Category", "threat_reports")
+///     .with("Type", "webLink");
+/// assert_eq!(link.href(), Some("https://example.com/report"));
+/// assert_eq!(link.category(), Some("threat_reports"));
+/// assert_eq!(link.as_json().len(), 4);
+/// ```
 #[derive(Clone, Debug, PartialEq, Default)]
-pub struct ExtendedLink(pub JsonMap);
+pub struct ExtendedLink(JsonMap);
 
 impl ExtendedLink {
     /// A link with `Href` and `Label`.
@@ -222,8 +205,34 @@ impl ExtendedLink {
         ExtendedLink(m)
     }
 
+    /// A link from its JSON object, kept verbatim.
+    pub fn from_json(link: JsonMap) -> ExtendedLink {
+        ExtendedLink(link)
+    }
+
+    /// Sets a key (replacing one whose name matches case-insensitively), for building.
+    pub fn with(mut self, key: &str, value: impl Into<Value>) -> ExtendedLink {
+        set_loose(&mut self.0, key, value.into());
+        self
+    }
+
+    /// The link's JSON object, verbatim.
+    pub fn as_json(&self) -> &JsonMap {
+        &self.0
+    }
+
+    /// The link's JSON object, taken out.
+    pub fn into_json(self) -> JsonMap {
+        self.0
+    }
+
+    /// A key's value, matched case-insensitively.
+    pub fn get(&self, key: &str) -> Option<&Value> {
+        lookup(&self.0, key)
+    }
+
     fn field(&self, key: &str) -> Option<&str> {
-        lookup(&self.0, key).and_then(Value::as_str)
+        self.get(key).and_then(Value::as_str)
     }
 
     /// `Href`: the link target.
@@ -249,13 +258,44 @@ impl ExtendedLink {
 
 /// The evidence Defender attaches to an alert (`supportingEvidence`). Its shape depends on its
 /// `type` (`tabularEvidences`, `supportingEvidenceList`, …), so it is kept verbatim.
+///
+/// ```
+/// use vigil_core::{SupportingEvidence, Value, json};
+///
+/// let Value::Object(m) = json!({"type": "tabularEvidences", "title": "Logons"}) else {
+///     unreachable!()
+/// };
+/// let evidence = SupportingEvidence::from_json(m);
+/// assert_eq!(evidence.evidence_type(), Some("tabularEvidences"));
+/// assert_eq!(evidence.get("title"), Some(&json!("Logons")));
+/// ```
 #[derive(Clone, Debug, PartialEq, Default)]
-pub struct SupportingEvidence(pub JsonMap);
+pub struct SupportingEvidence(JsonMap);
 
 impl SupportingEvidence {
+    /// Evidence from its JSON object, kept verbatim.
+    pub fn from_json(evidence: JsonMap) -> SupportingEvidence {
+        SupportingEvidence(evidence)
+    }
+
+    /// The evidence's JSON object, verbatim.
+    pub fn as_json(&self) -> &JsonMap {
+        &self.0
+    }
+
+    /// The evidence's JSON object, taken out.
+    pub fn into_json(self) -> JsonMap {
+        self.0
+    }
+
+    /// A key's value, matched case-insensitively.
+    pub fn get(&self, key: &str) -> Option<&Value> {
+        lookup(&self.0, key)
+    }
+
     /// The evidence's `type`.
     pub fn evidence_type(&self) -> Option<&str> {
-        lookup(&self.0, "type").and_then(Value::as_str)
+        self.get("type").and_then(Value::as_str)
     }
 }
 
@@ -293,7 +333,7 @@ impl SupportingEvidence {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Alert {
     pub(crate) resource_id: Option<String>,
-    pub(crate) name: Option<String>,
+    pub(crate) name: Option<AlertId>,
     pub(crate) resource_type: Option<String>,
     pub(crate) envelope_extra: JsonMap,
     pub(crate) version: Option<String>,
@@ -337,47 +377,111 @@ impl Alert {
         severity: Severity,
         time_generated: DateTime<Utc>,
     ) -> AlertBuilder {
-        AlertBuilder(Alert {
-            resource_id: None,
-            name: None,
-            resource_type: None,
-            envelope_extra: JsonMap::new(),
-            version: None,
-            alert_type: alert_type.into(),
-            system_alert_id,
-            product_component_name: None,
-            display_name: display_name.into(),
-            description: None,
-            severity,
-            intents: Vec::new(),
-            start_time: None,
-            end_time: None,
-            resource_identifiers: Vec::new(),
-            remediation_steps: Vec::new(),
-            vendor_name: None,
-            status: Status::Active,
-            extended_links: Vec::new(),
-            alert_uri: None,
-            time_generated,
-            product_name: None,
-            processing_end_time: None,
-            entities: Vec::new(),
-            is_incident: false,
-            correlation_key: None,
-            extended_properties: JsonMap::new(),
-            compromised_entity: None,
-            techniques: Vec::new(),
-            sub_techniques: Vec::new(),
-            supporting_evidence: None,
-            extra: JsonMap::new(),
-        })
+        AlertBuilder {
+            alert: Alert {
+                resource_id: None,
+                name: None,
+                resource_type: None,
+                envelope_extra: JsonMap::new(),
+                version: None,
+                alert_type: alert_type.into(),
+                system_alert_id,
+                product_component_name: None,
+                display_name: display_name.into(),
+                description: None,
+                severity,
+                intents: Vec::new(),
+                start_time: None,
+                end_time: None,
+                resource_identifiers: Vec::new(),
+                remediation_steps: Vec::new(),
+                vendor_name: None,
+                status: Status::Active,
+                extended_links: Vec::new(),
+                alert_uri: None,
+                time_generated,
+                product_name: None,
+                processing_end_time: None,
+                entities: Vec::new(),
+                is_incident: false,
+                correlation_key: None,
+                extended_properties: JsonMap::new(),
+                compromised_entity: None,
+                techniques: Vec::new(),
+                sub_techniques: Vec::new(),
+                supporting_evidence: None,
+                extra: JsonMap::new(),
+            },
+            arm: None,
+            state: PhantomData,
+        }
     }
 
-    /// A builder holding this alert, to make a changed copy. Meant for stores restoring a record
-    /// (for example keeping a stored status when an alert is ingested again); status *changes*
-    /// go through [`Alert::transition`].
-    pub fn into_builder(self) -> AlertBuilder {
-        AlertBuilder(self)
+    /// A builder holding this alert, to make a changed copy. It keeps the alert's status: status
+    /// changes go through [`Alert::transition`], the checked lifecycle.
+    ///
+    /// ```
+    /// use vigil_core::chrono::Utc;
+    /// use vigil_core::{Alert, AlertId, Severity};
+    ///
+    /// let a = Alert::builder(AlertId::new("a1")?, "VM_EICAR", "Test", Severity::High, Utc::now()).build();
+    /// let b = a.clone().into_builder().description("seen twice").build();
+    /// assert_eq!(b.description(), Some("seen twice"));
+    /// assert_eq!(b.status(), a.status());
+    /// # Ok::<(), vigil_core::Error>(())
+    /// ```
+    pub fn into_builder(self) -> AlertBuilder<ExistingAlert> {
+        AlertBuilder {
+            alert: self,
+            arm: None,
+            state: PhantomData,
+        }
+    }
+
+    /// A copy of this alert under another id: `id` becomes its `systemAlertId` and, if it has
+    /// an ARM `name`, its name too (and the last segment of its ARM `id` when that segment was
+    /// the name). Everything else, the status included, is copied. This is how to make "the same
+    /// alert again" (a repeat, a test double) without editing JSON.
+    ///
+    /// ```
+    /// use vigil_core::chrono::Utc;
+    /// use vigil_core::{Alert, AlertId, Severity};
+    ///
+    /// let a = Alert::builder(AlertId::new("a1")?, "VM_EICAR", "Test", Severity::High, Utc::now())
+    ///     .arm("sub-1", "westeurope")
+    ///     .build();
+    /// let b = a.with_id(AlertId::new("a2")?);
+    /// assert_eq!(b.id().as_str(), "a2");
+    /// assert_eq!(b.system_alert_id().as_str(), "a2");
+    /// assert_eq!(
+    ///     b.resource_id(),
+    ///     Some("/subscriptions/sub-1/providers/Microsoft.Security/locations/westeurope/alerts/a2")
+    /// );
+    /// assert_eq!(b.alert_type(), a.alert_type());
+    /// # Ok::<(), vigil_core::Error>(())
+    /// ```
+    pub fn with_id(&self, id: AlertId) -> Alert {
+        let mut copy = self.clone();
+        if let Some(old) = copy.name.replace(id.clone())
+            && let Some(rid) = &mut copy.resource_id
+            && let Some(stem) = rid.strip_suffix(old.as_str())
+            && stem.ends_with('/')
+        {
+            *rid = format!("{stem}{id}");
+        }
+        if self.name.is_none() {
+            copy.name = None;
+        }
+        copy.system_alert_id = id;
+        copy
+    }
+
+    /// Sets the status of an alert whose stored status outlives a new copy of its content (an
+    /// alert ingested again keeps the status a person gave it). This is **not** a status change
+    /// and skips the lifecycle on purpose: it restores what was already the alert's status.
+    /// Status changes go through [`Alert::transition`].
+    pub(crate) fn keep_status(&mut self, status: Status) {
+        self.status = status;
     }
 
     /// Changes the status through the checked lifecycle ([`Status::transition`]) and returns the
@@ -395,7 +499,28 @@ impl Alert {
 
     /// The ARM resource name (`name`), used in URLs. Need not equal the system alert id.
     pub fn name(&self) -> Option<&str> {
-        self.name.as_deref()
+        self.name.as_ref().map(AlertId::as_str)
+    }
+
+    /// The alert's identity: its ARM resource name when it has one, else its system alert id
+    /// (the flat export event carries no name). Two resources with different names are two
+    /// alerts even when they repeat one `systemAlertId` (Microsoft's own list example does);
+    /// stores key alerts by this id and also find them by their system alert id.
+    ///
+    /// ```
+    /// use chrono::Utc;
+    /// use vigil_core::{Alert, AlertId, Severity};
+    ///
+    /// let sys = AlertId::new("2518298467986649999_4d25bfef")?;
+    /// let flat = Alert::builder(sys.clone(), "VM_EICAR", "Test", Severity::High, Utc::now()).build();
+    /// assert_eq!(flat.id(), &sys);
+    /// let named = flat.clone().into_builder().name(AlertId::new("a-1")?).build();
+    /// assert_eq!(named.id().as_str(), "a-1");
+    /// assert_eq!(named.system_alert_id(), &sys);
+    /// # Ok::<(), vigil_core::Error>(())
+    /// ```
+    pub fn id(&self) -> &AlertId {
+        self.name.as_ref().unwrap_or(&self.system_alert_id)
     }
 
     /// The ARM resource type (`type`), normally `Microsoft.Security/Locations/alerts`.
@@ -518,6 +643,26 @@ impl Alert {
         self.entities.iter().find(|e| e.entity_id() == Some(id))
     }
 
+    /// The entity that property `key` of `entity` links to with `{"$ref": …}` (see
+    /// [`Entity::with_ref`]), if the alert has an entity with that `$id`.
+    ///
+    /// ```
+    /// use vigil_core::chrono::Utc;
+    /// use vigil_core::{Alert, AlertId, Entity, Severity};
+    ///
+    /// let alert = Alert::builder(AlertId::new("a1")?, "VM_X", "X", Severity::Low, Utc::now())
+    ///     .entity(Entity::host("vm1").with_entity_id("1"))
+    ///     .entity(Entity::process("cmd.exe /c whoami").with_ref("host", "1"))
+    ///     .build();
+    /// let process = &alert.entities()[1];
+    /// let host = alert.follow(process, "host").and_then(|e| e.as_host());
+    /// assert_eq!(host.and_then(|h| h.host_name()), Some("vm1"));
+    /// # Ok::<(), vigil_core::Error>(())
+    /// ```
+    pub fn follow(&self, entity: &Entity, key: &str) -> Option<&Entity> {
+        self.entity_by_id(entity.reference(key)?)
+    }
+
     /// `true` for an incident (a group of alerts), `false` for a single alert.
     pub fn is_incident(&self) -> bool {
         self.is_incident
@@ -580,27 +725,73 @@ impl Alert {
     }
 }
 
+/// The ARM resource type of an alert, `Microsoft.Security/Locations/alerts`.
+pub const ALERT_RESOURCE_TYPE: &str = "Microsoft.Security/Locations/alerts";
+
 /// Builds an [`Alert`] in Rust; see [`Alert::builder`]. Every method sets one optional property.
-#[derive(Clone, Debug)]
+///
+/// The type parameter says where the builder came from: [`Alert::builder`] gives an
+/// `AlertBuilder<NewAlert>`, which may set the initial status ([`AlertBuilder::status`]);
+/// [`Alert::into_builder`] gives an `AlertBuilder<ExistingAlert>`, which keeps the alert's status
+/// (a status *change* goes through [`Alert::transition`], the checked lifecycle):
+///
+/// ```compile_fail
+/// # use vigil_core::{Alert, AlertId, Severity, Status};
+/// # let at = vigil_core::chrono::Utc::now();
+/// # let alert = Alert::builder(AlertId::new("a")?, "T", "t", Severity::Low, at).build();
+/// let reopened = alert.into_builder().status(Status::Active).build();
+/// # Ok::<(), vigil_core::Error>(())
+/// ```
 #[must_use = "call build() to get the alert"]
-pub struct AlertBuilder(Alert);
+pub struct AlertBuilder<S = NewAlert> {
+    alert: Alert,
+    arm: Option<(String, String)>,
+    state: PhantomData<fn() -> S>,
+}
+
+/// Marks an [`AlertBuilder`] for a new alert, from [`Alert::builder`]: it may set the initial
+/// status.
+#[derive(Debug)]
+pub enum NewAlert {}
+
+/// Marks an [`AlertBuilder`] holding an existing alert, from [`Alert::into_builder`]: it keeps
+/// the alert's status.
+#[derive(Debug)]
+pub enum ExistingAlert {}
+
+impl<S> Clone for AlertBuilder<S> {
+    fn clone(&self) -> Self {
+        AlertBuilder {
+            alert: self.alert.clone(),
+            arm: self.arm.clone(),
+            state: PhantomData,
+        }
+    }
+}
+
+impl<S> fmt::Debug for AlertBuilder<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AlertBuilder")
+            .field("alert", &self.alert)
+            .field("arm", &self.arm)
+            .finish()
+    }
+}
 
 macro_rules! opt_string_setters {
     ($($(#[$m:meta])* $f:ident),* $(,)?) => {$(
         $(#[$m])*
         pub fn $f(mut self, value: impl Into<String>) -> Self {
-            self.0.$f = Some(value.into());
+            self.alert.$f = Some(value.into());
             self
         }
     )*};
 }
 
-impl AlertBuilder {
+impl<S> AlertBuilder<S> {
     opt_string_setters! {
         /// ARM resource id (`id`).
         resource_id,
-        /// ARM resource name (`name`).
-        name,
         /// ARM resource type (`type`).
         resource_type,
         /// Schema version (`version`).
@@ -621,69 +812,97 @@ impl AlertBuilder {
         compromised_entity,
     }
 
-    /// Initial status (default [`Status::Active`]), for alerts recorded after the fact.
-    pub fn status(mut self, status: Status) -> Self {
-        self.0.status = status;
+    /// ARM resource name (`name`): the alert's identity when set (see [`Alert::id`]).
+    pub fn name(mut self, name: AlertId) -> Self {
+        self.alert.name = Some(name);
+        self
+    }
+
+    /// Writes the ARM envelope of a subscription-level alert in `location` (e.g. `westeurope`):
+    /// `id` `/subscriptions/{subscription_id}/providers/Microsoft.Security/locations/{location}/alerts/{name}`,
+    /// `name` (the one set with [`AlertBuilder::name`], else the system alert id) and `type`
+    /// [`ALERT_RESOURCE_TYPE`] (unless [`AlertBuilder::resource_type`] set another). The id is
+    /// made by [`AlertBuilder::build`], so the order of the calls does not matter.
+    ///
+    /// ```
+    /// use vigil_core::chrono::Utc;
+    /// use vigil_core::{Alert, AlertId, Severity};
+    ///
+    /// let alert = Alert::builder(AlertId::new("2518_4d25")?, "VM_EICAR", "Test", Severity::High, Utc::now())
+    ///     .arm("00000000-0000-0000-0000-000000000001", "westeurope")
+    ///     .build();
+    /// assert_eq!(alert.name(), Some("2518_4d25"));
+    /// assert_eq!(
+    ///     alert.resource_id(),
+    ///     Some("/subscriptions/00000000-0000-0000-0000-000000000001/providers/Microsoft.Security/locations/westeurope/alerts/2518_4d25")
+    /// );
+    /// assert_eq!(alert.resource_type(), Some("Microsoft.Security/Locations/alerts"));
+    /// # Ok::<(), vigil_core::Error>(())
+    /// ```
+    pub fn arm(mut self, subscription_id: impl Into<String>, location: impl Into<String>) -> Self {
+        self.arm = Some((subscription_id.into(), location.into()));
         self
     }
 
     /// Adds a kill-chain intent.
     pub fn intent(mut self, intent: KillChainIntent) -> Self {
-        self.0.intents.push(intent);
+        self.alert.intents.push(intent);
         self
     }
 
     /// Activity start (`startTimeUtc`).
     pub fn start_time(mut self, t: DateTime<Utc>) -> Self {
-        self.0.start_time = Some(t);
+        self.alert.start_time = Some(t);
         self
     }
 
     /// Activity end (`endTimeUtc`).
     pub fn end_time(mut self, t: DateTime<Utc>) -> Self {
-        self.0.end_time = Some(t);
+        self.alert.end_time = Some(t);
         self
     }
 
     /// Processing end (`processingEndTimeUtc`).
     pub fn processing_end_time(mut self, t: DateTime<Utc>) -> Self {
-        self.0.processing_end_time = Some(t);
+        self.alert.processing_end_time = Some(t);
         self
     }
 
     /// Adds a resource identifier.
     pub fn resource_identifier(mut self, r: ResourceIdentifier) -> Self {
-        self.0.resource_identifiers.push(r);
+        self.alert.resource_identifiers.push(r);
         self
     }
 
     /// Adds a remediation step.
     pub fn remediation_step(mut self, step: impl Into<String>) -> Self {
-        self.0.remediation_steps.push(step.into());
+        self.alert.remediation_steps.push(step.into());
         self
     }
 
     /// Adds an extended link.
     pub fn extended_link(mut self, link: ExtendedLink) -> Self {
-        self.0.extended_links.push(link);
+        self.alert.extended_links.push(link);
         self
     }
 
     /// Adds an entity.
     pub fn entity(mut self, entity: Entity) -> Self {
-        self.0.entities.push(entity);
+        self.alert.entities.push(entity);
         self
     }
 
     /// Marks the alert as an incident.
     pub fn incident(mut self, is_incident: bool) -> Self {
-        self.0.is_incident = is_incident;
+        self.alert.is_incident = is_incident;
         self
     }
 
     /// Sets an extended property.
     pub fn extended_property(mut self, key: impl Into<String>, value: impl Into<Value>) -> Self {
-        self.0.extended_properties.insert(key.into(), value.into());
+        self.alert
+            .extended_properties
+            .insert(key.into(), value.into());
         self
     }
 
@@ -691,143 +910,138 @@ impl AlertBuilder {
     /// `techniques`, as Defender lists them.
     pub fn technique(mut self, id: TechniqueId) -> Self {
         let top = id.parent().unwrap_or(id);
-        if !self.0.techniques.contains(&top) {
-            self.0.techniques.push(top);
+        if !self.alert.techniques.contains(&top) {
+            self.alert.techniques.push(top);
         }
-        if id.is_sub_technique() && !self.0.sub_techniques.contains(&id) {
-            self.0.sub_techniques.push(id);
+        if id.is_sub_technique() && !self.alert.sub_techniques.contains(&id) {
+            self.alert.sub_techniques.push(id);
         }
         self
     }
 
     /// Supporting evidence.
     pub fn supporting_evidence(mut self, evidence: SupportingEvidence) -> Self {
-        self.0.supporting_evidence = Some(evidence);
+        self.alert.supporting_evidence = Some(evidence);
         self
     }
 
     /// Adds a property Vigil does not model, written back inside `properties`.
     pub fn additional_property(mut self, key: impl Into<String>, value: impl Into<Value>) -> Self {
-        self.0.extra.insert(key.into(), value.into());
+        self.alert.extra.insert(key.into(), value.into());
         self
     }
 
     /// The alert.
     pub fn build(self) -> Alert {
-        self.0
+        let mut alert = self.alert;
+        if let Some((subscription, location)) = self.arm {
+            let name = alert
+                .name
+                .get_or_insert_with(|| alert.system_alert_id.clone());
+            alert.resource_id = Some(format!(
+                "/subscriptions/{subscription}/providers/Microsoft.Security/locations/{location}/alerts/{name}"
+            ));
+            alert
+                .resource_type
+                .get_or_insert_with(|| ALERT_RESOURCE_TYPE.to_owned());
+        }
+        alert
     }
 }
 
-/// Formats a timestamp as Defender does: seven fractional digits and `Z`, or nine digits when
-/// the instant has nanoseconds that seven digits cannot hold.
-pub(crate) fn format_time(t: &DateTime<Utc>) -> String {
-    use chrono::SecondsFormat;
-    let nanos = t.timestamp_subsec_nanos();
-    if nanos.is_multiple_of(100) && nanos < 1_000_000_000 {
-        format!("{}.{:07}Z", t.format("%Y-%m-%dT%H:%M:%S"), nanos / 100)
-    } else {
-        t.to_rfc3339_opts(SecondsFormat::Nanos, true)
+impl AlertBuilder<NewAlert> {
+    /// Initial status (default [`Status::Active`]), for alerts recorded after the fact. Only a
+    /// builder from [`Alert::builder`] has it: an existing alert's status changes through
+    /// [`Alert::transition`].
+    pub fn status(mut self, status: Status) -> Self {
+        self.alert.status = status;
+        self
     }
 }
 
-struct Properties<'a>(&'a Alert);
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
 
-impl Serialize for Properties<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let a = self.0;
-        let mut m = s.serialize_map(None)?;
-        if let Some(v) = &a.version {
-            m.serialize_entry("version", v)?;
-        }
-        m.serialize_entry("alertType", &a.alert_type)?;
-        m.serialize_entry("systemAlertId", &a.system_alert_id)?;
-        if let Some(v) = &a.product_component_name {
-            m.serialize_entry("productComponentName", v)?;
-        }
-        m.serialize_entry("alertDisplayName", &a.display_name)?;
-        if let Some(v) = &a.description {
-            m.serialize_entry("description", v)?;
-        }
-        m.serialize_entry("severity", &a.severity)?;
-        if !a.intents.is_empty() {
-            m.serialize_entry("intent", &format_intents(&a.intents))?;
-        }
-        if let Some(t) = &a.start_time {
-            m.serialize_entry("startTimeUtc", &format_time(t))?;
-        }
-        if let Some(t) = &a.end_time {
-            m.serialize_entry("endTimeUtc", &format_time(t))?;
-        }
-        let ids: Vec<JsonMap> = a.resource_identifiers.iter().map(|r| r.to_json()).collect();
-        m.serialize_entry("resourceIdentifiers", &ids)?;
-        m.serialize_entry("remediationSteps", &a.remediation_steps)?;
-        if let Some(v) = &a.vendor_name {
-            m.serialize_entry("vendorName", v)?;
-        }
-        m.serialize_entry("status", &a.status)?;
-        let links: Vec<&JsonMap> = a.extended_links.iter().map(|l| &l.0).collect();
-        m.serialize_entry("extendedLinks", &links)?;
-        if let Some(v) = &a.alert_uri {
-            m.serialize_entry("alertUri", v)?;
-        }
-        m.serialize_entry("timeGeneratedUtc", &format_time(&a.time_generated))?;
-        if let Some(v) = &a.product_name {
-            m.serialize_entry("productName", v)?;
-        }
-        if let Some(t) = &a.processing_end_time {
-            m.serialize_entry("processingEndTimeUtc", &format_time(t))?;
-        }
-        m.serialize_entry("entities", &a.entities)?;
-        m.serialize_entry("isIncident", &a.is_incident)?;
-        if let Some(v) = &a.correlation_key {
-            m.serialize_entry("correlationKey", v)?;
-        }
-        m.serialize_entry("extendedProperties", &a.extended_properties)?;
-        if let Some(v) = &a.compromised_entity {
-            m.serialize_entry("compromisedEntity", v)?;
-        }
-        if !a.techniques.is_empty() {
-            m.serialize_entry("techniques", &a.techniques)?;
-        }
-        if !a.sub_techniques.is_empty() {
-            m.serialize_entry("subTechniques", &a.sub_techniques)?;
-        }
-        if let Some(v) = &a.supporting_evidence {
-            m.serialize_entry("supportingEvidence", &v.0)?;
-        }
-        for (k, v) in &a.extra {
-            m.serialize_entry(k, v)?;
-        }
-        m.end()
+    use super::*;
+
+    fn at() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 2, 8, 30, 0)
+            .single()
+            .unwrap_or_default()
     }
-}
 
-impl Serialize for Alert {
-    /// Writes the 2022-01-01 ARM resource form. Collections are always written (possibly
-    /// empty); absent optional values are omitted; unknown properties follow the known ones.
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut m = s.serialize_map(None)?;
-        if let Some(v) = &self.resource_id {
-            m.serialize_entry("id", v)?;
-        }
-        if let Some(v) = &self.name {
-            m.serialize_entry("name", v)?;
-        }
-        if let Some(v) = &self.resource_type {
-            m.serialize_entry("type", v)?;
-        }
-        m.serialize_entry("properties", &Properties(self))?;
-        for (k, v) in &self.envelope_extra {
-            m.serialize_entry(k, v)?;
-        }
-        m.end()
+    fn id(s: &str) -> AlertId {
+        AlertId::new(s).unwrap_or_else(|e| unreachable!("{e}"))
     }
-}
 
-impl<'de> Deserialize<'de> for Alert {
-    /// Reads any form [`crate::defender::parse_alerts`] accepts for a single alert.
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let v = Value::deserialize(d)?;
-        crate::defender::alert_from_value(v, "").map_err(serde::de::Error::custom)
+    fn base() -> AlertBuilder {
+        Alert::builder(id("sys-1"), "VM_EICAR", "Test", Severity::High, at())
+    }
+
+    #[test]
+    fn arm_uses_the_name_whenever_it_is_set() {
+        let before = base().arm("s1", "westeurope").name(id("n-1")).build();
+        let after = base().name(id("n-1")).arm("s1", "westeurope").build();
+        assert_eq!(before, after);
+        assert_eq!(
+            before.resource_id(),
+            Some("/subscriptions/s1/providers/Microsoft.Security/locations/westeurope/alerts/n-1")
+        );
+        assert_eq!(before.id().as_str(), "n-1");
+        assert_eq!(before.system_alert_id().as_str(), "sys-1");
+    }
+
+    #[test]
+    fn arm_keeps_a_resource_type_set_explicitly() {
+        let a = base().resource_type("Custom/alerts").arm("s", "l").build();
+        assert_eq!(a.resource_type(), Some("Custom/alerts"));
+    }
+
+    #[test]
+    fn arm_envelope_reads_back_the_same() {
+        let a = base().arm("s1", "westeurope").build();
+        let json = serde_json::to_string(&a).unwrap_or_default();
+        let back: Alert = serde_json::from_str(&json).unwrap_or_else(|e| unreachable!("{e}"));
+        assert_eq!(back, a);
+    }
+
+    #[test]
+    fn with_id_of_a_flat_alert_gives_it_no_name() {
+        let a = base().build().with_id(id("sys-2"));
+        assert_eq!(a.name(), None);
+        assert_eq!(a.id().as_str(), "sys-2");
+        assert_eq!(a.resource_id(), None);
+    }
+
+    #[test]
+    fn with_id_leaves_a_resource_id_that_does_not_end_in_the_name() {
+        let a = base()
+            .name(id("n-1"))
+            .resource_id("/subscriptions/s/alerts/other")
+            .build()
+            .with_id(id("n-2"));
+        assert_eq!(a.name(), Some("n-2"));
+        assert_eq!(a.resource_id(), Some("/subscriptions/s/alerts/other"));
+        // A segment that merely ends with the name is not the name.
+        let b = base()
+            .name(id("1"))
+            .resource_id("/alerts/x1")
+            .build()
+            .with_id(id("2"));
+        assert_eq!(b.resource_id(), Some("/alerts/x1"));
+    }
+
+    #[test]
+    fn with_id_keeps_the_status() {
+        let a = base().status(Status::Resolved).build().with_id(id("x"));
+        assert_eq!(a.status(), Status::Resolved);
+    }
+
+    #[test]
+    fn keep_status_is_not_a_transition() {
+        let mut a = base().status(Status::Resolved).build();
+        a.keep_status(Status::InProgress);
+        assert_eq!(a.status(), Status::InProgress);
     }
 }

@@ -1,26 +1,8 @@
-//! Alert entities: the hosts, accounts, IPs, processes, files, … an alert is about.
-//!
-//! Defender models an entity as `{"type": …}` plus properties that depend on the type, and real
-//! documents add keys the specification lacks (an IP's `location`, `$id`/`$ref` links between
-//! entities, PascalCase or null values). Vigil therefore keeps every entity's JSON object
-//! verbatim, in its original key order, and offers typed, read-only views for the common kinds
-//! ([`Entity::as_ip`], [`Entity::as_host`], …). Property names are matched case-insensitively.
-//!
-//! ```
-//! use vigil_core::{Entity, EntityKind};
-//!
-//! let host = Entity::host("vm1").with("dnsDomain", "contoso.com");
-//! assert_eq!(host.kind(), &EntityKind::Host);
-//! assert_eq!(host.as_host().and_then(|h| h.host_name()), Some("vm1"));
-//! assert_eq!(host.get_str("DNSDOMAIN"), Some("contoso.com")); // case-insensitive
-//!
-//! // Unknown kinds are kept as they are.
-//! let odd = Entity::new(EntityKind::from_type_name("quantum-thing")).with("spin", 1);
-//! assert_eq!(odd.kind().type_name(), "quantum-thing");
-//! ```
+//! Alert entities: the hosts, accounts, IPs, processes, files, … an alert is about (see
+//! [`Entity`]).
 
 use std::fmt;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
@@ -170,8 +152,30 @@ impl fmt::Display for EntityKind {
 
 /// One entity of an alert: its kind and its properties, kept verbatim.
 ///
+/// Defender models an entity as `{"type": …}` plus properties that depend on the type, and real
+/// documents add keys the specification lacks (an IP's `location`, `$id`/`$ref` links between
+/// entities, PascalCase or null values). Vigil therefore keeps every entity's JSON object
+/// verbatim, in its original key order, and offers typed, read-only views for the common kinds
+/// ([`Entity::as_ip`], [`Entity::as_host`], …). Property names are matched case-insensitively.
 /// The properties include the `type` key as the document spelled it; [`Entity::kind`] is derived
-/// from it. See the [module docs](self) for the typed views.
+/// from it.
+///
+/// ```
+/// use vigil_core::{Entity, EntityKind, json};
+///
+/// let host = Entity::host("vm1").with("dnsDomain", "contoso.com").with_entity_id("1");
+/// assert_eq!(host.kind(), &EntityKind::Host);
+/// assert_eq!(host.as_host().and_then(|h| h.host_name()), Some("vm1"));
+/// assert_eq!(host.get_str("DNSDOMAIN"), Some("contoso.com")); // case-insensitive
+///
+/// // Links between entities, and nested values.
+/// let process = Entity::process("cmd.exe").with_ref("host", "1").with("args", json!(["/c", "dir"]));
+/// assert_eq!(process.reference("host"), host.entity_id());
+///
+/// // Unknown kinds are kept as they are.
+/// let odd = Entity::new(EntityKind::from_type_name("quantum-thing")).with("spin", 1);
+/// assert_eq!(odd.kind().type_name(), "quantum-thing");
+/// ```
 #[derive(Clone, Debug, PartialEq)]
 pub struct Entity {
     kind: EntityKind,
@@ -210,16 +214,68 @@ impl Entity {
     }
 
     /// Sets a property (replacing one whose name matches case-insensitively) and returns the
-    /// entity, for building.
+    /// entity, for building. Strings, numbers, booleans and [`Value`]s (from [`crate::json!`])
+    /// all convert. Setting `type` to a string changes the [`Entity::kind`] to match.
+    ///
+    /// ```
+    /// use vigil_core::{Entity, EntityKind, json};
+    ///
+    /// let host = Entity::host("vm1")
+    ///     .with("osFamily", "Linux")
+    ///     .with("isDomainJoined", false)
+    ///     .with("tags", json!({"env": "prod"}));
+    /// assert_eq!(host.get("tags").and_then(|t| t.get("env")), Some(&json!("prod")));
+    /// assert_eq!(host.clone().with("type", "iotdevice").kind(), &EntityKind::IotDevice);
+    /// ```
     pub fn with(mut self, key: &str, value: impl Into<Value>) -> Entity {
-        let existing = self
-            .properties
-            .keys()
-            .find(|k| k.eq_ignore_ascii_case(key))
-            .cloned();
-        let key = existing.unwrap_or_else(|| key.to_owned());
-        self.properties.insert(key, value.into());
+        let value = value.into();
+        if key.eq_ignore_ascii_case("type")
+            && let Value::String(t) = &value
+            && !t.trim().is_empty()
+        {
+            self.kind = EntityKind::from_type_name(t);
+        }
+        set_loose(&mut self.properties, key, value);
         self
+    }
+
+    /// Gives the entity an `$id`, by which other entities of the same alert refer to it
+    /// ([`Entity::with_ref`]).
+    ///
+    /// ```
+    /// use vigil_core::Entity;
+    ///
+    /// let host = Entity::host("vm1").with_entity_id("1");
+    /// assert_eq!(host.entity_id(), Some("1"));
+    /// ```
+    pub fn with_entity_id(self, id: impl Into<String>) -> Entity {
+        self.with("$id", id.into())
+    }
+
+    /// Sets property `key` to a link to the entity whose `$id` is `target`: `{"$ref": target}`,
+    /// as Defender writes a process's `host` or a file's `host`. [`crate::Alert::follow`] finds
+    /// the linked entity.
+    ///
+    /// ```
+    /// use vigil_core::{Entity, json};
+    ///
+    /// let process = Entity::process("powershell.exe -enc SQBFAFgA").with_ref("host", "1");
+    /// assert_eq!(process.get("host"), Some(&json!({"$ref": "1"})));
+    /// assert_eq!(process.reference("host"), Some("1"));
+    /// ```
+    pub fn with_ref(self, key: &str, target: impl Into<String>) -> Entity {
+        let mut link = JsonMap::new();
+        link.insert("$ref".into(), Value::String(target.into()));
+        self.with(key, Value::Object(link))
+    }
+
+    /// The `$ref` of property `key`, when that property is a link `{"$ref": …}` to another
+    /// entity.
+    pub fn reference(&self, key: &str) -> Option<&str> {
+        match self.get(key)? {
+            Value::Object(link) => lookup(link, "$ref").and_then(Value::as_str),
+            _ => None,
+        }
     }
 
     /// An `ip` entity.
@@ -276,6 +332,34 @@ impl Entity {
             .with("category", category.into())
     }
 
+    /// A `network-connection` entity: source and destination address and port, and the
+    /// protocol (`TCP`, `UDP`, …), in Defender's keys `sourceAddress`, `sourcePort`,
+    /// `destinationAddress`, `destinationPort` (ports as numbers) and `protocol`.
+    ///
+    /// ```
+    /// use vigil_core::Entity;
+    ///
+    /// let c = Entity::network_connection("10.0.0.4:49152".parse()?, "203.0.113.9:443".parse()?, "TCP");
+    /// let view = c.as_network_connection().unwrap();
+    /// assert_eq!(view.source_address(), Some("10.0.0.4".parse()?));
+    /// assert_eq!(view.destination_port(), Some(443));
+    /// assert_eq!(view.protocol(), Some("TCP"));
+    /// assert_eq!(c.get("sourcePort"), Some(&vigil_core::json!(49152)));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn network_connection(
+        source: SocketAddr,
+        destination: SocketAddr,
+        protocol: impl Into<String>,
+    ) -> Entity {
+        Entity::new(EntityKind::NetworkConnection)
+            .with("sourceAddress", source.ip().to_string())
+            .with("sourcePort", source.port())
+            .with("destinationAddress", destination.ip().to_string())
+            .with("destinationPort", destination.port())
+            .with("protocol", protocol.into())
+    }
+
     /// A `mailbox` entity.
     pub fn mailbox(primary_address: impl Into<String>) -> Entity {
         Entity::new(EntityKind::Mailbox).with("mailboxPrimaryAddress", primary_address.into())
@@ -325,6 +409,13 @@ impl Entity {
         ];
         KEYS.iter().find_map(|k| self.get_str(k))
     }
+}
+
+/// Sets `key` in `map`, replacing the value of a key that matches it case-insensitively (and
+/// keeping that key's spelling and position).
+pub(crate) fn set_loose(map: &mut JsonMap, key: &str, value: Value) {
+    let existing = map.keys().find(|k| k.eq_ignore_ascii_case(key)).cloned();
+    map.insert(existing.unwrap_or_else(|| key.to_owned()), value);
 }
 
 pub(crate) fn lookup<'a>(map: &'a JsonMap, key: &str) -> Option<&'a Value> {
@@ -449,6 +540,44 @@ views! {
     ContainerEntity, Container, as_container { name => "name", container_id => "containerId" }
     /// View of a `container-image` entity.
     ContainerImageEntity, ContainerImage, as_container_image { image_id => "imageId" }
+    /// View of a `network-connection` entity; see also the parsed accessors
+    /// ([`NetworkConnectionEntity::source_address`], …).
+    NetworkConnectionEntity, NetworkConnection, as_network_connection {
+        source_address_str => "sourceAddress", destination_address_str => "destinationAddress",
+        protocol => "protocol",
+    }
+}
+
+impl NetworkConnectionEntity<'_> {
+    /// `sourceAddress`, parsed; `None` if absent or not an IPv4/IPv6 address.
+    pub fn source_address(self) -> Option<IpAddr> {
+        self.source_address_str()
+            .and_then(|a| a.trim().parse().ok())
+    }
+
+    /// `destinationAddress`, parsed; `None` if absent or not an IPv4/IPv6 address.
+    pub fn destination_address(self) -> Option<IpAddr> {
+        self.destination_address_str()
+            .and_then(|a| a.trim().parse().ok())
+    }
+
+    /// `sourcePort`, as a number or a numeric string; `None` if absent or not a port.
+    pub fn source_port(self) -> Option<u16> {
+        port(self.0.get("sourcePort"))
+    }
+
+    /// `destinationPort`, as a number or a numeric string; `None` if absent or not a port.
+    pub fn destination_port(self) -> Option<u16> {
+        port(self.0.get("destinationPort"))
+    }
+}
+
+fn port(v: Option<&Value>) -> Option<u16> {
+    match v? {
+        Value::Number(n) => n.as_u64().and_then(|p| u16::try_from(p).ok()),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
 }
 
 impl IpEntity<'_> {
@@ -529,6 +658,44 @@ mod tests {
             unreachable!()
         };
         assert!(Entity::from_json(map).is_err());
+    }
+
+    #[test]
+    fn network_connection_writes_ports_as_numbers_and_reads_them_back() {
+        let c = Entity::network_connection(
+            "[2001:db8::1]:5000"
+                .parse()
+                .unwrap_or_else(|e| unreachable!("{e}")),
+            "192.0.2.7:53"
+                .parse()
+                .unwrap_or_else(|e| unreachable!("{e}")),
+            "UDP",
+        );
+        assert_eq!(
+            Value::Object(c.properties().clone()),
+            json!({"type": "network-connection", "sourceAddress": "2001:db8::1", "sourcePort": 5000,
+                   "destinationAddress": "192.0.2.7", "destinationPort": 53, "protocol": "UDP"})
+        );
+        let Value::Object(m) = json!({"type": "network-connection", "SourcePort": "8080",
+                                      "destinationPort": 70000})
+        else {
+            unreachable!()
+        };
+        let e = Entity::from_json(m).unwrap_or_else(|e| unreachable!("{e}"));
+        let v = e.as_network_connection();
+        assert_eq!(v.and_then(|v| v.source_port()), Some(8080));
+        assert_eq!(v.and_then(|v| v.destination_port()), None, "not a port");
+        assert_eq!(v.and_then(|v| v.source_address()), None);
+    }
+
+    #[test]
+    fn reference_reads_only_links() {
+        let e = Entity::process("x")
+            .with_ref("host", "7")
+            .with("account", "bob");
+        assert_eq!(e.reference("HOST"), Some("7"));
+        assert_eq!(e.reference("account"), None);
+        assert_eq!(e.reference("missing"), None);
     }
 
     #[test]

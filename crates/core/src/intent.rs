@@ -33,6 +33,7 @@ use crate::attack::{AttackVersion, Catalog, TacticId};
 /// # Ok::<(), vigil_core::Error>(())
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum KillChainIntent {
     /// Defender could not tell.
     Unknown,

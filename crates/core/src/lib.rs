@@ -48,29 +48,61 @@
 //!   ([`Entity::as_host`], …) over the original properties.
 //! - [`attack`]: the MITRE ATT&CK Enterprise catalog (v19.1, and v18.1 for older names).
 //! - [`defender`]: Defender REST JSON in and out.
+//! - [`chrono`], [`Value`] and [`json!`], re-exported for timestamps and JSON properties.
 //!
 //! The crate performs no I/O and never panics on input: bad input is an [`Error`] naming the
-//! offending value.
+//! offending value; [`Error::kind`] says which kind.
 
-pub mod alert;
+mod alert;
 pub mod attack;
 pub mod defender;
-pub mod entity;
-pub mod error;
-pub mod intent;
-pub mod severity;
-pub mod status;
+mod entity;
+mod error;
+mod intent;
+mod json;
+mod severity;
+mod status;
 pub mod store;
 pub mod suppression;
+pub mod text;
+mod time;
 
 pub use alert::{
-    Alert, AlertBuilder, AlertId, ExtendedLink, ResourceIdentifier, SupportingEvidence,
+    ALERT_RESOURCE_TYPE, Alert, AlertBuilder, AlertId, ExistingAlert, ExtendedLink, NewAlert,
+    ResourceIdentifier, SupportingEvidence,
 };
-pub use entity::{Entity, EntityKind};
-pub use error::Error;
+pub use entity::{
+    AccountEntity, AzureResourceEntity, ContainerEntity, ContainerImageEntity, DnsEntity, Entity,
+    EntityKind, FileEntity, FileHashEntity, HostEntity, IpEntity, K8sClusterEntity,
+    K8sNamespaceEntity, K8sPodEntity, MailboxEntity, MalwareEntity, NetworkConnectionEntity,
+    ProcessEntity, UrlEntity,
+};
+pub use error::{Error, ErrorKind};
 pub use intent::KillChainIntent;
 pub use severity::Severity;
 pub use status::Status;
+
+/// The date and time library every timestamp of the API uses (`DateTime<Utc>`), re-exported so
+/// that embedders use the same version without depending on it themselves.
+///
+/// ```
+/// use vigil_core::chrono::{TimeZone, Utc};
+///
+/// let at = Utc.with_ymd_and_hms(2026, 11, 2, 8, 30, 0).single();
+/// assert!(at.is_some());
+/// ```
+pub use chrono;
+/// A JSON value and the macro that writes one, for entity properties, extended properties and
+/// conditions without a `serde_json` dependency of one's own.
+///
+/// ```
+/// use vigil_core::{Entity, Value, json};
+///
+/// let e = Entity::host("vm1").with("tags", json!(["prod", "web"]));
+/// assert_eq!(e.get("tags"), Some(&json!(["prod", "web"])));
+/// assert!(matches!(e.get("hostName"), Some(Value::String(_))));
+/// ```
+pub use serde_json::{Value, json};
 
 /// A JSON object, as kept verbatim for open-ended parts of an alert (entity properties,
 /// extended properties, unknown properties). Keys keep their original order.
@@ -84,6 +116,7 @@ mod tests {
         fn check<T: Send + Sync>() {}
         check::<crate::Alert>();
         check::<crate::AlertBuilder>();
+        check::<crate::AlertBuilder<crate::ExistingAlert>>();
         check::<crate::AlertId>();
         check::<crate::Entity>();
         check::<crate::EntityKind>();
@@ -99,6 +132,7 @@ mod tests {
         check::<crate::attack::TacticId>();
         check::<crate::attack::Technique>();
         check::<crate::attack::TechniqueId>();
-        check::<crate::entity::HostEntity<'static>>();
+        check::<crate::HostEntity<'static>>();
+        check::<crate::ErrorKind>();
     }
 }

@@ -40,6 +40,7 @@ use crate::Error;
 /// CEF's bands are 0–3 Low, 4–6 Medium, 7–8 High, 9–10 Very-High; Vigil uses a value inside
 /// each band and never claims Very-High or OCSF's Critical (5), which Defender does not assign.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
 pub enum Severity {
     /// Meaningful mostly in the context of other alerts.
     Informational,
@@ -59,6 +60,23 @@ impl Severity {
         Severity::Medium,
         Severity::High,
     ];
+
+    /// The severity's rank: 0 (Informational) to 3 (High), the one number every order, index
+    /// and score uses for it.
+    ///
+    /// ```
+    /// use vigil_core::Severity;
+    /// assert_eq!(Severity::High.rank(), 3);
+    /// assert_eq!(Severity::Informational.rank(), 0);
+    /// ```
+    pub const fn rank(self) -> u8 {
+        match self {
+            Severity::Informational => 0,
+            Severity::Low => 1,
+            Severity::Medium => 2,
+            Severity::High => 3,
+        }
+    }
 
     /// The name Defender uses (`"High"`, …).
     pub const fn as_str(self) -> &'static str {

@@ -31,6 +31,7 @@ use crate::Error;
 /// # Ok::<(), Error>(())
 /// ```
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
 pub enum Status {
     /// New or reopened, waiting for someone to look at it (Defender's default).
     Active,
@@ -38,8 +39,8 @@ pub enum Status {
     InProgress,
     /// Closed after handling.
     Resolved,
-    /// Closed as not needing action (false positive, benign, or suppressed by a rule). Hidden
-    /// from the default triage queue.
+    /// Closed as not needing action (false positive, benign, or suppressed by a rule). Like
+    /// Resolved, not in the default triage queue.
     Dismissed,
 }
 
@@ -51,6 +52,20 @@ impl Status {
         Status::Resolved,
         Status::Dismissed,
     ];
+
+    /// The open statuses, which the default triage queue shows.
+    pub const OPEN: [Status; 2] = [Status::Active, Status::InProgress];
+
+    /// `true` for Active and InProgress (the triage queue); `false` for Resolved and Dismissed.
+    ///
+    /// ```
+    /// use vigil_core::Status;
+    /// assert!(Status::InProgress.is_open());
+    /// assert!(!Status::Resolved.is_open());
+    /// ```
+    pub const fn is_open(self) -> bool {
+        matches!(self, Status::Active | Status::InProgress)
+    }
 
     /// The name Defender uses (`"InProgress"`, …).
     pub const fn as_str(self) -> &'static str {

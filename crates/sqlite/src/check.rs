@@ -1,4 +1,4 @@
-//! [`crate::SqliteStore::check`]: SQLite's own checks of the file, then every stored row
+//! [`crate::SqliteBackend::check`]: SQLite's own checks of the file, then every stored row
 //! decoded as the store's reads would decode it.
 
 use std::collections::BTreeMap;
@@ -14,9 +14,9 @@ use crate::codec::{
     ALERT_COLUMNS, AlertRow, parse_feedback_reason, parse_list, parse_status, parse_ts,
 };
 use crate::error::Db;
-use crate::ops::{RULE_COLUMNS, RuleRow};
+use crate::rules::{RULE_COLUMNS, RuleRow};
 
-/// What [`crate::SqliteStore::check`] found.
+/// What [`crate::SqliteBackend::check`] found.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct CheckReport {

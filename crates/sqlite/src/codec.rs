@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 use vigil_core::store::{ErrorKind, FeedbackReason, SortKey, StoreError, StoredAlert, Suppression};
 use vigil_core::store::{Order, entity_values, resource_ids};
 use vigil_core::suppression::SuppressionReason;
+use vigil_core::text::fold;
 use vigil_core::{Alert, Status};
 
 use crate::error::corrupt_alert;
@@ -95,7 +96,7 @@ impl Derived {
         resources.dedup();
         let mut entities: Vec<String> = entity_values(alert)
             .into_iter()
-            .map(str::to_lowercase)
+            .map(|v| fold(v).into_owned())
             .collect();
         entities.sort();
         entities.dedup();
@@ -104,10 +105,10 @@ impl Derived {
             time_us: sev.secondary,
             priority: prio.primary,
             alert_type_lc: alert.alert_type().to_ascii_lowercase(),
-            product_lc: alert.product_name().map(str::to_lowercase),
-            display_lc: alert.display_name().to_lowercase(),
+            product_lc: alert.product_name().map(|p| fold(p).into_owned()),
+            display_lc: fold(alert.display_name()).into_owned(),
             correlation_key: alert.correlation_key().map(str::to_owned),
-            compromised_lc: alert.compromised_entity().map(str::to_lowercase),
+            compromised_lc: alert.compromised_entity().map(|c| fold(c).into_owned()),
             resources,
             entities,
         }
@@ -172,17 +173,23 @@ impl AlertRow {
         })?;
         let alert: Alert = serde_json::from_str(&self.json)
             .map_err(|e| bad(format!("its JSON does not parse as an alert: {e}")))?;
-        if alert.system_alert_id().as_str() != self.id {
+        // A row is keyed by the alert's identity; a row migrated from schema 1 whose name was
+        // taken keeps its system alert id as key.
+        if alert.id().as_str() != self.id && alert.system_alert_id().as_str() != self.id {
             return Err(bad(format!(
-                "its JSON holds system alert id {:?}",
+                "its JSON holds the alert {:?} (system alert id {:?})",
+                alert.id().as_str(),
                 alert.system_alert_id().as_str()
             )));
         }
-        let alert = if alert.status() == status {
-            alert
-        } else {
-            alert.into_builder().status(status).build()
-        };
+        // The status lives in the alert's JSON; the column is its index and must agree.
+        if alert.status() != status {
+            return Err(bad(format!(
+                "its status column says {} but its JSON says {}",
+                status,
+                alert.status()
+            )));
+        }
         let version = u64::try_from(self.version)
             .map_err(|_| bad(format!("negative version {}", self.version)))?;
         let suppression = match (self.suppression_rule, self.suppression_reason) {
@@ -219,7 +226,7 @@ pub(crate) fn alert_json(alert: &Alert) -> Result<String, StoreError> {
             ErrorKind::InvalidInput,
             format!(
                 "alert {:?} cannot be written as JSON: {e}",
-                alert.system_alert_id().as_str()
+                alert.id().as_str()
             ),
             e,
         )

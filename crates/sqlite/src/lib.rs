@@ -32,7 +32,8 @@
 //!   `Unavailable` (busy, locked, I/O: retry; also a file that cannot be written or read here),
 //!   `Corrupt` (the file or a stored row is damaged: restore it from a backup; see *Damage*),
 //!   and the contract's own kinds.
-//! - [`SqliteStore::check`] checks the whole file and reports every damaged row.
+//! - [`SqliteBackend::check`] (`store.backend().check()`) checks the whole file and reports
+//!   every damaged row.
 //!
 //! # Durability
 //!
@@ -98,34 +99,31 @@
 //! SQLite's own `SQLITE_CORRUPT` and `SQLITE_NOTADB`, a malformed schema, a table or column the
 //! schema version promises but the file lacks, a stored value that is not of its column's type
 //! or not valid UTF-8, and stored rows that do not decode (the message names the alert or
-//! rule). [`SqliteStore::check`] runs `PRAGMA integrity_check` and `PRAGMA foreign_key_check`,
+//! rule). [`SqliteBackend::check`] runs `PRAGMA integrity_check` and `PRAGMA foreign_key_check`,
 //! then decodes every stored row of every tenant, and reports what is damaged by table, tenant
 //! and id in a [`CheckReport`].
 //!
 //! [`ErrorKind::Corrupt`]: vigil_core::store::ErrorKind::Corrupt
+//! [`Store`]: vigil_core::store::Store
 
+mod alerts;
 mod check;
 mod codec;
 mod error;
+mod events;
 mod open;
-mod ops;
 mod query;
+mod rules;
 mod schema;
+mod tx;
 
-use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
 use rusqlite::{Connection, Transaction, TransactionBehavior};
-use vigil_core::store::{
-    AlertQuery, AuditEntry, BulkOutcome, Counts, Feedback, FeedbackQuery, IngestReport, Page,
-    RelatedAlert, Simulation, StatusChange, Store, StoreError, StoredAlert, StoredRule, TenantId,
-};
-use vigil_core::suppression::{RuleSet, SuppressionRule};
-use vigil_core::{Alert, AlertId};
+use vigil_core::store::{Backend, Open, ReadTx, StoreError, TenantId, Triage, WriteTx};
 
 pub use check::{CheckReport, DamagedRow};
 pub use error::SqliteError;
@@ -198,19 +196,18 @@ impl Default for Options {
     }
 }
 
-/// The SQLite [`Store`]. See the crate docs.
-pub struct SqliteStore {
+/// The SQLite [`Backend`]: rows, indexes and queries on one file. See the crate docs.
+pub struct SqliteBackend {
     path: PathBuf,
     options: Options,
     target: Target,
     writer: Mutex<Connection>,
     readers: Mutex<Vec<Connection>>,
-    rules: Mutex<HashMap<String, (i64, Arc<RuleSet>)>>,
 }
 
-impl fmt::Debug for SqliteStore {
+impl fmt::Debug for SqliteBackend {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SqliteStore")
+        f.debug_struct("SqliteBackend")
             .field("path", &self.path)
             .field("options", &self.options)
             .finish_non_exhaustive()
@@ -236,11 +233,11 @@ fn configure(conn: &Connection, options: &Options) -> rusqlite::Result<()> {
     Ok(())
 }
 
-impl SqliteStore {
+impl SqliteBackend {
     /// Opens (creating it if needed) the database file at `path` with the durable defaults of
     /// [`Options::default`], migrating its schema to [`SCHEMA_VERSION`].
-    pub fn open(path: impl AsRef<Path>) -> Result<SqliteStore, SqliteError> {
-        SqliteStore::open_with(path, Options::default())
+    pub fn open(path: impl AsRef<Path>) -> Result<SqliteBackend, SqliteError> {
+        SqliteBackend::open_with(path, Options::default())
     }
 
     /// Opens (creating it if needed) the database file at `path` with `options`; with
@@ -248,20 +245,22 @@ impl SqliteStore {
     ///
     /// Opening a file already at [`SCHEMA_VERSION`] only reads it: it takes no write lock, so
     /// it never waits for a write in another connection or process.
-    pub fn open_with(path: impl AsRef<Path>, options: Options) -> Result<SqliteStore, SqliteError> {
+    pub fn open_with(
+        path: impl AsRef<Path>,
+        options: Options,
+    ) -> Result<SqliteBackend, SqliteError> {
         let path = path.as_ref().to_path_buf();
         let (conn, target) = if options.read_only {
             open::read_only(&path, &options)?
         } else {
             (open::read_write(&path, &options)?, Target::ReadWrite)
         };
-        Ok(SqliteStore {
+        Ok(SqliteBackend {
             path,
             options,
             target,
             writer: Mutex::new(conn),
             readers: Mutex::new(Vec::new()),
-            rules: Mutex::new(HashMap::new()),
         })
     }
 
@@ -290,7 +289,7 @@ impl SqliteStore {
     }
 
     /// Runs `f` in one read snapshot on a pooled read connection.
-    fn read<T>(
+    fn snapshot<T>(
         &self,
         f: impl FnOnce(&Transaction<'_>) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
@@ -310,7 +309,7 @@ impl SqliteStore {
 
     /// Runs `f` in one `BEGIN IMMEDIATE` transaction on the writer connection, committing if it
     /// succeeds (and rolling back if it fails).
-    fn write<T>(
+    fn immediate<T>(
         &self,
         f: impl FnOnce(&Transaction<'_>) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
@@ -345,151 +344,42 @@ impl SqliteStore {
         let tx = conn.transaction().db()?;
         check::run(&tx)
     }
+}
 
-    /// The tenant's compiled rules, from the cache while the tenant's rules generation (read in
-    /// the caller's transaction) has not moved.
-    fn ruleset(&self, tx: &Transaction<'_>, tenant: &TenantId) -> Result<Arc<RuleSet>, StoreError> {
-        let generation = ops::rules_generation(tx, tenant)?;
-        if let Some((g, set)) = lock(&self.rules).get(tenant.as_str())
-            && *g == generation
-        {
-            return Ok(set.clone());
-        }
-        let set = Arc::new(ops::compile_rules(tx, tenant)?);
-        lock(&self.rules).insert(tenant.as_str().to_owned(), (generation, set.clone()));
-        Ok(set)
+impl Backend for SqliteBackend {
+    fn read<T>(
+        &self,
+        tenant: &TenantId,
+        f: impl FnOnce(&dyn ReadTx) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        self.snapshot(|tx| f(&tx::SqliteTx::new(tx, tenant)))
+    }
+
+    fn write<T>(
+        &self,
+        tenant: &TenantId,
+        f: impl FnOnce(&mut dyn WriteTx) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        self.immediate(|tx| {
+            let mut t = tx::SqliteTx::new(tx, tenant);
+            let out = f(&mut t)?;
+            t.finish()?;
+            Ok(out)
+        })
     }
 }
 
-impl Store for SqliteStore {
-    fn ingest(
-        &self,
-        tenant: &TenantId,
-        alerts: &[Alert],
-        at: DateTime<Utc>,
-    ) -> Result<IngestReport, StoreError> {
-        self.write(|tx| {
-            let rules = self.ruleset(tx, tenant)?;
-            ops::ingest(tx, tenant, &rules, alerts, at)
-        })
-    }
+/// The triage engine over a SQLite file: what most users open, with
+/// `SqliteStore::open(path)` or `SqliteStore::open_with(path, options)`. See the crate docs.
+pub type SqliteStore = Triage<SqliteBackend>;
 
-    fn query(&self, tenant: &TenantId, query: &AlertQuery) -> Result<Page, StoreError> {
-        query.validate()?;
-        self.read(|tx| query::page(tx, tenant, query))
-    }
+impl Open for SqliteBackend {
+    type Location = Path;
+    type Options = Options;
+    type Error = SqliteError;
 
-    fn counts(&self, tenant: &TenantId, query: &AlertQuery) -> Result<Counts, StoreError> {
-        self.read(|tx| query::counts(tx, tenant, query))
-    }
-
-    fn get(&self, tenant: &TenantId, id: &AlertId) -> Result<Option<StoredAlert>, StoreError> {
-        self.read(|tx| ops::get(tx, tenant, id))
-    }
-
-    fn related(
-        &self,
-        tenant: &TenantId,
-        id: &AlertId,
-        limit: usize,
-    ) -> Result<Vec<RelatedAlert>, StoreError> {
-        self.read(|tx| query::related(tx, tenant, id, limit))
-    }
-
-    fn change_status(
-        &self,
-        tenant: &TenantId,
-        id: &AlertId,
-        expected_version: u64,
-        change: StatusChange,
-        at: DateTime<Utc>,
-    ) -> Result<StoredAlert, StoreError> {
-        self.write(|tx| ops::change(tx, tenant, id, Some(expected_version), &change, at))
-    }
-
-    fn bulk_change_status(
-        &self,
-        tenant: &TenantId,
-        query: &AlertQuery,
-        change: StatusChange,
-        at: DateTime<Utc>,
-    ) -> Result<Vec<BulkOutcome>, StoreError> {
-        self.write(|tx| ops::bulk_change(tx, tenant, query, &change, at))
-    }
-
-    fn history(&self, tenant: &TenantId, id: &AlertId) -> Result<Vec<AuditEntry>, StoreError> {
-        self.read(|tx| ops::history(tx, tenant, id))
-    }
-
-    fn add_feedback(
-        &self,
-        tenant: &TenantId,
-        id: &AlertId,
-        feedback: Feedback,
-    ) -> Result<(), StoreError> {
-        self.write(|tx| ops::add_feedback(tx, tenant, id, &feedback))
-    }
-
-    fn list_feedback(
-        &self,
-        tenant: &TenantId,
-        query: &FeedbackQuery,
-    ) -> Result<Vec<(AlertId, Feedback)>, StoreError> {
-        self.read(|tx| ops::list_feedback(tx, tenant, query))
-    }
-
-    fn create_rule(
-        &self,
-        tenant: &TenantId,
-        rule: SuppressionRule,
-        at: DateTime<Utc>,
-    ) -> Result<StoredRule, StoreError> {
-        vigil_core::store::check_rule(&rule)?;
-        self.write(|tx| ops::create_rule(tx, tenant, rule, at))
-    }
-
-    fn get_rule(&self, tenant: &TenantId, name: &str) -> Result<Option<StoredRule>, StoreError> {
-        self.read(|tx| ops::get_rule(tx, tenant, name))
-    }
-
-    fn list_rules(&self, tenant: &TenantId) -> Result<Vec<StoredRule>, StoreError> {
-        self.read(|tx| ops::list_rules(tx, tenant))
-    }
-
-    fn update_rule(
-        &self,
-        tenant: &TenantId,
-        rule: SuppressionRule,
-        expected_version: u64,
-        at: DateTime<Utc>,
-    ) -> Result<StoredRule, StoreError> {
-        vigil_core::store::check_rule(&rule)?;
-        self.write(|tx| ops::update_rule(tx, tenant, rule, expected_version, at))
-    }
-
-    fn delete_rule(&self, tenant: &TenantId, name: &str) -> Result<(), StoreError> {
-        self.write(|tx| ops::delete_rule(tx, tenant, name))
-    }
-
-    fn simulate(
-        &self,
-        tenant: &TenantId,
-        rule: &SuppressionRule,
-        at: DateTime<Utc>,
-        sample: usize,
-    ) -> Result<Simulation, StoreError> {
-        let set = vigil_core::store::check_rule(rule)?;
-        self.read(|tx| ops::simulate(tx, tenant, rule, &set, at, sample))
-    }
-
-    fn apply_rule(
-        &self,
-        tenant: &TenantId,
-        name: &str,
-        actor: &str,
-        at: DateTime<Utc>,
-    ) -> Result<Vec<AlertId>, StoreError> {
-        self.write(|tx| ops::apply_rule(tx, tenant, name, actor, at))
+    fn open_with(path: &Path, options: Options) -> Result<SqliteBackend, SqliteError> {
+        SqliteBackend::open_with(path, options)
     }
 }
 

@@ -12,22 +12,20 @@
 use std::collections::VecDeque;
 
 use rusqlite::types::Value;
-use rusqlite::{Connection, OptionalExtension, params_from_iter};
+use rusqlite::{Connection, params_from_iter};
 use vigil_core::store::{
-    AlertQuery, Counts, Cursor, Order, Page, RelatedAlert, ResourceFilter, SortKey, StoreError,
-    StoredAlert, TenantId,
+    AlertQuery, AlertRecord, Counts, Order, ResourceFilter, SortKey, StoreError, StoredAlert,
+    TenantId,
 };
-use vigil_core::{AlertId, Severity, Status};
+use vigil_core::text::fold;
+use vigil_core::{Alert, Severity, Status};
 
+use crate::alerts::load;
 use crate::codec::{Derived, parse_list, parse_status, status_text};
-use crate::error::{Db, corrupt_alert};
-use crate::ops::load;
+use crate::error::Db;
 
 fn rank(s: Severity) -> i64 {
-    Severity::ALL
-        .iter()
-        .position(|x| *x == s)
-        .map_or(0, |i| i as i64)
+    i64::from(s.rank())
 }
 
 enum ResourceCheck {
@@ -94,7 +92,7 @@ impl Plan {
                 " AND product_lc IN ({})",
                 placeholders(q.products.len())
             ));
-            params.extend(q.products.iter().map(|p| Value::Text(p.to_lowercase())));
+            params.extend(q.products.iter().map(|p| Value::Text(fold(p).into_owned())));
         }
         if let Some(since) = q.since {
             // time_us is the floor of the time in microseconds: exact for whole microseconds,
@@ -114,7 +112,7 @@ impl Plan {
         }
         if let Some(text) = &q.text {
             cond.push_str(" AND instr(display_lc, ?) > 0");
-            params.push(Value::Text(text.to_lowercase()));
+            params.push(Value::Text(fold(text).into_owned()));
         }
         if !q.intents.is_empty() || !q.tactics.is_empty() || !q.techniques.is_empty() {
             exact = false;
@@ -128,7 +126,7 @@ impl Plan {
             cond,
             params,
             resource,
-            entity: q.entity.as_ref().map(|e| e.to_lowercase()),
+            entity: q.entity.as_ref().map(|e| fold(e).into_owned()),
             exact,
             empty,
         }
@@ -175,7 +173,6 @@ struct Cand {
 pub(crate) struct Hit {
     key: SortKey,
     seq: i64,
-    id: String,
     status: Status,
     severity_rank: i64,
     alert: Option<StoredAlert>,
@@ -254,12 +251,12 @@ fn stream_sql(order: Order, cond: &str) -> String {
 /// The chunk query of the first stream of `q`, with the cursor's condition, and its parameter
 /// count (for query-plan tests).
 #[cfg(test)]
-pub(crate) fn first_stream_sql(q: &AlertQuery) -> (String, usize) {
+pub(crate) fn first_stream_sql(q: &AlertQuery, after: Option<SortKey>) -> (String, usize) {
     let plan = Plan::new(q);
     let mut cond = plan.cond.clone();
     let mut params = plan.params.clone();
-    if let Some(c) = q.cursor {
-        after_sql(q.order, c.key(), &mut cond, &mut params);
+    if let Some(k) = after {
+        after_sql(q.order, k, &mut cond, &mut params);
     }
     (stream_sql(q.order, &cond), params.len() + 3)
 }
@@ -312,13 +309,14 @@ fn fetch(
     Ok(())
 }
 
-/// Visits the rows `q` selects (ignoring its limit, honouring its cursor) in `q.order`, until
-/// `visit` returns `false`. `want` sizes the first reads.
+/// Visits the rows `q` selects (ignoring its limit and cursor) after `after` in `q.order`,
+/// until `visit` returns `false`. `want` sizes the first reads.
 fn scan(
     conn: &Connection,
     tenant: &TenantId,
     q: &AlertQuery,
     plan: &Plan,
+    after: Option<SortKey>,
     want: usize,
     mut visit: impl FnMut(Hit) -> Result<bool, StoreError>,
 ) -> Result<(), StoreError> {
@@ -336,7 +334,7 @@ fn scan(
         .map(|s| Stream {
             status: *s,
             buf: VecDeque::new(),
-            after: q.cursor.map(|c| c.key()),
+            after,
             chunk: first,
             done: false,
         })
@@ -373,7 +371,6 @@ fn scan(
         let hit = Hit {
             key: c.key,
             seq: c.seq,
-            id: c.id,
             status: c.status,
             severity_rank: c.severity_rank,
             alert,
@@ -384,53 +381,49 @@ fn scan(
     }
 }
 
+/// At most `limit` alerts `q` selects after `after`, in its order, with their keys.
 pub(crate) fn page(
     conn: &Connection,
     tenant: &TenantId,
     q: &AlertQuery,
-) -> Result<Page, StoreError> {
+    after: Option<SortKey>,
+    limit: usize,
+) -> Result<Vec<(SortKey, StoredAlert)>, StoreError> {
     let plan = Plan::new(q);
-    let limit = q.limit.max(1);
-    let want = limit.saturating_add(1);
     let mut hits = Vec::new();
-    scan(conn, tenant, q, &plan, want, |h| {
+    if limit == 0 {
+        return Ok(Vec::new());
+    }
+    scan(conn, tenant, q, &plan, after, limit, |h| {
         hits.push(h);
-        Ok(hits.len() < want)
+        Ok(hits.len() < limit)
     })?;
-    let more = hits.len() > limit;
-    hits.truncate(limit);
-    let next = if more {
-        hits.last().map(|h| Cursor::after(q.order, h.key))
-    } else {
-        None
-    };
-    let alerts = hits
-        .into_iter()
-        .map(|h| match h.alert {
-            Some(a) => Ok(a),
-            None => load(conn, tenant, h.seq),
+    hits.into_iter()
+        .map(|h| {
+            let stored = match h.alert {
+                Some(a) => a,
+                None => load(conn, tenant, h.seq)?,
+            };
+            Ok((h.key, stored))
         })
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(Page { alerts, next })
+        .collect()
 }
 
-/// The ids of every alert `q` selects, in its order (for bulk changes).
-pub(crate) fn all_ids(
+/// Every alert `q` selects, in its order, until `visit` returns `false`.
+pub(crate) fn scan_records(
     conn: &Connection,
     tenant: &TenantId,
     q: &AlertQuery,
-) -> Result<Vec<AlertId>, StoreError> {
-    let mut q = q.clone();
-    q.cursor = None;
-    let plan = Plan::new(&q);
-    let mut ids = Vec::new();
-    scan(conn, tenant, &q, &plan, usize::MAX, |h| {
-        let id = AlertId::new(h.id.clone())
-            .map_err(|e| corrupt_alert(tenant.as_str(), &h.id, format!("bad id: {e}")))?;
-        ids.push(id);
-        Ok(true)
-    })?;
-    Ok(ids)
+    visit: &mut dyn FnMut(AlertRecord) -> Result<bool, StoreError>,
+) -> Result<(), StoreError> {
+    let plan = Plan::new(q);
+    scan(conn, tenant, q, &plan, None, 256, |h| {
+        let stored = match h.alert {
+            Some(a) => a,
+            None => load(conn, tenant, h.seq)?,
+        };
+        visit(AlertRecord::new(stored, h.key.seq))
+    })
 }
 
 fn counts_from(sev: [u64; 4], st: [u64; 4]) -> Counts {
@@ -502,39 +495,31 @@ pub(crate) fn counts(
         }
         return Ok(counts_from(sev, st));
     }
-    scan(conn, tenant, &q, &plan, usize::MAX, |h| {
+    scan(conn, tenant, &q, &plan, None, usize::MAX, |h| {
         tally(&mut sev, &mut st, h.status, h.severity_rank, 1);
         Ok(true)
     })?;
     Ok(counts_from(sev, st))
 }
 
-pub(crate) fn related(
+/// Alerts other than the one with row id `my_seq` that share its correlation key, its
+/// compromised entity or an entity value; most severe then most recent first, at most `limit`.
+pub(crate) fn related_candidates(
     conn: &Connection,
     tenant: &TenantId,
-    id: &AlertId,
+    my_seq: i64,
+    me: &Alert,
     limit: usize,
-) -> Result<Vec<RelatedAlert>, StoreError> {
-    let (my_seq, me): (i64, StoredAlert) = {
-        let seq: Option<i64> = conn
-            .prepare_cached("SELECT seq FROM alerts WHERE tenant = ?1 AND id = ?2")
-            .db()?
-            .query_row([tenant.as_str(), id.as_str()], |r| r.get(0))
-            .optional()
-            .db()?;
-        let seq = seq.ok_or_else(|| StoreError::alert_not_found(id))?;
-        (seq, load(conn, tenant, seq)?)
-    };
+) -> Result<Vec<StoredAlert>, StoreError> {
     if limit == 0 {
         return Ok(Vec::new());
     }
-    let me = me.alert;
-    let d = Derived::of(&me);
+    let d = Derived::of(me);
     let key = me.correlation_key().filter(|k| !k.is_empty());
     let compromised = me
         .compromised_entity()
         .filter(|c| !c.is_empty())
-        .map(str::to_lowercase);
+        .map(|c| fold(c).into_owned());
     let values = serde_json::to_string(&d.entities).unwrap_or_else(|_| "[]".to_owned());
     let mut stmt = conn
         .prepare_cached(
@@ -563,16 +548,7 @@ pub(crate) fn related(
         .db()?
         .collect::<Result<Vec<_>, _>>()
         .db()?;
-    let mut out = Vec::with_capacity(seqs.len());
-    for seq in seqs {
-        let stored = load(conn, tenant, seq)?;
-        let relations = vigil_core::store::relations(&me, &stored.alert);
-        if !relations.is_empty() {
-            out.push(RelatedAlert {
-                alert: stored,
-                relations,
-            });
-        }
-    }
-    Ok(out)
+    seqs.into_iter()
+        .map(|seq| load(conn, tenant, seq))
+        .collect()
 }

@@ -109,8 +109,44 @@ CREATE TABLE tenant_state (
 ) WITHOUT ROWID;
 "#;
 
+/// Version 2: an alert's identity is its ARM resource name when it has one (else its system
+/// alert id), so two resources that repeat one `systemAlertId` are two alerts. `id` becomes the
+/// identity and `sys_id` keeps the system alert id, indexed, since lookups accept either.
+///
+/// Version 1 files were keyed by the system alert id: each row keeps that as `sys_id` and takes
+/// its resource name as `id`, unless another row of the tenant has or would take the same id
+/// (then it keeps its old key, and no row is lost or merged).
+const V2: &str = r#"
+ALTER TABLE alerts ADD COLUMN sys_id TEXT NOT NULL DEFAULT '';
+UPDATE alerts SET sys_id = id;
+UPDATE alerts SET id = json_extract(json, '$.name')
+ WHERE json_extract(json, '$.name') IS NOT NULL
+   AND json_extract(json, '$.name') <> id
+   AND NOT EXISTS (
+       SELECT 1 FROM alerts AS other
+        WHERE other.tenant = alerts.tenant
+          AND other.seq <> alerts.seq
+          AND (other.id = json_extract(alerts.json, '$.name')
+               OR json_extract(other.json, '$.name') = json_extract(alerts.json, '$.name')));
+CREATE INDEX alerts_by_sys_id ON alerts (tenant, sys_id);
+"#;
+
+/// Version 3: the per-tenant event log. Every change is appended as one row (its kind as JSON)
+/// in the transaction that makes it; `last_event_seq` numbers them per tenant, allocated under
+/// the write lock, so numbers follow commit order.
+const V3: &str = r#"
+CREATE TABLE events (
+    tenant TEXT    NOT NULL,
+    seq    INTEGER NOT NULL,
+    at     TEXT    NOT NULL,
+    body   TEXT    NOT NULL,
+    PRIMARY KEY (tenant, seq)
+) WITHOUT ROWID;
+ALTER TABLE tenant_state ADD COLUMN last_event_seq INTEGER NOT NULL DEFAULT 0;
+"#;
+
 /// Every migration, oldest first: `MIGRATIONS[i]` takes version `i` to `i + 1`.
-pub(crate) const MIGRATIONS: &[&str] = &[V1];
+pub(crate) const MIGRATIONS: &[&str] = &[V1, V2, V3];
 
 /// The schema version this crate writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

@@ -133,7 +133,7 @@ fn a_file_that_is_not_a_database_is_refused() {
 fn the_durable_settings_are_applied() {
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(dir.path().join("s.db")).unwrap();
-    let conn = store.writer.lock().unwrap();
+    let conn = store.backend().writer.lock().unwrap();
     let sync: i64 = conn
         .pragma_query_value(None, "synchronous", |r| r.get(0))
         .unwrap();
@@ -171,11 +171,11 @@ fn instants_round_trip_over_chrono_s_whole_range() {
 #[test]
 fn triage_streams_are_index_searches_without_sorting() {
     use vigil_core::Severity;
-    use vigil_core::store::{AlertQuery, Cursor, Order, ResourceFilter, SortKey};
+    use vigil_core::store::{AlertQuery, Order, ResourceFilter, SortKey};
 
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(dir.path().join("plan.db")).unwrap();
-    let conn = store.writer.lock().unwrap();
+    let conn = store.backend().writer.lock().unwrap();
     let key = SortKey {
         primary: 3,
         secondary: 1_000,
@@ -183,25 +183,28 @@ fn triage_streams_are_index_searches_without_sorting() {
     };
     for order in [Order::SeverityThenTime, Order::Time, Order::Priority] {
         let queries = [
-            AlertQuery::default().order(order),
-            AlertQuery::default()
-                .order(order)
-                .cursor(Some(Cursor::after(order, key))),
-            AlertQuery::default()
-                .order(order)
-                .severities([Severity::High])
-                .resource(ResourceFilter::Prefix(
-                    "/subscriptions/s1/resourceGroups/rg".into(),
-                )),
-            AlertQuery::default()
-                .order(order)
-                .min_severity(Severity::Medium)
-                .since(chrono::Utc::now())
-                .text("x")
-                .cursor(Some(Cursor::after(order, key))),
+            (AlertQuery::default().order(order), None),
+            (AlertQuery::default().order(order), Some(key)),
+            (
+                AlertQuery::default()
+                    .order(order)
+                    .severities([Severity::High])
+                    .resource(ResourceFilter::Prefix(
+                        "/subscriptions/s1/resourceGroups/rg".into(),
+                    )),
+                None,
+            ),
+            (
+                AlertQuery::default()
+                    .order(order)
+                    .min_severity(Severity::Medium)
+                    .since(chrono::Utc::now())
+                    .text("x"),
+                Some(key),
+            ),
         ];
-        for q in queries {
-            let (sql, n) = crate::query::first_stream_sql(&q);
+        for (q, after) in queries {
+            let (sql, n) = crate::query::first_stream_sql(&q, after);
             let params: Vec<rusqlite::types::Value> =
                 (0..n).map(|_| rusqlite::types::Value::Integer(0)).collect();
             let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
@@ -231,4 +234,121 @@ fn triage_streams_are_index_searches_without_sorting() {
             }
         }
     }
+}
+
+/// Schema 1 keyed alerts by their system alert id; schema 2 keys them by identity (the resource
+/// name). A version 1 file with rows, audit entries and feedback migrates without losing a row,
+/// and its alerts are then found by name and by system alert id, and updated (not duplicated)
+/// when imported again.
+#[test]
+fn a_version_1_file_with_alerts_migrates_to_identity_keys() {
+    use chrono::Utc;
+    use vigil_core::store::{AlertQuery, FeedbackQuery, Store, TenantId};
+    use vigil_core::{AlertId, defender};
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v1.db");
+    let doc = |name: &str, sys: &str, t: &str| {
+        format!(
+            r#"{{"id": "/subscriptions/s/providers/Microsoft.Security/locations/westeurope/alerts/{name}",
+                "name": "{name}", "type": "Microsoft.Security/Locations/alerts",
+                "properties": {{"alertType": "{t}", "systemAlertId": "{sys}", "alertDisplayName": "x",
+                "severity": "High", "status": "Active", "timeGeneratedUtc": "2026-01-01T00:00:00.0000000Z"}}}}"#
+        )
+    };
+    let rows = [
+        // A name that differs from the system alert id: re-keyed by name.
+        ("name-1", "sys-1", "VM_A"),
+        // Name equal to the system alert id: unchanged.
+        ("sys-2", "sys-2", "VM_B"),
+        // Two rows whose names collide (possible in a version 1 file): both keep their old key.
+        ("dup-name", "sys-3", "VM_C"),
+        ("dup-name", "sys-4", "VM_D"),
+    ];
+    {
+        let mut conn = Connection::open(&path).unwrap();
+        migrate_with(&mut conn, &MIGRATIONS[..1]).unwrap();
+        for (i, (name, sys, t)) in rows.iter().enumerate() {
+            conn.execute(
+                "INSERT INTO alerts (seq, tenant, id, tseq, version, status, severity_rank, time_us,
+                    priority, alert_type_lc, display_lc, resources_lc, entities_lc, ingested_at,
+                    updated_at, json)
+                 VALUES (?1, 'default', ?2, ?1, 1, 'Active', 3, 0, 0, lower(?3), 'x', '[]', '[]',
+                    '2026-01-01T00:00:00.000000000Z', '2026-01-01T00:00:00.000000000Z', ?4)",
+                rusqlite::params![i as i64 + 1, sys, t, doc(name, sys, t)],
+            )
+            .unwrap();
+        }
+        conn.execute_batch(
+            "INSERT INTO audit VALUES (1, 1, '2026-01-01T00:00:00.000000000Z', 'alice', 'Active',
+                'InProgress', NULL, 2);
+             INSERT INTO feedback (tenant, alert_seq, useful, reason, comment, actor, at)
+                VALUES ('default', 1, 1, 'TruePositive', NULL, 'alice', '2026-01-01T00:00:00.000000000Z');
+             INSERT INTO tenant_state VALUES ('default', 0, 4);",
+        )
+        .unwrap();
+    }
+    let store = SqliteStore::open(&path).unwrap();
+    let t = TenantId::new("default").unwrap();
+    let all = store
+        .query(&t, &AlertQuery::default().all_statuses())
+        .unwrap();
+    assert_eq!(all.alerts.len(), 4, "no row lost");
+    let id = |s: &str| AlertId::new(s).unwrap();
+    let by_name = store.get(&t, &id("name-1")).unwrap().unwrap();
+    let by_sys = store.get(&t, &id("sys-1")).unwrap().unwrap();
+    assert_eq!(by_name, by_sys);
+    assert_eq!(store.history(&t, &id("name-1")).unwrap().len(), 1);
+    let fb = store
+        .list_feedback(
+            &t,
+            &FeedbackQuery {
+                alert: Some(id("sys-1")),
+                useful: None,
+            },
+        )
+        .unwrap();
+    assert_eq!(fb.len(), 1);
+    assert_eq!(fb[0].0, id("name-1"), "feedback reports the new identity");
+    assert_eq!(
+        store
+            .get(&t, &id("sys-2"))
+            .unwrap()
+            .unwrap()
+            .alert
+            .alert_type(),
+        "VM_B"
+    );
+    // The colliding rows are both still there, each found by its system alert id.
+    assert_eq!(
+        store
+            .get(&t, &id("sys-3"))
+            .unwrap()
+            .unwrap()
+            .alert
+            .alert_type(),
+        "VM_C"
+    );
+    assert_eq!(
+        store
+            .get(&t, &id("sys-4"))
+            .unwrap()
+            .unwrap()
+            .alert
+            .alert_type(),
+        "VM_D"
+    );
+
+    // Importing the first two again updates them.
+    let again = defender::parse_alerts(&format!(
+        "[{}, {}]",
+        doc("name-1", "sys-1", "VM_A"),
+        doc("sys-2", "sys-2", "VM_B")
+    ))
+    .unwrap();
+    let r = store.ingest(&t, &again, Utc::now()).unwrap();
+    assert_eq!((r.new, r.updated), (0, 2));
+    drop(store);
+    let conn = Connection::open(&path).unwrap();
+    assert_eq!(user_version(&conn), SCHEMA_VERSION);
 }

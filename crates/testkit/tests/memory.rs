@@ -3,19 +3,19 @@
 
 use vigil_core::store::MemoryStore;
 
-vigil_testkit::conformance_tests!(MemoryStore::new);
+vigil_testkit::conformance_tests!(MemoryStore::default);
 
 /// `run_all` runs every check and passes on the reference store.
 #[test]
 fn run_all_passes_on_memory_store() {
-    vigil_testkit::conformance::run_all(&MemoryStore::new);
+    vigil_testkit::conformance::run_all(&MemoryStore::default);
 }
 
 /// `run_check` rejects an unknown name rather than passing silently.
 #[test]
 #[should_panic(expected = "no conformance check named")]
 fn unknown_check_name_panics() {
-    vigil_testkit::conformance::run_check("no_such_check", &MemoryStore::new);
+    vigil_testkit::conformance::run_check("no_such_check", &MemoryStore::default);
 }
 
 /// The suite must be able to fail: each of these stores breaks one rule of the contract (by
@@ -23,11 +23,11 @@ fn unknown_check_name_panics() {
 mod mutants {
     use chrono::{DateTime, Utc};
     use vigil_core::store::{
-        AlertQuery, AuditEntry, BulkOutcome, Counts, ErrorKind, Feedback, FeedbackQuery,
-        IngestReport, MemoryStore, Page, RelatedAlert, Simulation, StatusChange, Store, StoreError,
-        StoredAlert, StoredRule, TenantId,
+        AlertQuery, AuditEntry, BulkOutcome, Counts, CreatedRule, ErrorKind, Event, Feedback,
+        FeedbackQuery, IngestReport, MemoryStore, Page, RelatedAlert, Simulation, StatusChange,
+        Store, StoreError, StoredAlert, StoredRule, SuppressSimilar, TenantId,
     };
-    use vigil_core::suppression::SuppressionRule;
+    use vigil_core::suppression::{Explanation, SuppressionRule};
     use vigil_core::{Alert, AlertId, Status};
 
     #[derive(Clone, Copy, Debug, PartialEq)]
@@ -259,8 +259,51 @@ mod mutants {
             self.inner.update_rule(t, rule, expected, at)
         }
 
-        fn delete_rule(&self, t: &TenantId, name: &str) -> Result<(), StoreError> {
-            self.inner.delete_rule(t, name)
+        fn delete_rule(
+            &self,
+            t: &TenantId,
+            name: &str,
+            at: DateTime<Utc>,
+        ) -> Result<(), StoreError> {
+            self.inner.delete_rule(t, name, at)
+        }
+
+        fn create_rules(
+            &self,
+            t: &TenantId,
+            rules: Vec<SuppressionRule>,
+            at: DateTime<Utc>,
+            force: bool,
+        ) -> Result<Vec<CreatedRule>, StoreError> {
+            self.inner.create_rules(t, rules, at, force)
+        }
+
+        fn suppress_similar(
+            &self,
+            t: &TenantId,
+            request: SuppressSimilar,
+            at: DateTime<Utc>,
+        ) -> Result<(CreatedRule, Vec<AlertId>), StoreError> {
+            self.inner.suppress_similar(t, request, at)
+        }
+
+        fn explain(
+            &self,
+            t: &TenantId,
+            rule: &str,
+            id: &AlertId,
+            at: DateTime<Utc>,
+        ) -> Result<Explanation, StoreError> {
+            self.inner.explain(t, rule, id, at)
+        }
+
+        fn events_since(
+            &self,
+            t: &TenantId,
+            after: u64,
+            limit: usize,
+        ) -> Result<Vec<Event>, StoreError> {
+            self.inner.events_since(t, after, limit)
         }
 
         fn simulate(
@@ -294,7 +337,7 @@ mod mutants {
 
     fn caught(bug: Bug, check: &str) -> bool {
         let factory = move || Mutant {
-            inner: MemoryStore::new(),
+            inner: MemoryStore::default(),
             bug,
         };
         std::panic::catch_unwind(|| vigil_testkit::conformance::run_check(check, &factory)).is_err()
@@ -304,7 +347,7 @@ mod mutants {
     #[test]
     fn the_suite_catches_broken_stores() {
         let cases = [
-            (Bug::ShowsDismissed, "query_default_hides_dismissed"),
+            (Bug::ShowsDismissed, "query_default_shows_open_alerts"),
             (Bug::ShowsDismissed, "query_filters_match_oracle"),
             (Bug::NoVersionCheck, "change_status_conflict"),
             (Bug::HistoryReversed, "history_append_only"),

@@ -1,38 +1,46 @@
-//! The storage contract: triage queries, the lifecycle with its audit trail, suppression on
-//! ingest, feedback and suppression-rule management, as one object-safe trait that every
-//! backend implements and every backend is tested against the same way (the conformance suite
-//! in `vigil-testkit`).
+//! The triage workflow as one contract ([`Store`]), its one implementation ([`Triage`], the
+//! engine), and the storage contract under it ([`Backend`]).
 //!
-//! [`MemoryStore`] is the reference implementation: simple, correct and **not durable**.
+//! [`Triage`] decides what ingest, a status change, a rule or feedback does, and records every
+//! change as an [`Event`] in the same transaction; a [`Backend`] only stores, indexes and finds
+//! rows. [`MemoryBackend`] is the reference backend: simple, correct and **not durable**;
+//! [`MemoryStore`] is the engine over it. Every store is tested the same way, by the
+//! conformance suite in `vigil-testkit`.
 //!
 //! ```
 //! use chrono::Utc;
 //! use vigil_core::store::{AlertQuery, MemoryStore, StatusChange, Store, TenantId};
 //! use vigil_core::{defender, Status};
 //!
-//! let store = MemoryStore::new();
+//! let store = MemoryStore::default();
 //! let tenant = TenantId::new("contoso")?;
 //! let alerts = defender::parse_alerts(include_str!("../../../../fixtures/alerts/sample-alerts.json"))?;
 //! let report = store.ingest(&tenant, &alerts, Utc::now())?;
 //! assert_eq!(report.new, alerts.len());
 //!
-//! // The triage queue: Dismissed hidden, most severe then most recent first.
+//! // The triage queue: open alerts, most severe then most recent first.
 //! let page = store.query(&tenant, &AlertQuery::default())?;
 //! let top = &page.alerts[0];
 //!
 //! // Respond, with optimistic concurrency and an audit trail.
 //! let change = StatusChange::new(Status::Resolved, "alice").comment("handled");
-//! let updated = store.change_status(&tenant, top.alert.system_alert_id(), top.version, change, Utc::now())?;
+//! let updated = store.change_status(&tenant, top.alert.id(), top.version, change, Utc::now())?;
 //! assert_eq!(updated.alert.status(), Status::Resolved);
-//! assert!(!store.history(&tenant, top.alert.system_alert_id())?.is_empty());
+//! assert!(!store.history(&tenant, top.alert.id())?.is_empty());
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod backend;
+mod engine;
+mod event;
 mod memory;
 mod query;
 mod types;
 
-pub use memory::MemoryStore;
+pub use backend::{AlertRecord, Backend, Change, Open, ReadTx, WriteTx};
+pub use engine::Triage;
+pub use event::{Event, EventKind, IngestOutcome};
+pub use memory::{MemoryBackend, MemoryStore};
 pub use query::{
     AlertQuery, Counts, Cursor, Order, Page, ResourceFilter, SortKey, entity_values,
     priority_score, resource_ids,
@@ -46,15 +54,103 @@ pub use types::{
 use chrono::{DateTime, Utc};
 
 use crate::AlertId;
-use crate::suppression::SuppressionRule;
+use crate::suppression::{Explanation, RuleWarning, SuppressionReason, SuppressionRule};
 
-/// A place alerts live: the whole triage workflow as one contract.
+/// A rule just created, with the lints it earned (shown to whoever created it).
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct CreatedRule {
+    /// The rule as stored.
+    pub rule: StoredRule,
+    /// Its lints ([`crate::suppression::admit`]).
+    pub warnings: Vec<RuleWarning>,
+}
+
+/// "Suppress similar alerts": a rule prefilled from one alert (its type, and the alert's values
+/// at the given field paths), optionally applied to the open alerts already stored, all in one
+/// transaction ([`Store::suppress_similar`]).
+///
+/// ```
+/// use vigil_core::AlertId;
+/// use vigil_core::store::SuppressSimilar;
+/// use vigil_core::suppression::SuppressionReason;
+///
+/// let request = SuppressSimilar::new(AlertId::new("a1")?, ["entities.host.hostname"])
+///     .name("build-agents")
+///     .reason(SuppressionReason::FalsePositive)
+///     .apply_to_existing("alice");
+/// # let _ = request;
+/// # Ok::<(), vigil_core::Error>(())
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct SuppressSimilar {
+    /// The alert (identity or system alert id).
+    pub alert: AlertId,
+    /// The field paths whose values the rule requires, e.g. `entities.ip.address`.
+    pub fields: Vec<String>,
+    /// The rule's name; `similar-<alert id>` if `None`.
+    pub name: Option<String>,
+    /// The rule's reason.
+    pub reason: SuppressionReason,
+    /// When the rule stops matching.
+    pub expires_at: Option<DateTime<Utc>>,
+    /// Also dismiss the open alerts already stored that the rule matches, as this actor.
+    pub apply_to_existing: Option<String>,
+}
+
+impl SuppressSimilar {
+    /// A request for `alert` over `fields`, reason `SpecificEntityFalsePositive`, not applied to
+    /// existing alerts.
+    pub fn new<S: Into<String>>(alert: AlertId, fields: impl IntoIterator<Item = S>) -> Self {
+        SuppressSimilar {
+            alert,
+            fields: fields.into_iter().map(Into::into).collect(),
+            name: None,
+            reason: SuppressionReason::SpecificEntityFalsePositive,
+            expires_at: None,
+            apply_to_existing: None,
+        }
+    }
+
+    /// Names the rule.
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// Sets the reason.
+    pub fn reason(mut self, reason: SuppressionReason) -> Self {
+        self.reason = reason;
+        self
+    }
+
+    /// Sets an expiry.
+    pub fn expires_at(mut self, at: DateTime<Utc>) -> Self {
+        self.expires_at = Some(at);
+        self
+    }
+
+    /// Also dismisses the matching open alerts already stored, as `actor`.
+    pub fn apply_to_existing(mut self, actor: impl Into<String>) -> Self {
+        self.apply_to_existing = Some(actor.into());
+        self
+    }
+}
+
+/// The whole triage workflow as one contract, implemented by [`Triage`] over any [`Backend`].
 ///
 /// Synchronous and object-safe (`Arc<dyn Store>` works). Every operation is scoped to a
 /// [`TenantId`] (Defender's subscription): nothing in one tenant is readable or writable through
 /// another tenant's scope. Operations that act at a moment take it as `at` (pass `Utc::now()`),
 /// which keeps stores deterministic under test. A missing alert is `Ok(None)` from the getters and
 /// [`ErrorKind::NotFound`] from the operations that need one.
+///
+/// Alerts are keyed by their identity, [`crate::Alert::id`]: the ARM resource name when the
+/// document has one, else the system alert id. Every operation that takes an [`AlertId`]
+/// accepts either an alert's identity or its system alert id; an id that is the system alert id
+/// of several alerts (and the identity of none) is [`ErrorKind::InvalidInput`], with the
+/// candidates listed ([`StoreError::ambiguous_alert_id`]). Ids in results are identities.
 ///
 /// Invariants every implementation keeps (and the conformance suite checks):
 /// - suppression never deletes: a suppressed alert is stored as Dismissed, with the rule's name
@@ -63,8 +159,8 @@ use crate::suppression::SuppressionRule;
 /// - a status change with a stale version is a [`ErrorKind::Conflict`] and changes nothing;
 /// - an ingest batch is atomic: on error, nothing of it is visible.
 pub trait Store: Send + Sync {
-    /// Stores a batch of alerts atomically. An alert whose system id is already stored (or
-    /// appeared earlier in the same batch) is updated (its content replaced, its version bumped)
+    /// Stores a batch of alerts atomically. An alert whose identity ([`crate::Alert::id`]) is
+    /// already stored (or appeared earlier in the same batch) is updated (its content replaced, its version bumped)
     /// without duplicating it, and keeps its stored status. New alerts get insertion sequence
     /// numbers in batch order (the tiebreak of every order); they are
     /// counted per tenant, so a cursor reveals nothing about other tenants' activity.
@@ -88,7 +184,7 @@ pub trait Store: Send + Sync {
     /// its order, limit and cursor): the dashboard header.
     fn counts(&self, tenant: &TenantId, query: &AlertQuery) -> Result<Counts, StoreError>;
 
-    /// One alert by its system alert id.
+    /// One alert by its identity or its system alert id.
     fn get(&self, tenant: &TenantId, id: &AlertId) -> Result<Option<StoredAlert>, StoreError>;
 
     /// Alerts related to one alert: same correlation key, same compromised entity, or a shared
@@ -169,7 +265,77 @@ pub trait Store: Send + Sync {
     ) -> Result<StoredRule, StoreError>;
 
     /// Deletes a rule. Alerts it already dismissed stay dismissed (as in Defender).
-    fn delete_rule(&self, tenant: &TenantId, name: &str) -> Result<(), StoreError>;
+    fn delete_rule(
+        &self,
+        tenant: &TenantId,
+        name: &str,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+
+    /// Creates several rules atomically (all or none): each is admitted first
+    /// ([`crate::suppression::admit`]: it must compile, and a rule that would suppress every
+    /// alert of every type needs `force`), and each comes back with its lints.
+    fn create_rules(
+        &self,
+        tenant: &TenantId,
+        rules: Vec<SuppressionRule>,
+        at: DateTime<Utc>,
+        force: bool,
+    ) -> Result<Vec<CreatedRule>, StoreError>;
+
+    /// "Suppress similar alerts" in one transaction: creates the rule
+    /// [`crate::suppression::similar_rule`] builds from the alert, and, if asked, applies it
+    /// to the open alerts already stored. Returns the rule with its lints and the ids of the
+    /// alerts it dismissed.
+    fn suppress_similar(
+        &self,
+        tenant: &TenantId,
+        request: SuppressSimilar,
+        at: DateTime<Utc>,
+    ) -> Result<(CreatedRule, Vec<AlertId>), StoreError>;
+
+    /// Why the stored rule `rule` does or does not match the alert `id` at `at`.
+    fn explain(
+        &self,
+        tenant: &TenantId,
+        rule: &str,
+        id: &AlertId,
+        at: DateTime<Utc>,
+    ) -> Result<Explanation, StoreError>;
+
+    /// At most `limit` events of the tenant's log numbered after `after` (0 for the start), in
+    /// order. A consumer keeps its own durable checkpoint (the last `seq` it handled) and asks
+    /// again from there: events are numbered in commit order, so none is ever skipped.
+    fn events_since(
+        &self,
+        tenant: &TenantId,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<Event>, StoreError>;
+
+    /// Changes an alert's status at whatever its version is, re-reading and retrying up to
+    /// `attempts` times when someone else changes it first ([`ErrorKind::Conflict`]). For
+    /// callers that want the change to land rather than to guard against concurrent edits.
+    fn change_status_retrying(
+        &self,
+        tenant: &TenantId,
+        id: &AlertId,
+        change: StatusChange,
+        at: DateTime<Utc>,
+        attempts: u32,
+    ) -> Result<StoredAlert, StoreError> {
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            let current = self
+                .get(tenant, id)?
+                .ok_or_else(|| StoreError::alert_not_found(id))?;
+            match self.change_status(tenant, id, current.version, change.clone(), at) {
+                Err(e) if e.kind() == ErrorKind::Conflict && tries < attempts.max(1) => continue,
+                other => return other,
+            }
+        }
+    }
 
     /// How many stored alerts (of every status) `rule` would match at `at`, by status, with up
     /// to `sample` example ids, most recent first. A disabled or expired rule matches nothing.
@@ -239,14 +405,17 @@ pub fn relations(me: &crate::Alert, other: &crate::Alert) -> Vec<Relation> {
     }
     if let (Some(a), Some(b)) = (me.compromised_entity(), other.compromised_entity())
         && !a.is_empty()
-        && a.to_lowercase() == b.to_lowercase()
+        && crate::text::eq_folded(a, b)
     {
         out.push(Relation::CompromisedEntity(a.to_owned()));
     }
-    let mine: Vec<String> = entity_values(me).iter().map(|v| v.to_lowercase()).collect();
+    let mine: Vec<String> = entity_values(me)
+        .iter()
+        .map(|v| crate::text::fold(v).into_owned())
+        .collect();
     let mut shared: Vec<String> = entity_values(other)
         .iter()
-        .map(|v| v.to_lowercase())
+        .map(|v| crate::text::fold(v).into_owned())
         .filter(|v| mine.contains(v))
         .collect();
     shared.sort();

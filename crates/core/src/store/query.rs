@@ -50,37 +50,32 @@ impl Order {
 /// assert_eq!(priority_score(Severity::Informational, &[]), 0);
 /// ```
 pub fn priority_score(severity: Severity, intents: &[KillChainIntent]) -> i64 {
-    let rank = match severity {
-        Severity::Informational => 0,
-        Severity::Low => 1,
-        Severity::Medium => 2,
-        Severity::High => 3,
-    };
     let stage = intents
         .iter()
         .map(KillChainIntent::stage)
         .max()
         .unwrap_or(0);
-    40 * rank + 5 * i64::from(stage)
+    40 * severity_rank(severity) + 5 * i64::from(stage)
 }
 
 pub(crate) fn severity_rank(s: Severity) -> i64 {
-    match s {
-        Severity::Informational => 0,
-        Severity::Low => 1,
-        Severity::Medium => 2,
-        Severity::High => 3,
-    }
+    i64::from(s.rank())
 }
 
 /// A position in the queue, returned as [`Page::next`] and passed back as
-/// [`AlertQuery::cursor`]. Its text form is opaque but stable (`to_string` / `parse`), so it can
-/// travel through URLs and command lines. A cursor only makes sense with the order it came from.
+/// [`AlertQuery::cursor`]. Its text form is opaque, versioned and stable (`to_string` /
+/// `parse`), so it can travel through URLs and command lines. A cursor is bound to the order and
+/// the filters of the query it came from: passing it with another order or other filters is
+/// [`ErrorKind::InvalidInput`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Cursor {
     order: Order,
+    filters: u64,
     key: SortKey,
 }
+
+/// The version of the cursor text format.
+const CURSOR_VERSION: &str = "c1";
 
 /// The position of an alert in an order: compared descending, lexicographically.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -118,9 +113,13 @@ impl SortKey {
 }
 
 impl Cursor {
-    /// The cursor just after an alert with this key.
-    pub fn after(order: Order, key: SortKey) -> Cursor {
-        Cursor { order, key }
+    /// The cursor just after the alert with key `key` in the results of `query`.
+    pub(crate) fn for_query(query: &AlertQuery, key: SortKey) -> Cursor {
+        Cursor {
+            order: query.order,
+            filters: query.fingerprint(),
+            key,
+        }
     }
 
     /// The order this cursor belongs to.
@@ -139,8 +138,9 @@ impl fmt::Display for Cursor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{}.{}.{}.{}",
+            "{CURSOR_VERSION}.{}.{:016x}.{}.{}.{}",
             self.order.code(),
+            self.filters,
             self.key.primary,
             self.key.secondary,
             self.key.seq
@@ -159,12 +159,20 @@ impl FromStr for Cursor {
             )
         };
         let mut parts = s.split('.');
+        if parts.next() != Some(CURSOR_VERSION) {
+            return Err(bad());
+        }
         let order = match parts.next() {
             Some("s") => Order::SeverityThenTime,
             Some("t") => Order::Time,
             Some("p") => Order::Priority,
             _ => return Err(bad()),
         };
+        let filters = parts
+            .next()
+            .filter(|p| p.len() == 16)
+            .and_then(|p| u64::from_str_radix(p, 16).ok())
+            .ok_or_else(bad)?;
         let primary = parts.next().and_then(|p| p.parse().ok()).ok_or_else(bad)?;
         let secondary = parts.next().and_then(|p| p.parse().ok()).ok_or_else(bad)?;
         let seq = parts.next().and_then(|p| p.parse().ok()).ok_or_else(bad)?;
@@ -173,6 +181,7 @@ impl FromStr for Cursor {
         }
         Ok(Cursor {
             order,
+            filters,
             key: SortKey {
                 primary,
                 secondary,
@@ -180,6 +189,15 @@ impl FromStr for Cursor {
             },
         })
     }
+}
+
+/// FNV-1a over bytes: a fingerprint stable across processes and versions of Rust.
+fn fnv1a(bytes: &[u8], mut h: u64) -> u64 {
+    for b in bytes {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h
 }
 
 /// Which resources a query selects, by ARM resource id (compared ignoring ASCII case, as ARM
@@ -194,8 +212,9 @@ pub enum ResourceFilter {
 
 /// A triage query: filters (all must hold), order, page size and position.
 ///
-/// The default is the portal's queue: every status but Dismissed, most severe first, then most
-/// recent, 50 per page.
+/// The default is the triage queue: the open alerts (Active and InProgress), most severe first,
+/// then most recent, 50 per page. Resolved and Dismissed alerts are one filter away
+/// ([`AlertQuery::statuses`], or [`AlertQuery::all_statuses`] for every status).
 ///
 /// ```
 /// use vigil_core::{Severity, Status};
@@ -211,7 +230,7 @@ pub enum ResourceFilter {
 /// ```
 #[derive(Clone, Debug, PartialEq)]
 pub struct AlertQuery {
-    /// Statuses to include; `None` means every status but Dismissed.
+    /// Statuses to include; `None` means the open ones (Active and InProgress).
     pub statuses: Option<Vec<Status>>,
     /// Severities to include; `None` means all.
     pub severities: Option<Vec<Severity>>,
@@ -239,7 +258,7 @@ pub struct AlertQuery {
     pub text: Option<String>,
     /// The order.
     pub order: Order,
-    /// Page size (at least 1).
+    /// Page size: at least 1 ([`AlertQuery::validate`] refuses 0).
     pub limit: usize,
     /// Where the page starts: `Page::next` of the previous page.
     pub cursor: Option<Cursor>,
@@ -282,7 +301,7 @@ macro_rules! setters {
 
 impl AlertQuery {
     setters! {
-        /// Only these statuses (include Dismissed to see suppressed alerts).
+        /// Only these statuses (include Resolved or Dismissed to see closed alerts).
         statuses: impl IntoIterator<Item = Status> => statuses = |v: _| Some(Vec::from_iter(v));
         /// Only these severities.
         severities: impl IntoIterator<Item = Severity> => severities = |v: _| Some(Vec::from_iter(v));
@@ -311,7 +330,7 @@ impl AlertQuery {
         /// The order.
         order: Order => order = |v| v;
         /// The page size.
-        limit: usize => limit = |v: usize| v.max(1);
+        limit: usize => limit = |v: usize| v;
         /// Start after this cursor.
         cursor: Option<Cursor> => cursor = |v| v;
     }
@@ -325,12 +344,62 @@ impl AlertQuery {
     pub fn effective_statuses(&self) -> Vec<Status> {
         match &self.statuses {
             Some(s) => s.clone(),
-            None => vec![Status::Active, Status::InProgress, Status::Resolved],
+            None => Status::OPEN.to_vec(),
         }
     }
 
-    /// Checks the query: a cursor from another order is [`ErrorKind::InvalidInput`].
+    /// A fingerprint of the query's filters and order (not its limit or cursor), which cursors
+    /// carry so that a cursor is only used with the query it came from.
+    pub fn fingerprint(&self) -> u64 {
+        let mut statuses = self.effective_statuses();
+        statuses.sort_by_key(|s| s.as_str());
+        statuses.dedup();
+        let mut severities = self.severities.clone();
+        if let Some(s) = &mut severities {
+            s.sort();
+            s.dedup();
+        }
+        let mut types: Vec<String> = self
+            .alert_types
+            .iter()
+            .map(|t| t.to_ascii_lowercase())
+            .collect();
+        types.sort();
+        let mut products: Vec<String> = self
+            .products
+            .iter()
+            .map(|p| crate::text::fold(p).into_owned())
+            .collect();
+        products.sort();
+        let text = format!(
+            "{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}",
+            statuses,
+            severities,
+            self.min_severity,
+            types,
+            products,
+            self.resource,
+            self.intents,
+            self.tactics,
+            self.techniques,
+            self.entity,
+            self.since.map(|t| t.timestamp_nanos_opt()),
+            self.until.map(|t| t.timestamp_nanos_opt()),
+            self.text,
+            self.order
+        );
+        fnv1a(text.as_bytes(), 0xcbf2_9ce4_8422_2325)
+    }
+
+    /// Checks the query: a limit below 1, or a cursor from another order or other filters, is
+    /// [`ErrorKind::InvalidInput`].
     pub fn validate(&self) -> Result<(), StoreError> {
+        if self.limit == 0 {
+            return Err(StoreError::new(
+                ErrorKind::InvalidInput,
+                "the page size (limit) must be at least 1",
+            ));
+        }
         if let Some(c) = &self.cursor
             && c.order() != self.order
         {
@@ -339,13 +408,21 @@ impl AlertQuery {
                 "the cursor belongs to a different order; keep the order while paging",
             ));
         }
+        if let Some(c) = &self.cursor
+            && c.filters != self.fingerprint()
+        {
+            return Err(StoreError::new(
+                ErrorKind::InvalidInput,
+                "the cursor belongs to a query with other filters; keep the filters while paging",
+            ));
+        }
         Ok(())
     }
 
     /// Whether `alert` passes every filter (not the cursor). This is the contract's definition
     /// of each filter; stores may evaluate them differently but must agree with it.
     pub fn matches(&self, alert: &Alert) -> bool {
-        let ci_eq = |a: &str, b: &str| a.to_lowercase() == b.to_lowercase();
+        let ci_eq = crate::text::eq_folded;
         if !self.effective_statuses().contains(&alert.status()) {
             return false;
         }
@@ -421,10 +498,7 @@ impl AlertQuery {
             return false;
         }
         if let Some(text) = &self.text
-            && !alert
-                .display_name()
-                .to_lowercase()
-                .contains(&text.to_lowercase())
+            && !crate::text::fold(alert.display_name()).contains(crate::text::fold(text).as_ref())
         {
             return false;
         }
@@ -506,6 +580,29 @@ impl Counts {
                 .collect(),
             by_status: Status::ALL.iter().copied().zip(st).collect(),
         }
+    }
+
+    /// How many alerts of this severity were counted.
+    ///
+    /// ```
+    /// use vigil_core::Severity;
+    /// use vigil_core::store::Counts;
+    ///
+    /// assert_eq!(Counts::of([]).get(Severity::High), 0);
+    /// ```
+    pub fn get(&self, severity: Severity) -> u64 {
+        self.by_severity
+            .iter()
+            .find(|(s, _)| *s == severity)
+            .map_or(0, |(_, n)| *n)
+    }
+
+    /// How many alerts in this status were counted.
+    pub fn with_status(&self, status: Status) -> u64 {
+        self.by_status
+            .iter()
+            .find(|(s, _)| *s == status)
+            .map_or(0, |(_, n)| *n)
     }
 
     /// All alerts counted.

@@ -111,6 +111,25 @@ impl StoreError {
         )
     }
 
+    /// [`ErrorKind::InvalidInput`] for an id that is the system alert id of several alerts
+    /// (and the identity of none), listing their identities, worded the same by every store.
+    pub fn ambiguous_alert_id(id: &AlertId, candidates: &[AlertId]) -> StoreError {
+        let list: Vec<String> = candidates
+            .iter()
+            .map(|c| format!("{:?}", c.as_str()))
+            .collect();
+        StoreError::new(
+            ErrorKind::InvalidInput,
+            format!(
+                "the id {:?} is the systemAlertId of {} alerts; name one of them by its resource \
+                 name: {}",
+                id.as_str(),
+                candidates.len(),
+                list.join(", ")
+            ),
+        )
+    }
+
     /// [`ErrorKind::NotFound`] for a rule name, worded the same by every store.
     pub fn rule_not_found(name: &str) -> StoreError {
         StoreError::new(
@@ -127,6 +146,33 @@ impl StoreError {
     /// The message, without the kind.
     pub fn message(&self) -> &str {
         &self.message
+    }
+
+    /// For a status change the lifecycle refused (an [`ErrorKind::InvalidInput`]), the alert's
+    /// status and the requested one; `None` for every other error, so callers can tell a
+    /// refused transition from other bad input without parsing the message.
+    ///
+    /// ```
+    /// use chrono::Utc;
+    /// use vigil_core::store::{MemoryStore, StatusChange, Store, TenantId};
+    /// use vigil_core::{Alert, AlertId, Severity, Status};
+    ///
+    /// let store = MemoryStore::default();
+    /// let t = TenantId::new("t")?;
+    /// let id = AlertId::new("a1")?;
+    /// let a = Alert::builder(id.clone(), "VM_EICAR", "x", Severity::Low, Utc::now()).build();
+    /// store.ingest(&t, &[a], Utc::now())?;
+    /// let e = store
+    ///     .change_status(&t, &id, 1, StatusChange::new(Status::Active, "me"), Utc::now())
+    ///     .unwrap_err();
+    /// assert_eq!(e.illegal_transition(), Some((Status::Active, Status::Active)));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn illegal_transition(&self) -> Option<(Status, Status)> {
+        match self.source.as_deref()?.downcast_ref::<crate::Error>()? {
+            crate::Error::IllegalTransition { from, to } => Some((*from, *to)),
+            _ => None,
+        }
     }
 }
 
@@ -299,6 +345,15 @@ impl fmt::Display for FeedbackReason {
 }
 
 /// Feedback on an alert: useful or not, why, and who said so.
+///
+/// ```
+/// use chrono::Utc;
+/// use vigil_core::store::{Feedback, FeedbackReason};
+///
+/// let f = Feedback::new(false, FeedbackReason::BenignPositive, "alice", Utc::now())
+///     .comment("the nightly deployment script");
+/// assert_eq!(f.comment.as_deref(), Some("the nightly deployment script"));
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Feedback {
     /// The verdict.
@@ -311,6 +366,30 @@ pub struct Feedback {
     pub actor: String,
     /// When.
     pub at: DateTime<Utc>,
+}
+
+impl Feedback {
+    /// Feedback without comment.
+    pub fn new(
+        useful: bool,
+        reason: FeedbackReason,
+        actor: impl Into<String>,
+        at: DateTime<Utc>,
+    ) -> Feedback {
+        Feedback {
+            useful,
+            reason,
+            comment: None,
+            actor: actor.into(),
+            at,
+        }
+    }
+
+    /// Adds a comment.
+    pub fn comment(mut self, comment: impl Into<String>) -> Feedback {
+        self.comment = Some(comment.into());
+        self
+    }
 }
 
 /// Which feedback [`super::Store::list_feedback`] returns.

@@ -16,36 +16,7 @@ pub(crate) const MAX_REGEX_LEN: usize = 1000;
 /// Largest compiled regex program accepted, in bytes.
 pub(crate) const MAX_REGEX_SIZE: usize = 256 * 1024;
 
-/// Case folding used for case-insensitive comparison: Unicode lower-case, character by
-/// character (so it is a homomorphism: if `a` contains `b`, `fold(a)` contains `fold(b)`), with
-/// the long s `ſ` folded to `s` as Unicode case folding does (the Kelvin sign already lower-cases
-/// to `k`). With that, every character that folds to an ASCII letter lower-cases to it, which is
-/// what lets ASCII literals of case-insensitive regexes serve as index keys.
-pub(crate) fn fold(s: &str) -> Cow<'_, str> {
-    if s.is_ascii() {
-        return if s.bytes().any(|b| b.is_ascii_uppercase()) {
-            Cow::Owned(s.to_ascii_lowercase())
-        } else {
-            Cow::Borrowed(s)
-        };
-    }
-    if s.chars()
-        .any(|c| c.is_uppercase() || (!c.is_ascii() && needs_fold(c)))
-    {
-        Cow::Owned(s.chars().flat_map(fold_char).collect())
-    } else {
-        Cow::Borrowed(s)
-    }
-}
-
-fn needs_fold(c: char) -> bool {
-    c == '\u{17F}' || c.to_lowercase().ne([c])
-}
-
-/// One character, folded.
-pub(crate) fn fold_char(c: char) -> std::char::ToLowercase {
-    if c == '\u{17F}' { 's' } else { c }.to_lowercase()
-}
+pub(crate) use crate::text::fold;
 
 /// Three-valued truth: a test on a value the alert does not have is `Absent`.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -279,7 +250,7 @@ const OPERATORS: [&str; 9] = [
 ];
 const COMBINATORS: [&str; 3] = ["allOf", "anyOf", "not"];
 
-fn edit_distance(a: &str, b: &str) -> usize {
+pub(crate) fn edit_distance(a: &str, b: &str) -> usize {
     let a: Vec<char> = a.chars().collect();
     let b: Vec<char> = b.chars().collect();
     let mut prev: Vec<usize> = (0..=b.len()).collect();
@@ -478,7 +449,19 @@ impl Compiler<'_> {
             return None;
         };
         let path = match self.fields.resolve_text(&field_text) {
-            Ok(p) => Some(p),
+            Ok(p) => {
+                if let Some(kind) = self.fields.paths[p].custom_entity_type() {
+                    self.warnings.push((
+                        at.to_owned(),
+                        format!(
+                            "field \"{field_text}\": entity type {kind:?} is not one Defender \
+                             documents; the condition only sees entities whose type is exactly \
+                             {kind:?}"
+                        ),
+                    ));
+                }
+                Some(p)
+            }
             Err(m) => {
                 self.problem(at, Some(&field_text), m);
                 ok = false;
@@ -651,6 +634,12 @@ impl Compiler<'_> {
                 for p in &vals {
                     out.push(self.regex(p, cs, at, field)?);
                 }
+                if vals.iter().any(|p| matches_everything(p)) {
+                    self.warnings.push((
+                        at.to_owned(),
+                        format!("field \"{field}\": regex \".*\" matches every value"),
+                    ));
+                }
                 Some((Op::Regex(out), vals))
             }
             "cidr" => {
@@ -664,6 +653,12 @@ impl Compiler<'_> {
                             return None;
                         }
                     }
+                }
+                if let Some(all) = vals.iter().find(|s| s.trim().ends_with("/0")) {
+                    self.warnings.push((
+                        at.to_owned(),
+                        format!("field \"{field}\": cidr {all:?} matches every address"),
+                    ));
                 }
                 Some((Op::Cidr(nets), vals))
             }
@@ -726,6 +721,13 @@ impl Compiler<'_> {
         self.regexes.insert(source, lazy.clone());
         Some(lazy)
     }
+}
+
+/// `true` for a regex that matches every value, such as `.*`, `^.*$` or `(?s).*`.
+pub(crate) fn matches_everything(p: &str) -> bool {
+    let body = p.trim_start_matches("(?s)").trim_start_matches('^');
+    let body = body.strip_suffix('$').unwrap_or(body);
+    matches!(body, ".*" | "(.*)" | "(?:.*)" | "[\\s\\S]*" | "(?s:.*)")
 }
 
 /// The most automaton states [`program_size`] allows: about [`MAX_REGEX_SIZE`] bytes of

@@ -5,12 +5,12 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 
 use super::SuppressionRule;
+use super::compiled::Compiled;
 use super::cond::{Cond, Ctx, Truth, eval_test};
-use super::index::Compiled;
 use super::path::FieldPath;
 use super::rule::RuleState;
 use crate::Alert;
-use crate::alert::format_time;
+use crate::time::format_time;
 
 /// One condition's outcome in an [`Explanation`].
 #[derive(Clone, Debug, PartialEq, Eq)]

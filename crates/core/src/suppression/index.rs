@@ -7,18 +7,12 @@ use std::net::IpAddr;
 use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 use chrono::{DateTime, Utc};
 
+use super::compiled::Compiled;
 use super::cond::{Compiler, Cond, Ctx, Fields, Net, Op, Test, Truth, eval_all};
 use super::explain::{Explanation, explain};
 use super::rule::{EntityAbsence, RuleState};
 use super::{RuleError, RuleProblem, RuleWarning, SuppressionRule};
 use crate::Alert;
-
-/// A rule after checking: its conditions compiled.
-#[derive(Debug)]
-pub(crate) struct Compiled {
-    pub(crate) conds: Vec<Cond>,
-    pub(crate) absent_match: bool,
-}
 
 fn valid_name(name: &str) -> bool {
     !name.is_empty()
@@ -56,10 +50,9 @@ pub(crate) fn compile_all(
                 "duplicate rule name (rules {first} and {i} are both called {name:?}); names identify rules"
             )));
         }
-        let alert_type = rule.alert_type().trim();
-        if alert_type.is_empty() || alert_type.chars().any(char::is_whitespace) {
+        if let Some(why) = super::lint::alert_type_problem(rule.alert_type()) {
             problems.push(rule_problem(format!(
-                "alert type {:?} is not an alert type (write one type such as VM_EICAR, or \"*\")",
+                "alert type {:?}: {why}",
                 rule.alert_type()
             )));
         }
@@ -90,21 +83,12 @@ pub(crate) fn compile_all(
                 message,
             });
         }
-        if rule.is_any_type() {
-            if rule.conditions.is_empty() {
-                warnings.push(RuleWarning {
-                    rule: name.to_owned(),
-                    condition: None,
-                    message: "alert type \"*\" with no conditions suppresses every alert".into(),
-                });
-            }
-            if rule.expiration().is_none() {
-                warnings.push(RuleWarning {
-                    rule: name.to_owned(),
-                    condition: None,
-                    message: "alert type \"*\" with no expiry suppresses across every alert type forever; set expirationDateUtc".into(),
-                });
-            }
+        for (condition, message) in super::lint::rule_warnings(rule) {
+            warnings.push(RuleWarning {
+                rule: name.to_owned(),
+                condition,
+                message,
+            });
         }
         compiled.push(Compiled {
             conds,

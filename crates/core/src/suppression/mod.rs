@@ -34,9 +34,11 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod compiled;
 mod cond;
 mod explain;
 mod index;
+mod lint;
 mod path;
 pub mod reference;
 mod rule;
@@ -46,15 +48,15 @@ use std::fmt;
 pub use cond::Truth;
 pub use explain::{ConditionTrace, Explanation};
 pub use index::RuleSet;
+pub use lint::{admit, alert_type_problem, suppresses_everything};
 pub use rule::{
     Condition, EntityAbsence, RULE_RESOURCE_TYPE, RuleState, SuppressionReason, SuppressionRule,
     SuppressionRuleBuilder,
 };
 
-pub(crate) use rule::rule_from_value;
-
 /// One problem in one rule, found by [`RuleSet::compile`].
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct RuleProblem {
     /// The rule's name.
     pub rule: String,
@@ -82,6 +84,7 @@ impl fmt::Display for RuleProblem {
 
 /// A rule that compiles but is probably broader than meant (a lint, not an error).
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct RuleWarning {
     /// The rule's name.
     pub rule: String,

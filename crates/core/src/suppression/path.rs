@@ -5,8 +5,8 @@ use std::borrow::Cow;
 
 use serde_json::Value;
 
-use crate::alert::format_time;
 use crate::entity::lookup;
+use crate::time::format_time;
 use crate::{Alert, Entity, EntityKind, JsonMap};
 
 /// A top-level alert property a path can name.
@@ -85,6 +85,26 @@ pub(crate) enum FieldPath {
     Top(Top),
 }
 
+/// The known entity type a misspelt one most likely means: within two edits (ignoring case,
+/// `-` and `_`), or sharing its squashed spelling.
+fn near_entity_type(name: &str) -> Option<&'static str> {
+    let squash = |s: &str| -> String {
+        s.chars()
+            .filter(|c| *c != '-' && *c != '_')
+            .flat_map(char::to_lowercase)
+            .collect()
+    };
+    let key = squash(name);
+    EntityKind::known()
+        .map(|k| {
+            let n = k.type_name();
+            (super::cond::edit_distance(&key, &squash(n)), n)
+        })
+        .filter(|(d, _)| *d <= 2 && key.chars().count() > 2)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, n)| n)
+}
+
 /// Whether the alert has an entity of the path's type at all (only entity paths can lack one).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Presence {
@@ -96,6 +116,12 @@ impl FieldPath {
     /// Parses a path; the error says what paths look like.
     pub(crate) fn parse(path: &str) -> Result<FieldPath, String> {
         let trimmed = path.trim();
+        if trimmed != path {
+            return Err(format!(
+                "field path {path:?} has leading or trailing spaces and would never match \
+                 (did you mean {trimmed:?}?)"
+            ));
+        }
         let body = trimmed
             .strip_prefix("properties.")
             .or_else(|| {
@@ -128,10 +154,38 @@ impl FieldPath {
                         "field path {path:?} is incomplete: write entities.<type>.<property>, e.g. entities.ip.address"
                     ));
                 }
-                Ok(FieldPath::Entity {
-                    kind: EntityKind::from_type_name(kind_name),
-                    props,
-                })
+                if let Some(seg) = std::iter::once(kind_name)
+                    .chain(props.iter().map(String::as_str))
+                    .find(|s| s.trim() != *s)
+                {
+                    let fixed: Vec<&str> = std::iter::once("entities")
+                        .chain(std::iter::once(kind_name.trim()))
+                        .chain(props.iter().map(|p| p.trim()))
+                        .collect();
+                    return Err(format!(
+                        "field path {path:?}: segment {seg:?} has spaces around it and would \
+                         never match (did you mean {:?}?)",
+                        fixed.join(".")
+                    ));
+                }
+                if kind_name.contains('*') || props.iter().any(|p| p.contains('*')) {
+                    return Err(format!(
+                        "field path {path:?}: field paths take no wildcards; name one entity \
+                         type and property, e.g. entities.ip.address (use one condition per \
+                         type inside anyOf to cover several)"
+                    ));
+                }
+                let kind = EntityKind::from_type_name(kind_name);
+                if let EntityKind::Other(_) = kind
+                    && let Some(near) = near_entity_type(kind_name)
+                {
+                    return Err(format!(
+                        "field path {path:?}: unknown entity type {kind_name:?} (did you mean \
+                         \"entities.{near}.{}\"?)",
+                        props.join(".")
+                    ));
+                }
+                Ok(FieldPath::Entity { kind, props })
             }
             "extendedproperties" => Ok(FieldPath::Extended(
                 need_rest("extendedProperties.<key>")?.to_owned(),
@@ -156,6 +210,19 @@ impl FieldPath {
                     )),
                 }
             }
+        }
+    }
+
+    /// For an entity path naming a type Defender does not document (a custom type, spelled
+    /// far from every known one), the type's name: the condition only sees entities of that
+    /// exact type, which deserves a lint.
+    pub(crate) fn custom_entity_type(&self) -> Option<&str> {
+        match self {
+            FieldPath::Entity {
+                kind: EntityKind::Other(name),
+                ..
+            } => Some(name),
+            _ => None,
         }
     }
 
@@ -223,7 +290,7 @@ fn top_values<'a>(a: &'a Alert, t: Top, out: &mut Vec<Cow<'a, str>>) {
         Top::CorrelationKey => s(a.correlation_key.as_deref()),
         Top::AlertUri => s(a.alert_uri.as_deref()),
         Top::Version => s(a.version.as_deref()),
-        Top::Name => s(a.name.as_deref()),
+        Top::Name => s(a.name()),
         Top::Id => s(a.resource_id.as_deref()),
         Top::IsIncident => s(Some(if a.is_incident { "true" } else { "false" })),
         Top::Intent => a.intents.iter().for_each(|i| s(Some(i.as_str()))),

@@ -109,7 +109,7 @@ fn the_2022_sample_reads_as_documented() {
     assert_eq!(a.sub_techniques()[0].to_string(), "T1059.001");
     let ev = a.supporting_evidence().unwrap();
     assert_eq!(ev.evidence_type(), Some("tabularEvidences"));
-    assert_eq!(ev.0["rows"][2][4], Value::Bool(true));
+    assert_eq!(ev.as_json()["rows"][2][4], Value::Bool(true));
 }
 
 #[test]

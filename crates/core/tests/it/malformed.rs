@@ -88,7 +88,7 @@ fn cases() -> Vec<(String, &'static str)> {
         (without(&p("severity")), "properties: missing required property \"severity\""),
         (without(&p("timeGeneratedUtc")), "properties: missing required property \"timeGeneratedUtc\""),
         (with(&p("alertType"), Value::Null), "properties: missing required property \"alertType\""),
-        (with(&p("systemAlertId"), json!("  ")), "properties.systemAlertId: the system alert id must not be empty"),
+        (with(&p("systemAlertId"), json!("  ")), "properties.systemAlertId: an alert id must not be empty"),
         // Wrong types and values.
         (with(&p("alertType"), json!(1)), "properties.alertType: expected a string, found a number"),
         (with(&p("alertDisplayName"), json!(["x"])), "properties.alertDisplayName: expected a string, found an array"),

@@ -121,7 +121,7 @@ prop_compose! {
             .status(status)
             .incident(incident);
         if let Some((name, product, vendor)) = names {
-            b = b.name(name.clone())
+            b = b.name(AlertId::new(name.clone()).unwrap())
                 .resource_id(format!("/subscriptions/s/providers/Microsoft.Security/locations/westeurope/alerts/{name}"))
                 .resource_type("Microsoft.Security/Locations/alerts")
                 .version("2022-01-01")
@@ -146,7 +146,7 @@ prop_compose! {
         for t in techniques { b = b.technique(t); }
         if let Some(mut ev) = evidence {
             ev.insert("type".into(), Value::String("tabularEvidences".into()));
-            b = b.supporting_evidence(SupportingEvidence(ev));
+            b = b.supporting_evidence(SupportingEvidence::from_json(ev));
         }
         b.build()
     }

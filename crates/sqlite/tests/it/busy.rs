@@ -83,7 +83,7 @@ fn opening_and_reading_take_no_write_lock() {
         store
             .list_feedback(&tenant(), &FeedbackQuery::default())
             .unwrap();
-        assert!(store.check().unwrap().is_clean());
+        assert!(store.backend().check().unwrap().is_clean());
 
         // A write does wait, then fails as busy, naming the option to raise.
         let err = store.ingest(&tenant(), &alerts(1), Utc::now()).unwrap_err();

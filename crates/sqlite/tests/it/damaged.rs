@@ -1,5 +1,5 @@
 //! A damaged file reads as damaged (`Corrupt`, "restore it from a backup"), never as a
-//! passing outage; [`SqliteStore::check`] finds every damaged row by table, tenant and id.
+//! passing outage; `SqliteBackend::check` finds every damaged row by table, tenant and id.
 
 use std::path::Path;
 
@@ -107,7 +107,7 @@ fn flipped_bytes_inside_a_table_read_as_damaged() {
 
     let store = SqliteStore::open(&path).unwrap();
     assert_damaged(store.query(&t("one"), &AlertQuery::default().all_statuses()));
-    let report = store.check().unwrap();
+    let report = store.backend().check().unwrap();
     assert!(!report.is_clean());
     assert!(report.integrity.is_empty(), "{:?}", report.integrity);
     assert_eq!(report.damaged.len(), 1, "{:?}", report.damaged);
@@ -168,7 +168,7 @@ fn check_names_every_damaged_row_by_table_tenant_and_id() {
     let dir = tempfile::tempdir().unwrap();
     let path = populated(dir.path());
     let store = SqliteStore::open(&path).unwrap();
-    let clean = store.check().unwrap();
+    let clean = store.backend().check().unwrap();
     assert!(clean.is_clean(), "{clean:?}");
     assert_eq!(clean.rows.get("alerts"), Some(&8));
     assert_eq!(clean.rows.get("rules"), Some(&1));
@@ -184,7 +184,7 @@ fn check_names_every_damaged_row_by_table_tenant_and_id() {
          UPDATE feedback SET reason = 'Whatever';",
     )
     .unwrap();
-    let report = store.check().unwrap();
+    let report = store.backend().check().unwrap();
     assert!(!report.is_clean());
     let mut found: Vec<(String, Option<String>, Option<String>)> = report
         .damaged
@@ -223,7 +223,7 @@ fn check_reports_what_the_integrity_check_finds() {
     .unwrap();
     drop(conn);
     let store = SqliteStore::open(&path).unwrap();
-    let report = store.check().unwrap();
+    let report = store.backend().check().unwrap();
     assert!(!report.is_clean());
     assert!(!report.integrity.is_empty(), "{report:?}");
 }
@@ -255,7 +255,7 @@ fn check_reports_a_damaged_page_instead_of_failing() {
     std::fs::write(&path, bytes).unwrap();
 
     let store = SqliteStore::open(&path).unwrap();
-    let report = store.check().unwrap();
+    let report = store.backend().check().unwrap();
     assert!(!report.is_clean());
     assert!(
         report

@@ -138,7 +138,7 @@ fn read_only_option_reads_everything_and_refuses_writes() {
     assert_eq!(page.alerts.len(), 20);
     let id = AlertId::new("r-3").unwrap();
     assert!(store.get(&tenant(), &id).unwrap().is_some());
-    assert!(store.check().unwrap().is_clean());
+    assert!(store.backend().check().unwrap().is_clean());
     let rule = SuppressionRule::builder("r", "VM_ReadOnly", SuppressionReason::Noise).build();
     store.simulate(&tenant(), &rule, Utc::now(), 3).unwrap();
 
@@ -173,7 +173,7 @@ fn a_file_in_a_folder_nobody_can_write_is_read_read_only() {
         .query(&tenant(), &AlertQuery::default().all_statuses())
         .unwrap();
     assert_eq!(page.alerts.len(), 20);
-    assert!(store.check().unwrap().is_clean());
+    assert!(store.backend().check().unwrap().is_clean());
     let err = store.ingest(&tenant(), &alerts(1), Utc::now()).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Unavailable);
     assert_read_only_error(Err::<(), _>(err), &path);

@@ -28,7 +28,7 @@ fn same_pages(a: &dyn Store, b: &dyn Store, t: &TenantId, q: &AlertQuery) {
 fn generated_data_answers_like_the_reference_store() {
     let t = TenantId::new("reference").unwrap();
     let sqlite = TempStore::new();
-    let memory = MemoryStore::new();
+    let memory = MemoryStore::default();
     let at = reference_time();
     for spec in RuleGenerator::new(3).rules(150) {
         let rule = spec.to_rule().unwrap();

@@ -4,10 +4,11 @@ use std::path::PathBuf;
 
 use chrono::{DateTime, Utc};
 use vigil_core::store::{
-    AlertQuery, AuditEntry, BulkOutcome, Counts, Feedback, FeedbackQuery, IngestReport, Page,
-    RelatedAlert, Simulation, StatusChange, Store, StoreError, StoredAlert, StoredRule, TenantId,
+    AlertQuery, AuditEntry, BulkOutcome, Counts, CreatedRule, Event, Feedback, FeedbackQuery,
+    IngestReport, Page, RelatedAlert, Simulation, StatusChange, Store, StoreError, StoredAlert,
+    StoredRule, SuppressSimilar, TenantId,
 };
-use vigil_core::suppression::SuppressionRule;
+use vigil_core::suppression::{Explanation, SuppressionRule};
 use vigil_core::{Alert, AlertId};
 use vigil_sqlite::SqliteStore;
 
@@ -26,7 +27,7 @@ impl TempStore {
 
     #[allow(dead_code)]
     pub fn path(&self) -> PathBuf {
-        self.store.path().to_path_buf()
+        self.store.backend().path().to_path_buf()
     }
 }
 
@@ -111,8 +112,42 @@ impl Store for TempStore {
     ) -> Result<StoredRule, StoreError> {
         self.store.update_rule(t, r, v, at)
     }
-    fn delete_rule(&self, t: &TenantId, name: &str) -> Result<(), StoreError> {
-        self.store.delete_rule(t, name)
+    fn delete_rule(&self, t: &TenantId, name: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
+        self.store.delete_rule(t, name, at)
+    }
+    fn create_rules(
+        &self,
+        t: &TenantId,
+        rules: Vec<SuppressionRule>,
+        at: DateTime<Utc>,
+        force: bool,
+    ) -> Result<Vec<CreatedRule>, StoreError> {
+        self.store.create_rules(t, rules, at, force)
+    }
+    fn suppress_similar(
+        &self,
+        t: &TenantId,
+        request: SuppressSimilar,
+        at: DateTime<Utc>,
+    ) -> Result<(CreatedRule, Vec<AlertId>), StoreError> {
+        self.store.suppress_similar(t, request, at)
+    }
+    fn explain(
+        &self,
+        t: &TenantId,
+        rule: &str,
+        id: &AlertId,
+        at: DateTime<Utc>,
+    ) -> Result<Explanation, StoreError> {
+        self.store.explain(t, rule, id, at)
+    }
+    fn events_since(
+        &self,
+        t: &TenantId,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<Event>, StoreError> {
+        self.store.events_since(t, after, limit)
     }
     fn simulate(
         &self,

@@ -8,7 +8,9 @@ use vigil_core::suppression::{Condition, RuleSet, RuleState, SuppressionReason, 
 use vigil_core::{Alert, Entity, Severity, Status};
 
 use super::sample;
-use super::support::{alert, at, everything, expect_err, id, ids, must_get, sorted, tenant};
+use super::support::{
+    alert, at, everything, expect_err, id, ids, must_get, sorted, tenant, with_status,
+};
 
 fn host_rule(name: &str, alert_type: &str, host: &str) -> SuppressionRule {
     SuppressionRule::builder(name, alert_type, SuppressionReason::FalsePositive)
@@ -127,7 +129,7 @@ pub fn ingest_update_keeps_status(store: &dyn Store) {
         Some("second description"),
         "re-ingest must replace the content"
     );
-    let expected = changed.into_builder().status(Status::InProgress).build();
+    let expected = with_status(changed, Status::InProgress);
     assert_eq!(
         v3.alert, expected,
         "the stored alert must be the new content with the kept status"
@@ -292,7 +294,7 @@ pub fn ingest_suppression_records(store: &dyn Store) {
     assert_eq!(s.at, at(10));
     assert_eq!(
         stored.alert,
-        hit.clone().into_builder().status(Status::Dismissed).build(),
+        with_status(hit.clone(), Status::Dismissed),
         "suppression changes only the status"
     );
     let history = store.history(&t, hit.system_alert_id()).unwrap();
@@ -430,7 +432,7 @@ pub fn ingest_suppression_first_rule_wins(store: &dyn Store) {
         "only the recorded rule counts the hit"
     );
     // Delete the first: the next in creation order takes over.
-    store.delete_rule(&t, "z-first").unwrap();
+    store.delete_rule(&t, "z-first", at(0)).unwrap();
     store
         .ingest(&t, &[on_host("first-2", "VM_EICAR", "shared-host")], at(2))
         .unwrap();

@@ -134,7 +134,9 @@ fn exec(store: &dyn Store, t: &TenantId, op: &Op, step: i64) -> String {
             outcome(store.change_status(t, &i, version, change, when))
         }
         Op::CreateRule { rule, .. } => outcome(store.create_rule(t, pool_rule(*rule), when)),
-        Op::DeleteRule { rule, .. } => outcome(store.delete_rule(t, &format!("iso-rule-{rule}"))),
+        Op::DeleteRule { rule, .. } => {
+            outcome(store.delete_rule(t, &format!("iso-rule-{rule}"), at(0)))
+        }
         Op::ApplyRule { rule, .. } => {
             outcome(store.apply_rule(t, &format!("iso-rule-{rule}"), "iso", when))
         }
@@ -290,7 +292,7 @@ pub fn tenant_isolation_direct(store: &dyn Store) {
         "apply A's rule in B",
     );
     expect_err(
-        store.delete_rule(&tb, "iso-rule-0"),
+        store.delete_rule(&tb, "iso-rule-0", at(0)),
         ErrorKind::NotFound,
         "delete A's rule in B",
     );
@@ -356,7 +358,7 @@ pub fn tenant_isolation_direct(store: &dyn Store) {
             },
         )
         .unwrap();
-    store.delete_rule(&tb, "iso-rule-0").unwrap();
+    store.delete_rule(&tb, "iso-rule-0", at(0)).unwrap();
 
     // A is untouched by all of that.
     assert_eq!(

@@ -12,7 +12,7 @@
 //!
 //! ```no_run
 //! // tests/conformance.rs of a backend crate (here with the reference store)
-//! vigil_testkit::conformance_tests!(|| vigil_core::store::MemoryStore::new());
+//! vigil_testkit::conformance_tests!(|| vigil_core::store::MemoryStore::default());
 //! # fn main() {}
 //! ```
 //!
@@ -32,6 +32,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod edges;
+mod events;
+mod identity;
 mod ingest;
 mod investigate;
 mod isolation;
@@ -47,6 +49,8 @@ use chrono::{DateTime, Utc};
 use vigil_core::store::Store;
 
 pub use edges::{edge_timestamps, edge_unicode_and_long_values};
+pub use events::{events_one_per_change, events_tenant_scoped_and_suppress_similar};
+pub use identity::{identity_reingest_spellings, identity_resource_name};
 pub use ingest::{
     ingest_batch_atomicity, ingest_counts, ingest_duplicate_ids_in_batch,
     ingest_expired_and_disabled_rules_do_not_suppress, ingest_suppression_equals_matcher,
@@ -56,7 +60,7 @@ pub use ingest::{
 pub use investigate::{get_missing, related_relations};
 pub use isolation::{tenant_isolation_direct, tenant_isolation_model};
 pub use query::{
-    query_counts_match_oracle, query_cursor_errors, query_default_hides_dismissed,
+    query_counts_match_oracle, query_cursor_errors, query_default_shows_open_alerts,
     query_filters_match_oracle, query_order_priority, query_order_severity_then_time,
     query_order_time, query_pagination_complete, query_pagination_while_inserting,
 };
@@ -121,7 +125,11 @@ checks! {
     Store ingest_suppression_first_rule_wins,
     Store ingest_expired_and_disabled_rules_do_not_suppress,
     Store ingest_suppression_equals_matcher,
-    Store query_default_hides_dismissed,
+    Store identity_resource_name,
+    Store identity_reingest_spellings,
+    Store events_one_per_change,
+    Store events_tenant_scoped_and_suppress_similar,
+    Store query_default_shows_open_alerts,
     Store query_order_severity_then_time,
     Store query_order_time,
     Store query_order_priority,
@@ -206,7 +214,7 @@ fn run<S: Store + 'static>(check: &Check, factory: &dyn Fn() -> S) {
 /// ```no_run
 /// use vigil_core::store::MemoryStore;
 ///
-/// vigil_testkit::conformance_tests!(|| MemoryStore::new());
+/// vigil_testkit::conformance_tests!(|| MemoryStore::default());
 /// // Several backends in one file: name each module.
 /// vigil_testkit::conformance_tests!(memory_again, MemoryStore::new);
 /// ```
@@ -249,7 +257,11 @@ macro_rules! conformance_tests {
             ingest_suppression_first_rule_wins,
             ingest_expired_and_disabled_rules_do_not_suppress,
             ingest_suppression_equals_matcher,
-            query_default_hides_dismissed,
+            identity_resource_name,
+            identity_reingest_spellings,
+            events_one_per_change,
+            events_tenant_scoped_and_suppress_similar,
+            query_default_shows_open_alerts,
             query_order_severity_then_time,
             query_order_time,
             query_order_priority,

@@ -15,6 +15,7 @@ use vigil_core::{Alert, AlertId, KillChainIntent, Severity, Status};
 use super::sample::{self, GROUPS, SUBSCRIPTIONS, vm_resource};
 use super::support::{
     alert, alert_at, all_pages, assert_unique, at, base, expect_err, id, ids, sorted, tenant,
+    with_status,
 };
 
 /// The visible part of an alert's position in `order` (everything but the insertion sequence).
@@ -176,31 +177,45 @@ fn oracle_queries() -> Vec<(&'static str, AlertQuery)> {
     ]
 }
 
-/// The default queue hides Dismissed alerts (an explicit status filter shows them), in queries
-/// and in counts.
-pub fn query_default_hides_dismissed(store: &dyn Store) {
+/// The default queue shows the open alerts (Active and InProgress); Resolved and Dismissed are
+/// one status filter away, in queries and in counts.
+pub fn query_default_shows_open_alerts(store: &dyn Store) {
     let t = tenant();
     let alerts: Vec<Alert> = Status::ALL
         .iter()
         .enumerate()
         .map(|(i, s)| {
-            alert(&format!("hide-{i}"), "VM_EICAR", Severity::High, i as i64)
-                .into_builder()
-                .status(*s)
-                .build()
+            with_status(
+                alert(&format!("hide-{i}"), "VM_EICAR", Severity::High, i as i64),
+                *s,
+            )
         })
         .collect();
     store.ingest(&t, &alerts, at(0)).unwrap();
+    let open: Vec<AlertId> = alerts
+        .iter()
+        .filter(|a| a.status().is_open())
+        .map(|a| a.system_alert_id().clone())
+        .collect();
+    assert_eq!(open.len(), 2);
     let page = store.query(&t, &AlertQuery::default()).unwrap();
     assert_eq!(
         sorted(&ids(&page.alerts)),
-        vec![id("hide-0"), id("hide-1"), id("hide-2")],
-        "the default queue shows every status but Dismissed"
+        sorted(&open),
+        "the default queue shows the open alerts (Active and InProgress)"
     );
     assert!(page.next.is_none());
     let counts = store.counts(&t, &AlertQuery::default()).unwrap();
-    assert_eq!(counts.total(), 3, "default counts exclude Dismissed");
+    assert_eq!(counts.total(), 2, "default counts are of open alerts");
     assert!(counts.by_status.contains(&(Status::Dismissed, 0)));
+    assert!(counts.by_status.contains(&(Status::Resolved, 0)));
+    for closed in [Status::Resolved, Status::Dismissed] {
+        let page = store
+            .query(&t, &AlertQuery::default().statuses([closed]))
+            .unwrap();
+        assert_eq!(page.alerts.len(), 1, "{closed} is one filter away");
+        assert_eq!(page.alerts[0].alert.status(), closed);
+    }
     let all = store
         .query(&t, &AlertQuery::default().all_statuses())
         .unwrap();

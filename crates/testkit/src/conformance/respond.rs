@@ -9,7 +9,7 @@ use vigil_core::store::{
 };
 use vigil_core::{AlertId, Severity, Status};
 
-use super::support::{alert, at, everything, expect_err, id, must_get, tenant};
+use super::support::{alert, at, everything, expect_err, id, must_get, tenant, with_status};
 
 fn one_alert(store: &dyn Store, name: &str) -> AlertId {
     store
@@ -41,11 +41,7 @@ pub fn change_status_happy_path(store: &dyn Store) {
     assert_eq!(v2.ingested_at, v1.ingested_at);
     assert_eq!(
         v2.alert,
-        v1.alert
-            .clone()
-            .into_builder()
-            .status(Status::InProgress)
-            .build(),
+        with_status(v1.alert.clone(), Status::InProgress),
         "a status change changes only the status"
     );
     assert_eq!(
@@ -323,7 +319,7 @@ pub fn change_status_concurrent(store: &dyn Store) {
                         let to = match cur.alert.status() {
                             Status::Active => Status::InProgress,
                             Status::InProgress => Status::Resolved,
-                            Status::Resolved | Status::Dismissed => Status::Active,
+                            _ => Status::Active,
                         };
                         let change = StatusChange::new(to, format!("thread-{n}"));
                         let when = at((n * 1000 + i) as i64);
@@ -376,18 +372,14 @@ pub fn bulk_change_status(store: &dyn Store) {
     let mut batch = Vec::new();
     for i in 0..12 {
         let s = statuses[i % 4];
-        batch.push(
-            alert(&format!("bulk-a-{i}"), "Bulk_A", Severity::Medium, i as i64)
-                .into_builder()
-                .status(s)
-                .build(),
-        );
-        batch.push(
-            alert(&format!("bulk-b-{i}"), "Bulk_B", Severity::Medium, i as i64)
-                .into_builder()
-                .status(s)
-                .build(),
-        );
+        batch.push(with_status(
+            alert(&format!("bulk-a-{i}"), "Bulk_A", Severity::Medium, i as i64),
+            s,
+        ));
+        batch.push(with_status(
+            alert(&format!("bulk-b-{i}"), "Bulk_B", Severity::Medium, i as i64),
+            s,
+        ));
     }
     store.ingest(&t, &batch, at(0)).unwrap();
     let before = everything(store, &t);

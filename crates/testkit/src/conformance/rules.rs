@@ -10,7 +10,9 @@ use vigil_core::suppression::{
 use vigil_core::{Alert, AlertId, Entity, Severity, Status};
 
 use super::sample;
-use super::support::{alert, at, everything, expect_err, id, ids, must_get, sorted, tenant};
+use super::support::{
+    alert, at, everything, expect_err, id, ids, must_get, sorted, tenant, with_status,
+};
 
 fn rule(name: &str, alert_type: &str, host: &str) -> SuppressionRule {
     SuppressionRule::builder(name, alert_type, SuppressionReason::FalsePositive)
@@ -20,11 +22,13 @@ fn rule(name: &str, alert_type: &str, host: &str) -> SuppressionRule {
 }
 
 fn on_host(id_: &str, alert_type: &str, host: &str, status: Status) -> Alert {
-    alert(id_, alert_type, Severity::Medium, 3)
-        .into_builder()
-        .entity(Entity::host(host))
-        .status(status)
-        .build()
+    with_status(
+        alert(id_, alert_type, Severity::Medium, 3)
+            .into_builder()
+            .entity(Entity::host(host))
+            .build(),
+        status,
+    )
 }
 
 /// Create, get, list (creation order), update with a version (stale is Conflict, missing is
@@ -107,11 +111,11 @@ pub fn rules_crud(store: &dyn Store) {
         "disable a missing rule",
     );
 
-    store.delete_rule(&t, "zeta").unwrap();
+    store.delete_rule(&t, "zeta", at(0)).unwrap();
     assert!(store.get_rule(&t, "zeta").unwrap().is_none());
     assert_eq!(listed(store), ["alpha", "mid"]);
     expect_err(
-        store.delete_rule(&t, "zeta"),
+        store.delete_rule(&t, "zeta", at(0)),
         ErrorKind::NotFound,
         "delete a deleted rule",
     );
@@ -556,7 +560,7 @@ pub fn rules_delete_keeps_dismissed(store: &dyn Store) {
         .iter()
         .map(|a| store.history(&t, a.alert.system_alert_id()).unwrap())
         .collect();
-    store.delete_rule(&t, "del-rule").unwrap();
+    store.delete_rule(&t, "del-rule", at(0)).unwrap();
     assert_eq!(
         everything(store, &t),
         before,

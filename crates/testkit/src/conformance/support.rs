@@ -5,7 +5,7 @@ use std::fmt::Debug;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use vigil_core::store::{AlertQuery, ErrorKind, Store, StoreError, StoredAlert, TenantId};
-use vigil_core::{Alert, AlertId, Entity, Severity};
+use vigil_core::{Alert, AlertId, Entity, Severity, Status};
 
 /// 2026-11-01T00:00:00Z.
 pub(crate) fn base() -> DateTime<Utc> {
@@ -25,6 +25,24 @@ pub(crate) fn tenant() -> TenantId {
 /// A second tenant.
 pub(crate) fn other_tenant() -> TenantId {
     TenantId::new("conformance-other").unwrap()
+}
+
+/// `alert` with `status`, reached through the lifecycle (test data for stores that keep what
+/// they are given).
+pub(crate) fn with_status(mut alert: Alert, status: Status) -> Alert {
+    for _ in 0..3 {
+        if alert.status() == status || alert.transition(status).is_ok() {
+            break;
+        }
+        let via = if alert.status().is_open() {
+            Status::Resolved
+        } else {
+            Status::Active
+        };
+        alert.transition(via).unwrap();
+    }
+    assert_eq!(alert.status(), status, "the lifecycle reaches every status");
+    alert
 }
 
 pub(crate) fn id(s: &str) -> AlertId {

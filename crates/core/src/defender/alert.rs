@@ -1,158 +1,20 @@
-//! Microsoft Defender for Cloud REST JSON, in and out.
-//!
-//! [`parse_alerts`] reads what Defender's alerts API returns — one alert resource, a list response
-//! `{"value": […], "nextLink": …}`, or a plain JSON array of resources — and the variants real
-//! documents show:
-//!
-//! - keys in any case (2020-01-01 resource identifiers and the workflow-automation export event
-//!   use PascalCase);
-//! - `timeGenerated` / `processingEndTime` without the `Utc` suffix; timestamps with 0–9
-//!   fractional digits, a `Z`, an offset (converted to UTC) or no zone at all (read as UTC);
-//! - `null` for an absent optional value; status `New` (read as `Active`);
-//! - `intent` as a comma-separated list, a JSON array, or a JSON array encoded in a string;
-//! - `remediationSteps` as the legacy single string (split into lines);
-//! - the flat export event, with the alert's properties at the top level instead of under
-//!   `properties`;
-//! - unknown properties anywhere: kept, and written back by the alert's `Serialize`.
-//!
-//! A `nextLink` is not followed (the crate does no I/O); fetch the next page and parse it too.
-//!
-//! Errors name the path of the offending value:
-//!
-//! ```
-//! let err = vigil_core::defender::parse_alerts(
-//!     r#"{"properties": {"alertType": "X", "systemAlertId": "1", "alertDisplayName": "x",
-//!         "severity": "Hgh", "timeGeneratedUtc": "2024-01-01T00:00:00Z"}}"#,
-//! )
-//! .unwrap_err();
-//! assert_eq!(
-//!     err.to_string(),
-//!     r#"properties.severity: unknown severity "Hgh" (expected Informational, Low, Medium or High)"#
-//! );
-//! ```
+//! Alert JSON in and out: reading every form [`super::parse_alerts`] accepts, and writing the
+//! 2022-01-01 ARM resource (`Serialize` for [`Alert`]).
 
-use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono::{DateTime, Utc};
+use serde::ser::SerializeMap;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 
-use crate::alert::{ExtendedLink, ResourceIdentifier, SupportingEvidence};
+use super::join;
 use crate::attack::TechniqueId;
-use crate::entity::kind_of;
-use crate::intent::parse_intents;
-use crate::{Alert, AlertId, Entity, Error, JsonMap, KillChainIntent, Severity, Status};
-
-/// Parses Defender alert JSON: one alert resource, a list response `{"value": […]}`, or a JSON
-/// array of resources. See the [module docs](self) for the variants accepted.
-///
-/// All or nothing: if any alert in the document is malformed, the error names it and no alert
-/// is returned.
-pub fn parse_alerts(json: &str) -> Result<Vec<Alert>, Error> {
-    let value: Value = serde_json::from_str(json)?;
-    alerts_from_value(value)
-}
-
-/// Like [`parse_alerts`], for a document that was already parsed into a [`serde_json::Value`].
-pub fn alerts_from_value(value: Value) -> Result<Vec<Alert>, Error> {
-    resources(value, "alert", alert_from_value)
-}
-
-/// The resources of a Defender document: one resource, a list response `{"value": [...]}` or a
-/// JSON array, each read by `read` with its path for error messages.
-fn resources<T>(
-    value: Value,
-    what: &str,
-    read: impl Fn(Value, &str) -> Result<T, Error>,
-) -> Result<Vec<T>, Error> {
-    match value {
-        Value::Array(items) => items
-            .into_iter()
-            .enumerate()
-            .map(|(i, v)| read(v, &format!("[{i}]")))
-            .collect(),
-        Value::Object(mut map) => {
-            let list_key = map
-                .keys()
-                .find(|k| k.eq_ignore_ascii_case("value"))
-                .cloned();
-            match list_key.and_then(|k| map.remove(&k).map(|v| (k, v))) {
-                Some((key, Value::Array(items))) => items
-                    .into_iter()
-                    .enumerate()
-                    .map(|(i, v)| read(v, &format!("{key}[{i}]")))
-                    .collect(),
-                Some((key, other)) => Err(Error::document(
-                    key,
-                    format!(
-                        "expected the list of {what}s (an array), found {}",
-                        kind_of(&other)
-                    ),
-                )),
-                None => Ok(vec![read(Value::Object(map), "")?]),
-            }
-        }
-        other => Err(Error::document(
-            "(root)",
-            format!(
-                "expected {} {what} resource, a {{\"value\": [...]}} list or an array of {what}s, found {}",
-                if what.starts_with(['a', 'e', 'i', 'o', 'u']) {
-                    "an"
-                } else {
-                    "a"
-                },
-                kind_of(&other)
-            ),
-        )),
-    }
-}
-
-/// Parses Defender suppression-rule JSON (`Microsoft.Security/alertsSuppressionRules`): one rule
-/// resource, a list response `{"value": […]}`, or a JSON array of resources. Both the `…Utc` and
-/// `…UTC` spellings of the timestamps are accepted. Conditions are kept as written and checked by
-/// [`crate::suppression::RuleSet::compile`].
-///
-/// ```
-/// let rules = vigil_core::defender::parse_suppression_rules(r#"{
-///   "name": "dismissIpAnomalyAlerts",
-///   "properties": {
-///     "alertType": "IpAnomaly", "reason": "FalsePositive", "state": "Enabled",
-///     "expirationDateUTC": "2019-12-01T19:50:47.083633Z",
-///     "suppressionAlertsScope": {"allOf": [{"field": "entities.ip.address", "in": ["52.164.206.56"]}]}
-///   }
-/// }"#)?;
-/// assert_eq!(rules[0].name(), "dismissIpAnomalyAlerts");
-/// # Ok::<(), vigil_core::Error>(())
-/// ```
-pub fn parse_suppression_rules(
-    json: &str,
-) -> Result<Vec<crate::suppression::SuppressionRule>, Error> {
-    let value: Value = serde_json::from_str(json)?;
-    resources(
-        value,
-        "suppression rule",
-        crate::suppression::rule_from_value,
-    )
-}
-
-/// Serializes one alert as a 2022-01-01 resource.
-pub fn to_json(alert: &Alert) -> Result<String, Error> {
-    Ok(serde_json::to_string(alert)?)
-}
-
-/// Serializes alerts as a list response, `{"value": […]}`, which [`parse_alerts`] reads back.
-pub fn to_list_json(alerts: &[Alert]) -> Result<String, Error> {
-    #[derive(serde::Serialize)]
-    struct List<'a> {
-        value: &'a [Alert],
-    }
-    Ok(serde_json::to_string(&List { value: alerts })?)
-}
-
-fn join(prefix: &str, key: &str) -> String {
-    if prefix.is_empty() {
-        key.to_owned()
-    } else {
-        format!("{prefix}.{key}")
-    }
-}
+use crate::entity::{kind_of, lookup};
+use crate::intent::{format_intents, parse_intents};
+use crate::time::{format_time, parse_time};
+use crate::{
+    Alert, AlertId, Entity, Error, ExtendedLink, JsonMap, KillChainIntent, ResourceIdentifier,
+    Severity, Status, SupportingEvidence,
+};
 
 /// The properties Vigil models, and the spellings (lower-cased) that name them.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -276,6 +138,14 @@ impl Collected {
         join(&self.prefix, key)
     }
 
+    /// The key a field was spelled with, or its 2022-01-01 name when it is absent.
+    fn key_of(&self, f: Field) -> String {
+        match &self.slots[f as usize] {
+            Some((key, _)) => key.clone(),
+            None => field_name(f).to_owned(),
+        }
+    }
+
     fn string(&mut self, f: Field) -> Result<Option<String>, Error> {
         match self.take(f) {
             None => Ok(None),
@@ -344,18 +214,6 @@ impl Collected {
             )),
         }
     }
-}
-
-/// Parses a timestamp: RFC 3339 with any number of fractional digits, or the same without a
-/// zone (read as UTC).
-pub(crate) fn parse_time(s: &str) -> Option<DateTime<Utc>> {
-    let t = s.trim();
-    if let Ok(dt) = DateTime::parse_from_rfc3339(t) {
-        return Some(dt.with_timezone(&Utc));
-    }
-    NaiveDateTime::parse_from_str(t, "%Y-%m-%dT%H:%M:%S%.f")
-        .ok()
-        .map(|n| n.and_utc())
 }
 
 fn collect(map: JsonMap, prefix: String) -> Collected {
@@ -443,7 +301,7 @@ pub(crate) fn alert_from_value(value: Value, path: &str) -> Result<Alert, Error>
             }
         };
         match v {
-            Value::String(s) => *slot = Some(s),
+            Value::String(s) => *slot = Some((key, s)),
             Value::Null => {}
             other => {
                 return Err(Error::document(
@@ -454,18 +312,39 @@ pub(crate) fn alert_from_value(value: Value, path: &str) -> Result<Alert, Error>
         }
     }
 
+    let name = match name {
+        None => None,
+        Some((key, s)) => match crate::alert::id_problem(&s) {
+            None => Some(AlertId(s)),
+            Some(why) => {
+                return Err(Error::document(
+                    join(path, &key),
+                    format!("{why}; the resource name is the alert's identity"),
+                ));
+            }
+        },
+    };
+    let resource_id = resource_id.map(|(_, s)| s);
+    let resource_type = resource_type.map(|(_, s)| s);
+
     let mut c = collect(props, props_path);
     use Field as F;
 
-    let alert_type = c.required_string(F::AlertType)?;
+    let alert_type = {
+        let key = c.key_of(F::AlertType);
+        let s = c.required_string(F::AlertType)?;
+        if let Some(why) = crate::suppression::alert_type_problem(&s) {
+            return Err(Error::document(c.path(&key), why));
+        }
+        s
+    };
     let system_alert_id = {
+        let key = c.key_of(F::SystemAlertId);
         let s = c.required_string(F::SystemAlertId)?;
-        AlertId::new(s).map_err(|_| {
-            Error::document(
-                c.path("systemAlertId"),
-                "the system alert id must not be empty",
-            )
-        })?
+        match crate::alert::id_problem(&s) {
+            None => AlertId(s),
+            Some(why) => return Err(Error::document(c.path(&key), why)),
+        }
     };
     let display_name = c.required_string(F::AlertDisplayName)?;
     let severity = match c.take(F::Severity) {
@@ -527,7 +406,7 @@ pub(crate) fn alert_from_value(value: Value, path: &str) -> Result<Alert, Error>
     if let Some((at, items)) = c.array(F::ExtendedLinks)? {
         for (i, item) in items.into_iter().enumerate() {
             match item {
-                Value::Object(m) => extended_links.push(ExtendedLink(m)),
+                Value::Object(m) => extended_links.push(ExtendedLink::from_json(m)),
                 other => {
                     return Err(Error::document(
                         format!("{at}[{i}]"),
@@ -577,7 +456,9 @@ pub(crate) fn alert_from_value(value: Value, path: &str) -> Result<Alert, Error>
     let sub_techniques = techniques_from(&mut c, F::SubTechniques)?;
 
     let extended_properties = c.object(F::ExtendedProperties)?.unwrap_or_default();
-    let supporting_evidence = c.object(F::SupportingEvidence)?.map(SupportingEvidence);
+    let supporting_evidence = c
+        .object(F::SupportingEvidence)?
+        .map(SupportingEvidence::from_json);
 
     Ok(Alert {
         resource_id,
@@ -728,7 +609,7 @@ fn resource_identifier(v: Value, at: &str) -> Result<ResourceIdentifier, Error> 
             ),
         ));
     };
-    let type_name = match crate::entity::lookup(&map, "type") {
+    let type_name = match lookup(&map, "type") {
         Some(Value::String(s)) => s.clone(),
         Some(other) => {
             return Err(Error::document(
@@ -836,5 +717,150 @@ fn resource_identifier(v: Value, at: &str) -> Result<ResourceIdentifier, Error> 
             agent_id: agent,
             extra,
         })
+    }
+}
+
+/// A resource identifier in the 2022-01-01 form: known keys in camelCase, then the kept ones,
+/// `type` last.
+fn resource_identifier_json(r: &ResourceIdentifier) -> JsonMap {
+    let mut m = JsonMap::new();
+    let s = |v: &str| Value::String(v.to_owned());
+    match r {
+        ResourceIdentifier::AzureResource {
+            azure_resource_id,
+            extra,
+        } => {
+            m.insert("azureResourceId".into(), s(azure_resource_id));
+            m.extend(extra.clone());
+            m.insert("type".into(), s("AzureResource"));
+        }
+        ResourceIdentifier::LogAnalytics {
+            workspace_id,
+            workspace_subscription_id,
+            workspace_resource_group,
+            agent_id,
+            extra,
+        } => {
+            m.insert("workspaceId".into(), s(workspace_id));
+            for (k, v) in [
+                ("workspaceSubscriptionId", workspace_subscription_id),
+                ("workspaceResourceGroup", workspace_resource_group),
+                ("agentId", agent_id),
+            ] {
+                if let Some(v) = v {
+                    m.insert(k.into(), s(v));
+                }
+            }
+            m.extend(extra.clone());
+            m.insert("type".into(), s("LogAnalytics"));
+        }
+        ResourceIdentifier::Other { properties, .. } => m = properties.clone(),
+    }
+    m
+}
+
+struct Properties<'a>(&'a Alert);
+
+impl Serialize for Properties<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let a = self.0;
+        let mut m = s.serialize_map(None)?;
+        if let Some(v) = &a.version {
+            m.serialize_entry("version", v)?;
+        }
+        m.serialize_entry("alertType", &a.alert_type)?;
+        m.serialize_entry("systemAlertId", &a.system_alert_id)?;
+        if let Some(v) = &a.product_component_name {
+            m.serialize_entry("productComponentName", v)?;
+        }
+        m.serialize_entry("alertDisplayName", &a.display_name)?;
+        if let Some(v) = &a.description {
+            m.serialize_entry("description", v)?;
+        }
+        m.serialize_entry("severity", &a.severity)?;
+        if !a.intents.is_empty() {
+            m.serialize_entry("intent", &format_intents(&a.intents))?;
+        }
+        if let Some(t) = &a.start_time {
+            m.serialize_entry("startTimeUtc", &format_time(t))?;
+        }
+        if let Some(t) = &a.end_time {
+            m.serialize_entry("endTimeUtc", &format_time(t))?;
+        }
+        let ids: Vec<JsonMap> = a
+            .resource_identifiers
+            .iter()
+            .map(resource_identifier_json)
+            .collect();
+        m.serialize_entry("resourceIdentifiers", &ids)?;
+        m.serialize_entry("remediationSteps", &a.remediation_steps)?;
+        if let Some(v) = &a.vendor_name {
+            m.serialize_entry("vendorName", v)?;
+        }
+        m.serialize_entry("status", &a.status)?;
+        let links: Vec<&JsonMap> = a.extended_links.iter().map(ExtendedLink::as_json).collect();
+        m.serialize_entry("extendedLinks", &links)?;
+        if let Some(v) = &a.alert_uri {
+            m.serialize_entry("alertUri", v)?;
+        }
+        m.serialize_entry("timeGeneratedUtc", &format_time(&a.time_generated))?;
+        if let Some(v) = &a.product_name {
+            m.serialize_entry("productName", v)?;
+        }
+        if let Some(t) = &a.processing_end_time {
+            m.serialize_entry("processingEndTimeUtc", &format_time(t))?;
+        }
+        m.serialize_entry("entities", &a.entities)?;
+        m.serialize_entry("isIncident", &a.is_incident)?;
+        if let Some(v) = &a.correlation_key {
+            m.serialize_entry("correlationKey", v)?;
+        }
+        m.serialize_entry("extendedProperties", &a.extended_properties)?;
+        if let Some(v) = &a.compromised_entity {
+            m.serialize_entry("compromisedEntity", v)?;
+        }
+        if !a.techniques.is_empty() {
+            m.serialize_entry("techniques", &a.techniques)?;
+        }
+        if !a.sub_techniques.is_empty() {
+            m.serialize_entry("subTechniques", &a.sub_techniques)?;
+        }
+        if let Some(v) = &a.supporting_evidence {
+            m.serialize_entry("supportingEvidence", v.as_json())?;
+        }
+        for (k, v) in &a.extra {
+            m.serialize_entry(k, v)?;
+        }
+        m.end()
+    }
+}
+
+impl Serialize for Alert {
+    /// Writes the 2022-01-01 ARM resource form. Collections are always written (possibly
+    /// empty); absent optional values are omitted; unknown properties follow the known ones.
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(None)?;
+        if let Some(v) = &self.resource_id {
+            m.serialize_entry("id", v)?;
+        }
+        if let Some(v) = &self.name {
+            m.serialize_entry("name", v)?;
+        }
+        if let Some(v) = &self.resource_type {
+            m.serialize_entry("type", v)?;
+        }
+        m.serialize_entry("properties", &Properties(self))?;
+        for (k, v) in &self.envelope_extra {
+            m.serialize_entry(k, v)?;
+        }
+        m.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for Alert {
+    /// Reads any form [`crate::defender::parse_alerts`] accepts for a single alert.
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let v = Value::deserialize(d)?;
+        alert_from_value(v, "").map_err(serde::de::Error::custom)
     }
 }
