@@ -57,7 +57,7 @@ pub(crate) struct Cli {
     no_color: bool,
     /// How long a command waits for another command's write to the same database before it
     /// fails: seconds (`30`), or with a unit (`500ms`, `90s`, `10m`, `1h`); `0` does not wait
-    /// (default: $VIGIL_BUSY_TIMEOUT, else 2m). Reading commands never wait.
+    /// (default: $VIGIL_BUSY_TIMEOUT, else 5m). Reading commands never wait.
     #[arg(long, global = true, value_name = "DURATION", value_parser = dbfile::parse_duration)]
     busy_timeout: Option<std::time::Duration>,
     #[command(subcommand)]

@@ -481,3 +481,80 @@ fn an_old_file_that_cannot_be_written_names_both_versions() {
     vigil(&db).arg("list").assert().success();
     assert_eq!(user_version(&db), SCHEMA_VERSION);
 }
+
+#[test]
+fn a_file_that_is_not_a_database_says_so() {
+    let dir = TempDir::new().unwrap();
+    let db = dir.path().join("notes.db");
+    std::fs::write(&db, vec![0x5Au8; 8192]).unwrap();
+    for args in [vec!["list"], vec!["check"], vec!["import", SAMPLES]] {
+        let assert = vigil(&db).args(&args).assert().failure();
+        let err = String::from_utf8_lossy(&assert.get_output().stderr).into_owned();
+        assert!(err.contains("not a SQLite database"), "{args:?}: {err}");
+        assert!(err.contains("notes.db"), "{args:?}: {err}");
+        assert!(!err.contains("unavailable"), "{args:?}: {err}");
+    }
+    assert_eq!(std::fs::read(&db).unwrap(), vec![0x5Au8; 8192], "untouched");
+}
+
+/// `vigil` run as the unprivileged user `nobody` through `setpriv`, so that file permissions
+/// apply; `None` unless this test runs as root and can do that.
+fn as_nobody(db: &Path, args: &[&str]) -> Option<std::process::Output> {
+    let out = Process::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(assert_cmd::cargo::cargo_bin("vigil"))
+        .arg("--db")
+        .arg(db)
+        .args(args)
+        .env_remove("VIGIL_DB")
+        .env_remove("VIGIL_BUSY_TIMEOUT")
+        .env("NO_COLOR", "1")
+        .output()
+        .ok()?;
+    Some(out)
+}
+
+#[test]
+fn a_user_who_may_only_read_the_file_and_its_folder_reads_it() {
+    use std::os::unix::fs::PermissionsExt;
+    let root = Process::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
+    if !root {
+        eprintln!(
+            "not root: the permission case is a_read_only_copy_reads_and_refuses_writes_naming_the_file"
+        );
+        return;
+    }
+    let (dir, db) = with_samples();
+    let mode = |p: &Path, m: u32| std::fs::set_permissions(p, std::fs::Permissions::from_mode(m));
+    mode(&db, 0o444).unwrap();
+    mode(dir.path(), 0o555).unwrap();
+    let probe = as_nobody(&db, &["--version"]);
+    if !probe.is_some_and(|o| o.status.success()) {
+        eprintln!("cannot run vigil as nobody here: skipping");
+    } else {
+        for args in [
+            vec!["list"],
+            vec!["show", PS_ID],
+            vec!["export"],
+            vec!["check"],
+            vec!["rules", "list"],
+        ] {
+            let out = as_nobody(&db, &args).unwrap();
+            assert!(
+                out.status.success(),
+                "{args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        let out = as_nobody(&db, &["status", PS_ID, "resolved"]).unwrap();
+        assert!(!out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("read-only"), "{err}");
+        assert!(err.contains(db.to_str().unwrap()), "{err}");
+    }
+    mode(dir.path(), 0o755).unwrap();
+    mode(&db, 0o644).unwrap();
+}

@@ -1,4 +1,4 @@
-//! [`crate::SqliteStore::check`]: SQLite's own checks of the file, then every stored row
+//! [`crate::SqliteBackend::check`]: SQLite's own checks of the file, then every stored row
 //! decoded as the store's reads would decode it.
 
 use std::collections::BTreeMap;
@@ -16,7 +16,7 @@ use crate::codec::{
 use crate::error::Db;
 use crate::rules::{RULE_COLUMNS, RuleRow};
 
-/// What [`crate::SqliteStore::check`] found.
+/// What [`crate::SqliteBackend::check`] found.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct CheckReport {
@@ -70,41 +70,80 @@ pub(crate) fn run(conn: &Connection) -> Result<CheckReport, StoreError> {
 }
 
 fn integrity(conn: &Connection, report: &mut CheckReport) {
-    let lines = (|| {
-        let mut stmt = conn.prepare("PRAGMA integrity_check")?;
-        let lines = stmt
-            .query_map([], |r| r.get::<_, String>(0))?
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok::<_, rusqlite::Error>(lines)
-    })();
-    match lines {
-        Ok(lines) => report
-            .integrity
-            .extend(lines.into_iter().filter(|l| l != "ok")),
-        Err(e) => report
-            .integrity
-            .push(format!("the integrity check could not finish: {e}")),
-    }
-    let orphans = (|| {
-        let mut stmt = conn.prepare("PRAGMA foreign_key_check")?;
-        let rows = stmt
-            .query_map([], |r| {
-                Ok(format!(
-                    "table {} row {}: refers to a missing row of table {}",
-                    r.get::<_, String>(0)?,
-                    r.get::<_, Option<i64>>(1)?
-                        .map_or_else(|| "?".to_owned(), |n| n.to_string()),
-                    r.get::<_, String>(2)?,
-                ))
-            })?
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok::<_, rusqlite::Error>(rows)
-    })();
-    match orphans {
-        Ok(rows) => report.integrity.extend(rows),
-        Err(e) => report
-            .integrity
-            .push(format!("the foreign key check could not finish: {e}")),
+    // On a damaged page SQLite returns what it found, then fails: keep both.
+    let before = report.integrity.len();
+    pragma_lines(
+        conn,
+        "PRAGMA integrity_check",
+        "the integrity check",
+        report,
+        |r| {
+            let line: String = r.get(0)?;
+            Ok((line != "ok").then_some(line))
+        },
+    );
+    // A row may hold several problems, one a line, under a "*** in database main ***" header.
+    let found: Vec<String> = report.integrity.drain(before..).collect();
+    report.integrity.extend(
+        found
+            .iter()
+            .flat_map(|l| l.lines())
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with("*** in database"))
+            .map(str::to_owned),
+    );
+    pragma_lines(
+        conn,
+        "PRAGMA foreign_key_check",
+        "the foreign key check",
+        report,
+        |r| {
+            Ok(Some(format!(
+                "table {} row {}: refers to a missing row of table {}",
+                r.get::<_, String>(0)?,
+                r.get::<_, Option<i64>>(1)?
+                    .map_or_else(|| "?".to_owned(), |n| n.to_string()),
+                r.get::<_, String>(2)?,
+            )))
+        },
+    );
+}
+
+/// The problems a checking pragma reports, one per row, and the failure that stopped it.
+fn pragma_lines(
+    conn: &Connection,
+    sql: &str,
+    what: &str,
+    report: &mut CheckReport,
+    line: impl Fn(&Row<'_>) -> rusqlite::Result<Option<String>>,
+) {
+    let mut stmt = match conn.prepare(sql) {
+        Ok(stmt) => stmt,
+        Err(e) => {
+            report.integrity.push(format!("{what} could not run: {e}"));
+            return;
+        }
+    };
+    let mut rows = match stmt.query([]) {
+        Ok(rows) => rows,
+        Err(e) => {
+            report.integrity.push(format!("{what} could not run: {e}"));
+            return;
+        }
+    };
+    loop {
+        match rows.next() {
+            Ok(Some(row)) => match line(row) {
+                Ok(Some(l)) => report.integrity.push(l),
+                Ok(None) => {}
+                Err(e) => report.integrity.push(format!("{what}: {e}")),
+            },
+            Ok(None) => return,
+            Err(e) => {
+                report.integrity.push(format!("{what} stopped: {e}"));
+                return;
+            }
+        }
     }
 }
 

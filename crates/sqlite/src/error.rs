@@ -74,7 +74,7 @@ pub enum SqliteError {
     /// A stored value cannot be read as what the schema says it is (invalid UTF-8 in a text
     /// column, text where a number belongs, …): the file's contents are damaged.
     #[error(
-        "the database is damaged: a stored value cannot be read: {source} (restore it from a backup; SqliteStore::check lists the damaged rows)"
+        "the database is damaged: a stored value cannot be read: {source} (restore it from a backup; SqliteBackend::check lists the damaged rows)"
     )]
     DamagedValue {
         /// rusqlite's error.

@@ -32,7 +32,8 @@
 //!   `Unavailable` (busy, locked, I/O: retry; also a file that cannot be written or read here),
 //!   `Corrupt` (the file or a stored row is damaged: restore it from a backup; see *Damage*),
 //!   and the contract's own kinds.
-//! - [`SqliteStore::check`] checks the whole file and reports every damaged row.
+//! - [`SqliteBackend::check`] (`store.backend().check()`) checks the whole file and reports
+//!   every damaged row.
 //!
 //! # Durability
 //!
@@ -53,7 +54,9 @@
 //! of separate connections, each read in one snapshot transaction, so reads never wait for
 //! writes. Opening a file that is already in WAL mode at [`SCHEMA_VERSION`] only reads it (the
 //! schema version is read before any migration transaction is begun), so opening never waits
-//! for a writer either: a process that only reads is never failed by a busy database. Several
+//! for a writer's transaction either, and a process that only reads is not failed by a busy
+//! database (SQLite's brief internal locks, such as recovering the log index after a crash,
+//! are waited out within the busy timeout). Several
 //! processes can open the same file: SQLite's file locks serialise their writes (each waits up
 //! to [`Options::busy_timeout`] for the others, then fails with `Unavailable`; raise it when
 //! large batches from several processes queue up on one file), and
@@ -96,11 +99,12 @@
 //! SQLite's own `SQLITE_CORRUPT` and `SQLITE_NOTADB`, a malformed schema, a table or column the
 //! schema version promises but the file lacks, a stored value that is not of its column's type
 //! or not valid UTF-8, and stored rows that do not decode (the message names the alert or
-//! rule). [`SqliteStore::check`] runs `PRAGMA integrity_check` and `PRAGMA foreign_key_check`,
+//! rule). [`SqliteBackend::check`] runs `PRAGMA integrity_check` and `PRAGMA foreign_key_check`,
 //! then decodes every stored row of every tenant, and reports what is damaged by table, tenant
 //! and id in a [`CheckReport`].
 //!
 //! [`ErrorKind::Corrupt`]: vigil_core::store::ErrorKind::Corrupt
+//! [`Store`]: vigil_core::store::Store
 
 mod alerts;
 mod check;
@@ -333,7 +337,12 @@ impl SqliteBackend {
     /// It reads every row, so it takes time in proportion to the file; it writes nothing and
     /// works on a store opened read-only.
     pub fn check(&self) -> Result<CheckReport, StoreError> {
-        self.snapshot(|tx| check::run(tx))
+        // One read snapshot, on a connection of its own that is then closed. The snapshot is
+        // rolled back, not committed: once SQLite has met a damaged page, committing reports
+        // that damage again, and the report already holds it.
+        let mut conn = self.take_reader()?;
+        let tx = conn.transaction().db()?;
+        check::run(&tx)
     }
 }
 

@@ -111,8 +111,8 @@ fn cannot_write(path: &Path, options: &Options) -> SqliteError {
 }
 
 /// Opens an existing file for reading only, at the current schema version. Where SQLite cannot
-/// open the file's `-shm` index (a folder it may not write, without one), the file is opened
-/// as immutable, unless a `-wal` file holds commits that would then be ignored.
+/// open or create the file's `-shm` index (a folder it may not write, without one), the file
+/// is opened as immutable, unless a `-wal` file holds commits that would then be ignored.
 pub(crate) fn read_only(
     path: &Path,
     options: &Options,
@@ -135,7 +135,9 @@ pub(crate) fn read_only(
     };
     let (conn, version, target) = match open(&Target::ReadOnly) {
         Ok((conn, version)) => (conn, version, Target::ReadOnly),
-        Err(e) if e.code() == Some(rusqlite::ErrorCode::CannotOpen) => {
+        // SQLite may neither create the index nor use it read-only: `SQLITE_CANTOPEN` or
+        // `SQLITE_READONLY` (which one depends on who is asking and why the folder refuses).
+        Err(e) if e.is_read_only_failure() => {
             if log_holds_commits(path) {
                 return Err(SqliteError::UnreadableLog {
                     path: path.to_path_buf(),

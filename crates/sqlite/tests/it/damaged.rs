@@ -1,5 +1,5 @@
 //! A damaged file reads as damaged (`Corrupt`, "restore it from a backup"), never as a
-//! passing outage; [`SqliteStore::check`] finds every damaged row by table, tenant and id.
+//! passing outage; `SqliteBackend::check` finds every damaged row by table, tenant and id.
 
 use std::path::Path;
 
@@ -226,4 +226,49 @@ fn check_reports_what_the_integrity_check_finds() {
     let report = store.backend().check().unwrap();
     assert!(!report.is_clean());
     assert!(!report.integrity.is_empty(), "{report:?}");
+}
+
+#[test]
+fn check_reports_a_damaged_page_instead_of_failing() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = populated(dir.path());
+    let (page, page_size): (i64, i64) = {
+        let conn = Connection::open(&path).unwrap();
+        let page = conn
+            .query_row(
+                "SELECT rootpage FROM sqlite_schema WHERE name = 'alert_entities'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        let size = conn
+            .pragma_query_value(None, "page_size", |r| r.get(0))
+            .unwrap();
+        (page, size)
+    };
+    // Scramble the header of the table's root page.
+    let mut bytes = std::fs::read(&path).unwrap();
+    let at = ((page - 1) * page_size) as usize;
+    for b in &mut bytes[at..at + 16] {
+        *b ^= 0xA5;
+    }
+    std::fs::write(&path, bytes).unwrap();
+
+    let store = SqliteStore::open(&path).unwrap();
+    let report = store.backend().check().unwrap();
+    assert!(!report.is_clean());
+    assert!(
+        report
+            .integrity
+            .iter()
+            .any(|l| l.contains("alert_entities")),
+        "{report:#?}"
+    );
+    // What the integrity check found before it stopped is kept, one problem a line.
+    let page_line = format!("page {page}");
+    assert!(
+        report.integrity.iter().any(|l| l.contains(&page_line)),
+        "{report:#?}"
+    );
+    assert!(report.integrity.iter().all(|l| !l.contains('\n')));
 }
