@@ -48,6 +48,8 @@
 //!   ([`Entity::as_host`], …) over the original properties.
 //! - [`attack`]: the MITRE ATT&CK Enterprise catalog (v19.1, and v18.1 for older names).
 //! - [`defender`]: Defender REST JSON in and out.
+//! - [`formats`]: OCSF, CEF, ASFF and Microsoft Graph alerts, with one shared mapping of
+//!   severities, statuses and ATT&CK tactics ([`formats::mapping`]).
 //!
 //! The crate performs no I/O and never panics on input: bad input is an [`Error`] naming the
 //! offending value.
@@ -57,6 +59,7 @@ pub mod attack;
 pub mod defender;
 pub mod entity;
 pub mod error;
+pub mod formats;
 pub mod intent;
 pub mod severity;
 pub mod status;

@@ -3,6 +3,7 @@
 
 mod common;
 mod defender_samples;
+mod formats;
 mod malformed;
 mod roundtrip;
 mod rule_cases;

@@ -95,7 +95,7 @@ fn technique() -> impl Strategy<Value = TechniqueId> {
 }
 
 prop_compose! {
-    fn alert()(
+    pub fn alert()(
         id in "[A-Za-z0-9_-]{1,40}",
         alert_type in "[A-Z]{2,6}[._][A-Za-z]{3,20}",
         display in "\\PC{1,40}",

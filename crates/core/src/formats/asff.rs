@@ -1,0 +1,1 @@
+//! asff (in progress).
