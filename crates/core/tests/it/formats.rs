@@ -148,3 +148,205 @@ proptest! {
         prop_assert_eq!(ocsf::parse(&text).map_err(|e| TestCaseError::fail(e.to_string()))?, alerts);
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// CEF
+
+/// A small CEF parser written from the standard, independent of the exporter: seven header
+/// fields split on unescaped pipes, then `key=value` pairs where a key is a run of
+/// alphanumerics (and `_`) followed by an unescaped `=`, and a value runs up to the space
+/// before the next key.
+mod cef_parser {
+    pub struct Record {
+        pub header: Vec<String>,
+        pub ext: Vec<(String, String)>,
+    }
+
+    pub fn parse(line: &str) -> Result<Record, String> {
+        let rest = line.strip_prefix("CEF:").ok_or("no CEF: prefix")?;
+        let chars: Vec<char> = rest.chars().collect();
+        let mut header = Vec::new();
+        let mut cur = String::new();
+        let mut i = 0;
+        while header.len() < 7 {
+            let c = *chars.get(i).ok_or("header ends early")?;
+            match c {
+                '\\' => {
+                    let n = *chars.get(i + 1).ok_or("dangling backslash")?;
+                    match n {
+                        '\\' | '|' => cur.push(n),
+                        other => return Err(format!("bad header escape \\{other}")),
+                    }
+                    i += 2;
+                }
+                '|' => {
+                    header.push(std::mem::take(&mut cur));
+                    i += 1;
+                }
+                '\r' | '\n' => return Err("line break in header".into()),
+                c => {
+                    cur.push(c);
+                    i += 1;
+                }
+            }
+        }
+        let ext_chars = &chars[i..];
+        // Positions of keys: a maximal run of [A-Za-z0-9_] at the start or after a space,
+        // followed by an unescaped '='.
+        let mut keys = Vec::new(); // (key start, '=' index)
+        let mut j = 0;
+        while j < ext_chars.len() {
+            if ext_chars[j] == '\\' {
+                j += 2;
+                continue;
+            }
+            if (j == 0 || ext_chars[j - 1] == ' ') && ext_chars[j].is_ascii_alphanumeric() {
+                let mut k = j;
+                while k < ext_chars.len()
+                    && (ext_chars[k].is_ascii_alphanumeric() || ext_chars[k] == '_')
+                {
+                    k += 1;
+                }
+                if k < ext_chars.len() && ext_chars[k] == '=' {
+                    keys.push((j, k));
+                    j = k + 1;
+                    continue;
+                }
+            }
+            j += 1;
+        }
+        let mut ext = Vec::new();
+        for (n, (start, eq)) in keys.iter().enumerate() {
+            let key: String = ext_chars[*start..*eq].iter().collect();
+            let end = match keys.get(n + 1) {
+                Some((next, _)) => next - 1, // the separating space
+                None => {
+                    let mut e = ext_chars.len();
+                    while e > eq + 1 && ext_chars[e - 1] == ' ' {
+                        e -= 1;
+                    }
+                    e
+                }
+            };
+            let raw = &ext_chars[eq + 1..end];
+            let mut v = String::new();
+            let mut p = 0;
+            while p < raw.len() {
+                if raw[p] == '\\' {
+                    match raw.get(p + 1) {
+                        Some('\\') => v.push('\\'),
+                        Some('=') => v.push('='),
+                        Some('n') => v.push('\n'),
+                        Some('r') => v.push('\r'),
+                        Some(other) => return Err(format!("bad extension escape \\{other}")),
+                        None => return Err("dangling backslash".into()),
+                    }
+                    p += 2;
+                } else if raw[p] == '\n' || raw[p] == '\r' {
+                    return Err("raw line break in extension".into());
+                } else {
+                    v.push(raw[p]);
+                    p += 1;
+                }
+            }
+            ext.push((key, v));
+        }
+        Ok(Record { header, ext })
+    }
+
+    impl Record {
+        pub fn get(&self, key: &str) -> Option<&str> {
+            self.ext
+                .iter()
+                .find(|(k, _)| k == key)
+                .map(|(_, v)| v.as_str())
+        }
+    }
+}
+
+#[test]
+fn cef_golden() {
+    let text = vigil_core::formats::cef::to_lines(&golden_alerts(), None);
+    golden("formats/sample-alerts.cef", &text);
+    let framed = vigil_core::formats::cef::to_lines(&golden_alerts(), Some("vigil-host"));
+    golden("formats/sample-alerts.cef.syslog", &framed);
+}
+
+#[test]
+fn cef_samples_parse_by_the_standard() {
+    for a in samples() {
+        let line = vigil_core::formats::cef::to_line(&a);
+        assert!(!line.contains('\n'));
+        let r = cef_parser::parse(&line).unwrap();
+        assert_eq!(r.header[0], "0");
+        assert_eq!(r.header[4], a.alert_type());
+        assert_eq!(r.header[5], a.display_name().replace(['\r', '\n'], " "));
+        let sev: u8 = r.header[6].parse().unwrap();
+        assert!(sev <= 10);
+        assert_eq!(r.get("cs1"), Some(a.system_alert_id().as_str()));
+        assert_eq!(r.get("cs1Label"), Some("systemAlertId"));
+        assert_eq!(r.get("cs3"), Some(a.status().as_str()));
+        assert_eq!(
+            r.get("rt").map(|t| t.parse::<i64>().unwrap()),
+            Some(a.time_generated().timestamp_millis())
+        );
+        assert_eq!(
+            r.get("msg"),
+            a.description().map(|d| vigil_core_cut(d, 1023))
+        );
+        if let Some(ext) = r.get("externalId") {
+            assert!(ext.chars().count() <= 40);
+        }
+        // Every key is a single alphanumeric word, and every custom field has its label.
+        for (k, _) in &r.ext {
+            assert!(k.chars().all(|c| c.is_ascii_alphanumeric()), "{k}");
+            if k.starts_with("cs") && !k.ends_with("Label") {
+                assert!(r.get(&format!("{k}Label")).is_some(), "{k} without label");
+            }
+        }
+    }
+}
+
+fn vigil_core_cut(s: &str, n: usize) -> &str {
+    match s.char_indices().nth(n) {
+        Some((i, _)) => &s[..i],
+        None => s,
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+
+    /// Any text in an extension value, and any text without line breaks in a header field,
+    /// survives the standard's escaping and a standards-following parse.
+    #[test]
+    fn cef_escaping_survives_a_parse(
+        text in "(\\PC|[\\\\=|\\n\\r \\t]){0,60}",
+        name in "(\\PC|[\\\\=|]){1,60}",
+        key_like in "[a-z]{1,6}=[a-z ]{0,6}",
+    ) {
+        let desc = format!("{text} {key_like} {text}");
+        let alert = vigil_core::Alert::builder(
+            vigil_core::AlertId::new("id-1").unwrap(),
+            format!("T|{name}"),
+            name.clone(),
+            vigil_core::Severity::Medium,
+            chrono::DateTime::from_timestamp(1_700_000_000, 0).unwrap(),
+        )
+        .description(desc.clone())
+        .compromised_entity(text.clone())
+        .correlation_key(format!("{text}\\"))
+        .build();
+        let line = vigil_core::formats::cef::to_line(&alert);
+        prop_assert!(!line.contains('\n') && !line.contains('\r'));
+        let r = cef_parser::parse(&line).map_err(TestCaseError::fail)?;
+        prop_assert_eq!(r.header.len(), 7);
+        prop_assert_eq!(&r.header[4], &format!("T|{name}"));
+        prop_assert_eq!(&r.header[5], &name);
+        prop_assert_eq!(r.get("msg"), Some(vigil_core_cut(&desc, 1023)));
+        prop_assert_eq!(r.get("cs5"), Some(text.as_str()));
+        let key = format!("{text}\\");
+        prop_assert_eq!(r.get("cs6"), Some(key.as_str()));
+        prop_assert_eq!(r.get("cn1"), Some("0"));
+    }
+}
