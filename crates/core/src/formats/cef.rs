@@ -246,8 +246,21 @@ fn entities(a: &Alert, x: &mut Ext) {
         if let Some(n) = f.get_str("name") {
             x.put("fname", n, 1023);
         }
-        if let Some(p) = f.get_str("fullPath").or_else(|| f.get_str("directory")) {
-            x.put("filePath", p, 1023);
+        let path = match (
+            f.get_str("fullPath"),
+            f.get_str("directory"),
+            f.get_str("name"),
+        ) {
+            (Some(p), _, _) => Some(p.to_owned()),
+            (None, Some(d), Some(n)) => {
+                let sep = if d.contains('\\') { '\\' } else { '/' };
+                Some(format!("{}{sep}{n}", d.trim_end_matches(['\\', '/'])))
+            }
+            (None, Some(d), None) => Some(d.to_owned()),
+            _ => None,
+        };
+        if let Some(p) = path {
+            x.put("filePath", &p, 1023);
         }
     }
     if let Some(h) = first(a, &EntityKind::FileHash).and_then(|h| h.get_str("value")) {

@@ -224,33 +224,22 @@ pub(crate) fn join(prefix: &str, key: &str) -> String {
 /// (`line N`, blank lines skipped).
 pub(crate) fn records(text: &str, envelopes: &[&str]) -> Result<Vec<(String, Value)>, Error> {
     let whole: Result<Value, _> = serde_json::from_str(text);
-    match whole {
-        Ok(Value::Array(items)) => Ok(items
+    let top: Vec<(String, Value)> = match whole {
+        Ok(Value::Array(items)) => items
             .into_iter()
             .enumerate()
             .map(|(i, v)| (format!("[{i}]"), v))
-            .collect()),
-        Ok(Value::Object(mut m)) => {
-            for env in envelopes {
-                if let Some(Value::Array(_)) = m.get(*env)
-                    && let Some(Value::Array(items)) = m.remove(*env)
-                {
-                    return Ok(items
-                        .into_iter()
-                        .enumerate()
-                        .map(|(i, v)| (format!("{env}[{i}]"), v))
-                        .collect());
-                }
-            }
-            Ok(vec![(String::new(), Value::Object(m))])
+            .collect(),
+        Ok(v @ Value::Object(_)) => vec![(String::new(), v)],
+        Ok(other) => {
+            return Err(Error::document(
+                "(root)",
+                format!(
+                    "expected a record, an array of records or JSON lines, found {}",
+                    kind_of(&other)
+                ),
+            ));
         }
-        Ok(other) => Err(Error::document(
-            "(root)",
-            format!(
-                "expected a record, an array of records or JSON lines, found {}",
-                kind_of(&other)
-            ),
-        )),
         Err(whole_err) => {
             // JSON lines: several values, one per line.
             let lines: Vec<(usize, &str)> = text
@@ -270,9 +259,34 @@ pub(crate) fn records(text: &str, envelopes: &[&str]) -> Result<Vec<(String, Val
                             Error::document(format!("line {}", i + 1), format!("invalid JSON: {e}"))
                         })
                 })
-                .collect()
+                .collect::<Result<_, _>>()?
+        }
+    };
+    // A record that is an envelope (`{"Findings": [...]}`) stands for its items.
+    let mut out = Vec::with_capacity(top.len());
+    for (path, v) in top {
+        match v {
+            Value::Object(mut m) => {
+                let env = envelopes
+                    .iter()
+                    .find(|e| matches!(m.get(**e), Some(Value::Array(_))));
+                match env.and_then(|e| m.remove(*e).map(|items| (e, items))) {
+                    Some((env, Value::Array(items))) => {
+                        let base = join(&path, env);
+                        out.extend(
+                            items
+                                .into_iter()
+                                .enumerate()
+                                .map(|(i, v)| (format!("{base}[{i}]"), v)),
+                        );
+                    }
+                    _ => out.push((path, Value::Object(m))),
+                }
+            }
+            other => out.push((path, other)),
         }
     }
+    Ok(out)
 }
 
 /// Converts every record of a stream, all or nothing.

@@ -350,3 +350,90 @@ proptest! {
         prop_assert_eq!(r.get("cn1"), Some("0"));
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// ASFF
+
+fn target() -> vigil_core::formats::asff::AsffTarget {
+    vigil_core::formats::asff::AsffTarget::private("123456789012", "eu-west-1").unwrap()
+}
+
+#[test]
+fn asff_round_trips_the_samples_and_every_finding_is_valid() {
+    use vigil_core::formats::asff;
+    let alerts = samples();
+    let text = asff::to_json_lines(&alerts, &target()).unwrap();
+    assert_eq!(formats::detect(&text).unwrap(), Format::Asff);
+    assert_eq!(asff::parse(&text).unwrap(), alerts);
+    for a in &alerts {
+        let f = asff::to_value(a, &target()).unwrap();
+        assert_eq!(
+            asff::validate(&f),
+            Vec::<String>::new(),
+            "{}",
+            a.system_alert_id()
+        );
+    }
+}
+
+#[test]
+fn asff_golden() {
+    let text = vigil_core::formats::asff::to_json_lines(&golden_alerts(), &target()).unwrap();
+    let v: Value = serde_json::from_str(text.trim()).unwrap();
+    golden(
+        "formats/sample-alerts.asff.json",
+        &(serde_json::to_string_pretty(&v).unwrap() + "\n"),
+    );
+}
+
+#[test]
+fn asff_batches_hold_at_most_100_findings() {
+    use vigil_core::formats::asff;
+    let alerts = AlertGenerator::new(7).alerts(250);
+    let text = asff::to_json_lines(&alerts, &target()).unwrap();
+    let sizes: Vec<usize> = text
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["Findings"]
+                .as_array()
+                .unwrap()
+                .len()
+        })
+        .collect();
+    assert_eq!(sizes, [100, 100, 50]);
+    assert_eq!(asff::parse(&text).unwrap(), alerts);
+}
+
+#[test]
+fn asff_target_is_checked() {
+    use vigil_core::formats::asff::AsffTarget;
+    assert!(AsffTarget::private("12345", "eu-west-1").is_err());
+    assert!(AsffTarget::private("123456789012", "EU WEST").is_err());
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+
+    /// Every alert either round-trips exactly, or (too large for ASFF's limits) is refused
+    /// with an error; never a partial finding.
+    #[test]
+    fn asff_round_trip_keeps_every_value(alert in crate::roundtrip::alert()) {
+        use vigil_core::formats::asff;
+        match asff::to_value(&alert, &target()) {
+            Ok(f) => {
+                prop_assert_eq!(asff::validate(&f), Vec::<String>::new());
+                let back = asff::from_value(f.clone()).map_err(|e| TestCaseError::fail(format!("{e}\n{f}")))?;
+                prop_assert_eq!(&back, &alert);
+            }
+            Err(e) => prop_assert!(e.to_string().contains("export it as OCSF"), "{}", e),
+        }
+    }
+
+    #[test]
+    fn asff_round_trip_of_generated_alerts(seed in any::<u64>()) {
+        use vigil_core::formats::asff;
+        let alerts = AlertGenerator::new(seed).alerts(5);
+        let text = asff::to_json_lines(&alerts, &target()).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        prop_assert_eq!(asff::parse(&text).map_err(|e| TestCaseError::fail(e.to_string()))?, alerts);
+    }
+}
