@@ -451,14 +451,6 @@ impl<'a> Obj<'a> {
         }
     }
 
-    pub(crate) fn boolean(&self, key: &str) -> Result<Option<bool>, Error> {
-        match self.get(key) {
-            None => Ok(None),
-            Some(Value::Bool(b)) => Ok(Some(*b)),
-            Some(v) => Err(self.wrong(key, "true or false", v)),
-        }
-    }
-
     pub(crate) fn obj(&self, key: &str) -> Result<Option<JsonMap>, Error> {
         match self.get(key) {
             None => Ok(None),

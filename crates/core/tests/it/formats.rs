@@ -437,3 +437,69 @@ proptest! {
         prop_assert_eq!(asff::parse(&text).map_err(|e| TestCaseError::fail(e.to_string()))?, alerts);
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Microsoft Graph
+
+#[test]
+fn graph_round_trips_the_samples() {
+    use vigil_core::formats::graph;
+    let alerts = samples();
+    let text = graph::to_json(&alerts).unwrap();
+    assert_eq!(formats::detect(&text).unwrap(), Format::Graph);
+    assert_eq!(graph::parse(&text).unwrap(), alerts);
+}
+
+#[test]
+fn graph_golden() {
+    let text = vigil_core::formats::graph::to_json(&golden_alerts()).unwrap();
+    golden("formats/sample-alerts.graph.json", &(text + "\n"));
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+
+    #[test]
+    fn graph_round_trip_keeps_every_value(alert in crate::roundtrip::alert()) {
+        use vigil_core::formats::graph;
+        let f = graph::to_value(&alert).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        let back = graph::from_value(f.clone()).map_err(|e| TestCaseError::fail(format!("{e}\n{f}")))?;
+        prop_assert_eq!(&back, &alert);
+    }
+
+    #[test]
+    fn graph_round_trip_of_generated_alerts(seed in any::<u64>()) {
+        use vigil_core::formats::graph;
+        let alerts = AlertGenerator::new(seed).alerts(5);
+        let text = graph::to_json(&alerts).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        prop_assert_eq!(graph::parse(&text).map_err(|e| TestCaseError::fail(e.to_string()))?, alerts);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Detection
+
+#[test]
+fn detection_never_guesses() {
+    let alerts = golden_alerts();
+    assert_eq!(
+        formats::detect(&vigil_core::defender::to_list_json(&alerts).unwrap()).unwrap(),
+        Format::Defender
+    );
+    // A record with the keys of two formats is ambiguous.
+    let both = r#"{"class_uid": 2004, "finding_info": {"uid": "x"}, "SchemaVersion": "2018-10-08", "ProductArn": "arn:aws:x"}"#;
+    let err = formats::detect(both).unwrap_err().to_string();
+    assert!(err.contains("could be any of ocsf, asff"), "{err}");
+    // Records of different formats in one stream.
+    let mixed = format!(
+        "{}\n{}",
+        r#"{"class_uid": 2004, "finding_info": {"uid": "x"}}"#,
+        r#"{"SchemaVersion": "2018-10-08", "ProductArn": "arn:aws:x"}"#
+    );
+    let err = formats::detect(&mixed).unwrap_err().to_string();
+    assert!(
+        err.starts_with("line 2: this record looks like asff but earlier records look like ocsf"),
+        "{err}"
+    );
+    assert!(formats::detect("[]").is_err());
+}
