@@ -162,14 +162,14 @@ fn first<'a>(a: &'a Alert, kind: &EntityKind) -> Option<&'a Entity> {
 }
 
 fn entities(a: &Alert, x: &mut Ext) {
-    if let Some(h) = first(a, &EntityKind::Host) {
-        if let Some(name) = h.get_str("hostName") {
-            let fqdn = match h.get_str("dnsDomain") {
-                Some(d) if !d.is_empty() => format!("{name}.{d}"),
-                _ => name.to_owned(),
-            };
-            x.put("dhost", &fqdn, 1023);
-        }
+    if let Some(h) = first(a, &EntityKind::Host)
+        && let Some(name) = h.get_str("hostName")
+    {
+        let fqdn = match h.get_str("dnsDomain") {
+            Some(d) if !d.is_empty() => format!("{name}.{d}"),
+            _ => name.to_owned(),
+        };
+        x.put("dhost", &fqdn, 1023);
     }
     if let Some(acc) = first(a, &EntityKind::Account) {
         if let Some(n) = acc.get_str("name") {
