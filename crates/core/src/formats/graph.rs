@@ -17,7 +17,7 @@
 //! use vigil_core::formats::graph;
 //! use vigil_core::{EntityKind, Severity, Status};
 //!
-//! let alerts = graph::parse(r#"{"value": [{
+//! let alerts = graph::parse(r##"{"value": [{
 //!   "@odata.type": "#microsoft.graph.security.alert",
 //!   "id": "da637551227677560813_-961444813", "providerAlertId": "da637551227677560813_-961444813",
 //!   "detectorId": "7bcfd6ff-e1e4-4f4c-8fa7-3c3c3b4a7a7a", "title": "Suspicious execution",
@@ -25,7 +25,7 @@
 //!   "category": "DefenseEvasion", "mitreTechniques": ["T1027"],
 //!   "createdDateTime": "2021-04-27T12:19:27.7211305Z",
 //!   "evidence": [{"@odata.type": "#microsoft.graph.security.ipEvidence", "ipAddress": "192.0.2.9"}]
-//! }]}"#)?;
+//! }]}"##)?;
 //! assert_eq!(alerts[0].severity(), Severity::Medium);
 //! assert_eq!(alerts[0].status(), Status::Dismissed);
 //! assert_eq!(alerts[0].entities()[0].kind(), &EntityKind::Ip);
