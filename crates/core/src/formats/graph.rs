@@ -357,11 +357,37 @@ fn read_typed(m: &JsonMap, path: &str) -> Result<Alert, Error> {
         b = b.correlation_key(i);
     }
     for (ep, em) in objects(o.arr("evidence")?, &o.at("evidence"))? {
-        if let Some(e) = entity_of(&Obj { map: em, path: &ep })? {
+        let ev = Obj { map: em, path: &ep };
+        if let Some(e) = entity_of(&ev)? {
             b = b.entity(e);
+        }
+        for h in hashes_of(&ev)? {
+            b = b.entity(h);
         }
     }
     Ok(b.build())
+}
+
+/// The hashes of a file evidence, as `filehash` entities (Defender lists them beside the file).
+fn hashes_of(ev: &Obj<'_>) -> Result<Vec<Entity>, Error> {
+    if !ev
+        .str("@odata.type")?
+        .is_some_and(|t| t.ends_with(".fileEvidence"))
+    {
+        return Ok(Vec::new());
+    }
+    let Some(f) = ev.obj_ref("fileDetails")? else {
+        return Ok(Vec::new());
+    };
+    let p = ev.at("fileDetails");
+    let f = Obj { map: f, path: &p };
+    let mut out = Vec::new();
+    for (key, algorithm) in [("md5", "MD5"), ("sha1", "SHA1"), ("sha256", "SHA256")] {
+        if let Some(v) = f.str(key)? {
+            out.push(Entity::file_hash(algorithm, v));
+        }
+    }
+    Ok(out)
 }
 
 fn entity_of(ev: &Obj<'_>) -> Result<Option<Entity>, Error> {

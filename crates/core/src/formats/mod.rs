@@ -451,14 +451,6 @@ impl<'a> Obj<'a> {
         }
     }
 
-    pub(crate) fn obj(&self, key: &str) -> Result<Option<JsonMap>, Error> {
-        match self.get(key) {
-            None => Ok(None),
-            Some(Value::Object(m)) => Ok(Some(m.clone())),
-            Some(v) => Err(self.wrong(key, "an object", v)),
-        }
-    }
-
     pub(crate) fn obj_ref(&self, key: &str) -> Result<Option<&'a JsonMap>, Error> {
         match self.get(key) {
             None => Ok(None),

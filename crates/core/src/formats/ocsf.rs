@@ -594,9 +594,9 @@ fn read_typed(m: &JsonMap, path: &str) -> Result<Alert, Error> {
             .unwrap_or(crate::Status::Active),
         None => crate::Status::Active,
     };
-    let generated = match fi.millis("created_time")? {
+    let generated = match stamp(&fi, "created_time")? {
         Some(t) => t,
-        None => o.millis("time")?.ok_or_else(|| {
+        None => stamp(&o, "time")?.ok_or_else(|| {
             Error::document(
                 o.at("time"),
                 "missing required attribute (milliseconds since 1970)",
@@ -604,10 +604,10 @@ fn read_typed(m: &JsonMap, path: &str) -> Result<Alert, Error> {
         })?,
     };
     let mut b = Alert::builder(id, alert_type, display, severity, generated).status(status);
-    if let Some(t) = o.millis("start_time")?.or(fi.millis("first_seen_time")?) {
+    if let Some(t) = stamp(&o, "start_time")?.or(stamp(&fi, "first_seen_time")?) {
         b = b.start_time(t);
     }
-    if let Some(t) = o.millis("end_time")?.or(fi.millis("last_seen_time")?) {
+    if let Some(t) = stamp(&o, "end_time")?.or(stamp(&fi, "last_seen_time")?) {
         b = b.end_time(t);
     }
     if let Some(d) = fi.str("desc")?.or(o.str("message")?) {
@@ -684,7 +684,7 @@ fn read_typed(m: &JsonMap, path: &str) -> Result<Alert, Error> {
     for (rp, rm) in objects(o.arr("resources")?, &o.at("resources"))? {
         let r = Obj { map: rm, path: &rp };
         if compromised.is_none() {
-            compromised = r.str("name")?.map(str::to_owned);
+            compromised = r.str("name")?.or(r.str("uid")?).map(str::to_owned);
         }
         if let Some(uid) = r.str("uid")?.filter(|u| parse_arm_id(u).is_some()) {
             b = b.resource_identifier(ResourceIdentifier::azure_resource(uid));
@@ -720,6 +720,14 @@ fn read_typed(m: &JsonMap, path: &str) -> Result<Alert, Error> {
     Ok(b.build())
 }
 
+/// A timestamp attribute: milliseconds, or else its `_dt` twin of the datetime profile.
+fn stamp(o: &Obj<'_>, key: &str) -> Result<Option<DateTime<Utc>>, Error> {
+    match o.millis(key)? {
+        Some(t) => Ok(Some(t)),
+        None => o.time(&format!("{key}_dt")),
+    }
+}
+
 fn entity_from(kind: EntityKind, pairs: &[(&str, Option<Value>)]) -> Entity {
     let mut e = Entity::new(kind);
     for (k, v) in pairs {
@@ -748,9 +756,11 @@ fn entities_of(ev: &Obj<'_>) -> Result<Vec<Entity>, Error> {
         };
         out.push(e);
     };
-    if let Some(data) = ev
-        .obj("data")?
+    // `data` is free JSON; only an object with a string `type` is a Defender entity.
+    if let Some(Value::Object(data)) = ev
+        .get("data")
         .filter(|d| matches!(d.get("type"), Some(Value::String(_))))
+        .cloned()
     {
         {
             let e = Entity::from_json(data).map_err(|e| match e {

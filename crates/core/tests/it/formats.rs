@@ -503,3 +503,103 @@ fn detection_never_guesses() {
     );
     assert!(formats::detect("[]").is_err());
 }
+
+// ---------------------------------------------------------------------------------------------
+// Real documents from the other direction
+
+/// The response example of Microsoft Graph's "Get alert" page (see fixtures/README.md), read
+/// value by value.
+#[test]
+fn graph_documentation_alert_imports_value_by_value() {
+    use vigil_core::{EntityKind, KillChainIntent, Severity, Status};
+    let text = fixture("formats/real/graph-security-alert-get.json");
+    assert_eq!(formats::detect(&text).unwrap(), Format::Graph);
+    let alerts = vigil_core::formats::graph::parse(&text).unwrap();
+    assert_eq!(alerts.len(), 1);
+    let a = &alerts[0];
+    assert_eq!(
+        a.system_alert_id().as_str(),
+        "da637578995287051192_756343937"
+    );
+    assert_eq!(a.alert_type(), "e0da400f-affd-43ef-b1d5-afc2eb6f2756");
+    assert_eq!(a.display_name(), "Suspicious execution of hidden file");
+    assert!(
+        a.description()
+            .unwrap()
+            .starts_with("A hidden file has been launched.")
+    );
+    assert_eq!(a.severity(), Severity::Low);
+    assert_eq!(a.status(), Status::Active);
+    assert_eq!(a.intents(), &[KillChainIntent::DefenseEvasion]);
+    let techniques: Vec<String> = a.techniques().iter().map(|t| t.to_string()).collect();
+    let subs: Vec<String> = a.sub_techniques().iter().map(|t| t.to_string()).collect();
+    assert_eq!(techniques, ["T1564"]);
+    assert_eq!(subs, ["T1564.001"]);
+    assert_eq!(a.remediation_steps().len(), 12);
+    assert_eq!(
+        a.remediation_steps()[0],
+        "Collect artifacts and determine scope"
+    );
+    assert_eq!(
+        a.time_generated().to_rfc3339(),
+        "2021-04-27T12:19:27.721130500+00:00"
+    );
+    assert_eq!(
+        a.start_time().unwrap().to_rfc3339(),
+        "2021-04-26T07:45:50.116+00:00"
+    );
+    assert_eq!(
+        a.end_time().unwrap().to_rfc3339(),
+        "2021-05-02T07:56:58.222+00:00"
+    );
+    assert_eq!(
+        a.alert_uri(),
+        Some(
+            "https://security.microsoft.com/alerts/da637578995287051192_756343937?tid=b3c1b5fc-828c-45fa-a1e1-10d74f6d6e9c"
+        )
+    );
+    assert_eq!(a.correlation_key(), Some("28282"));
+    let kinds: Vec<&EntityKind> = a.entities().iter().map(|e| e.kind()).collect();
+    assert_eq!(
+        kinds,
+        [
+            &EntityKind::Host,
+            &EntityKind::File,
+            &EntityKind::FileHash,
+            &EntityKind::FileHash,
+            &EntityKind::Process,
+            &EntityKind::RegistryKey
+        ]
+    );
+    let e = a.entities();
+    assert_eq!(e[0].get_str("hostName"), Some("tempDns"));
+    assert_eq!(e[0].get_str("osFamily"), Some("Windows10"));
+    assert_eq!(e[1].get_str("name"), Some("MsSense.exe"));
+    assert_eq!(e[1].get_str("directory"), Some("C:\\Program Files\\temp"));
+    assert_eq!(e[2].get_str("algorithm"), Some("SHA1"));
+    assert_eq!(
+        e[2].get_str("value"),
+        Some("5f1e8acedc065031aad553b710838eb366cfee9a")
+    );
+    assert_eq!(e[3].get_str("algorithm"), Some("SHA256"));
+    assert_eq!(e[4].get_str("processId"), Some("4780"));
+    assert_eq!(e[4].get_str("commandLine"), Some("\"MsSense.exe\""));
+    assert_eq!(e[5].get_str("hive"), Some("HKEY_LOCAL_MACHINE"));
+    assert_eq!(
+        e[5].get_str("key"),
+        Some("SYSTEM\\CONTROLSET001\\CONTROL\\WMI\\AUTOLOGGER\\SENSEAUDITLOGGER")
+    );
+    // The source and its own fields stay available.
+    let src = &a.additional_properties()[formats::SOURCE_KEY];
+    assert_eq!(src["format"], "graph");
+    assert_eq!(src["id"], "da637578995287051192_756343937");
+    let original: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(src["record"], original);
+    assert_eq!(
+        src["record"]["tenantId"],
+        "b3c1b5fc-828c-45fa-a1e1-10d74f6d6e9c"
+    );
+    // And it survives Vigil's own formats.
+    let again = ocsf::parse(&ocsf::to_json_lines(&alerts).unwrap()).unwrap();
+    assert_eq!(again, alerts);
+}
