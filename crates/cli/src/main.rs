@@ -3,6 +3,8 @@
 //! A thin shell over `vigil-core` and `vigil-sqlite`: it parses arguments, calls the library and
 //! prints. See `vigil --help`.
 
+mod formats;
+
 use std::error::Error;
 use std::io::{self, BufWriter, IsTerminal, Read, Write};
 use std::path::PathBuf;
@@ -60,6 +62,9 @@ enum Command {
         /// Files to import (`-` for stdin).
         #[arg(required = true, value_name = "FILE")]
         files: Vec<String>,
+        /// The files' format.
+        #[arg(long, value_enum, default_value_t = formats::ImportFormat::Auto)]
+        format: formats::ImportFormat,
     },
     /// The triage queue (Dismissed hidden unless asked for).
     List {
@@ -153,13 +158,16 @@ enum Command {
         #[arg(long)]
         actor: Option<String>,
     },
-    /// Exports alerts of every status (with list's filters), one resource per line.
+    /// Exports alerts of every status (with list's filters) as Defender JSON lines, or in an
+    /// exchange format for a SIEM or another tool.
     Export {
         /// The output format.
-        #[arg(long, value_enum, default_value_t = Format::Jsonl)]
-        format: Format,
+        #[arg(long, value_enum, default_value_t = formats::ExportFormat::Jsonl)]
+        format: formats::ExportFormat,
         #[command(flatten)]
         filters: Filters,
+        #[command(flatten, next_help_heading = "Format options")]
+        options: formats::ExportOptions,
     },
     /// Loads the demo data set (suppression rules first, then about 300 generated alerts and
     /// the Defender samples) and prints the triage queue and what was suppressed; can be re-run.
@@ -261,11 +269,6 @@ enum Verdict {
     NotUseful,
 }
 
-#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
-enum Format {
-    Jsonl,
-}
-
 fn parse_time(s: &str) -> Result<DateTime<Utc>, String> {
     DateTime::parse_from_rfc3339(s)
         .map(|t| t.with_timezone(&Utc))
@@ -320,7 +323,7 @@ fn run(cli: Cli) -> Res<()> {
         out: BufWriter::new(io::stdout().lock()),
     };
     match cli.command {
-        Command::Import { files } => import(&mut ctx, &files)?,
+        Command::Import { files, format } => import(&mut ctx, &files, format)?,
         Command::List {
             filters,
             limit,
@@ -356,7 +359,11 @@ fn run(cli: Cli) -> Res<()> {
             apply_existing,
             actor,
         } => suppress(&mut ctx, &id, &fields, name, &reason, apply_existing, actor)?,
-        Command::Export { format, filters } => export(&mut ctx, format, &filters)?,
+        Command::Export {
+            format,
+            filters,
+            options,
+        } => export(&mut ctx, format, &filters, &options)?,
         Command::Demo => demo(&mut ctx)?,
     }
     ctx.out.flush()?;
@@ -406,7 +413,7 @@ fn spin(pb: &ProgressBar, message: String) {
 }
 
 /// Reads a file (`-` is stdin) and parses it: one JSON document, else JSON lines.
-fn read_alerts(file: &str, pb: &ProgressBar) -> Res<Vec<Alert>> {
+fn read_alerts(file: &str, pb: &ProgressBar, format: formats::ImportFormat) -> Res<Vec<Alert>> {
     let text = if file == "-" {
         let mut s = String::new();
         io::stdin()
@@ -418,7 +425,7 @@ fn read_alerts(file: &str, pb: &ProgressBar) -> Res<Vec<Alert>> {
     };
     let name = if file == "-" { "<stdin>" } else { file };
     pb.set_length(text.len() as u64);
-    parse_document(&text, pb)
+    formats::parse_import(&text, format, |t| parse_document(t, pb))
         .map_err(|e| format!("{name}: {e} (nothing was imported from it)").into())
 }
 
@@ -452,13 +459,13 @@ fn parse_document(text: &str, pb: &ProgressBar) -> Result<Vec<Alert>, String> {
     Ok(alerts)
 }
 
-fn import(ctx: &mut Ctx, files: &[String]) -> Res<()> {
+fn import(ctx: &mut Ctx, files: &[String], format: formats::ImportFormat) -> Res<()> {
     let now = Utc::now();
     let (mut new, mut updated, mut suppressed) = (0, 0, 0);
     let mut per_file = Vec::new();
     for file in files {
         let pb = progress_bar(ctx, file);
-        let parsed = read_alerts(file, &pb);
+        let parsed = read_alerts(file, &pb, format);
         let alerts = match parsed {
             Ok(a) => a,
             Err(e) => {
@@ -1228,16 +1235,22 @@ fn suppress(
 
 // ---------------------------------------------------------------- export, demo
 
-fn export(ctx: &mut Ctx, _format: Format, filters: &Filters) -> Res<()> {
+fn export(
+    ctx: &mut Ctx,
+    format: formats::ExportFormat,
+    filters: &Filters,
+    options: &formats::ExportOptions,
+) -> Res<()> {
+    formats::check_export(format, options)?;
     let mut query = build_query(filters)?;
     if filters.status.is_empty() {
         query = query.all_statuses();
     }
-    for s in query_all(ctx, query)? {
-        serde_json::to_writer(&mut ctx.out, &s.alert)?;
-        out!(ctx);
-    }
-    Ok(())
+    let alerts: Vec<Alert> = query_all(ctx, query)?
+        .into_iter()
+        .map(|s| s.alert)
+        .collect();
+    formats::write_export(&mut ctx.out, &alerts, format, options)
 }
 
 fn demo(ctx: &mut Ctx) -> Res<()> {

@@ -311,10 +311,27 @@ fn as_object(alert: &Alert) -> Result<JsonMap, Error> {
     }
 }
 
+/// Equality that also compares the order of object keys, so that a round trip writes the same
+/// bytes as the original.
+fn same(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Object(x), Value::Object(y)) => {
+            x.len() == y.len()
+                && x.iter()
+                    .zip(y.iter())
+                    .all(|((ka, va), (kb, vb))| ka == kb && same(va, vb))
+        }
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y.iter()).all(|(p, q)| same(p, q))
+        }
+        _ => a == b,
+    }
+}
+
 fn diff(original: &JsonMap, typed: &JsonMap, skip: Option<&str>) -> JsonMap {
     let mut out = JsonMap::new();
     for (k, v) in original {
-        if Some(k.as_str()) != skip && typed.get(k) != Some(v) {
+        if Some(k.as_str()) != skip && !typed.get(k).is_some_and(|t| same(t, v)) {
             out.insert(k.clone(), v.clone());
         }
     }
