@@ -277,7 +277,7 @@ fn typed(a: &Alert) -> JsonMap {
     if let Some(sub) = subscription {
         d.insert(
             "cloud".into(),
-            json!({"provider": "Azure", "account": {"uid": sub, "type_id": 99, "type": "Azure Subscription"}}),
+            json!({"provider": "Azure", "account": {"uid": sub, "type_id": 13, "type": "Azure Subscription"}}),
         );
         meta.insert("profiles".into(), json!(["cloud"]));
     }
