@@ -603,3 +603,107 @@ fn graph_documentation_alert_imports_value_by_value() {
     let again = ocsf::parse(&ocsf::to_json_lines(&alerts).unwrap()).unwrap();
     assert_eq!(again, alerts);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Hostile input: errors, never panics
+
+/// Every key path of a JSON document (objects and arrays), for mutation.
+fn paths(v: &Value, prefix: Vec<String>, out: &mut Vec<Vec<String>>) {
+    match v {
+        Value::Object(m) => {
+            for (k, x) in m {
+                let mut p = prefix.clone();
+                p.push(k.clone());
+                out.push(p.clone());
+                paths(x, p, out);
+            }
+        }
+        Value::Array(a) => {
+            for (i, x) in a.iter().enumerate() {
+                let mut p = prefix.clone();
+                p.push(i.to_string());
+                out.push(p.clone());
+                paths(x, p, out);
+            }
+        }
+        _ => {}
+    }
+}
+
+fn set(v: &mut Value, path: &[String], new: Value) {
+    let mut cur = v;
+    for (n, k) in path.iter().enumerate() {
+        let next = match cur {
+            Value::Object(m) => m.get_mut(k),
+            Value::Array(a) => k.parse::<usize>().ok().and_then(|i| a.get_mut(i)),
+            _ => None,
+        };
+        match next {
+            Some(x) if n + 1 == path.len() => {
+                *x = new;
+                return;
+            }
+            Some(x) => cur = x,
+            None => return,
+        }
+    }
+}
+
+fn exported_documents() -> Vec<(&'static str, Value)> {
+    let alerts = golden_alerts();
+    let a = &alerts[0];
+    vec![
+        ("ocsf", ocsf::to_value(a).unwrap()),
+        (
+            "asff",
+            vigil_core::formats::asff::to_value(a, &target()).unwrap(),
+        ),
+        ("graph", vigil_core::formats::graph::to_value(a).unwrap()),
+        (
+            "graph",
+            serde_json::from_str(&fixture("formats/real/graph-security-alert-get.json")).unwrap(),
+        ),
+    ]
+}
+
+fn import_any(format: &str, v: Value) -> Result<Alert, Error> {
+    match format {
+        "ocsf" => ocsf::from_value(v),
+        "asff" => vigil_core::formats::asff::from_value(v),
+        _ => vigil_core::formats::graph::from_value(v),
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+
+    /// Any JSON is read by every importer without a panic, and by the detector too.
+    #[test]
+    fn any_json_is_an_answer_not_a_panic(v in crate::roundtrip::json_value()) {
+        for f in ["ocsf", "asff", "graph"] {
+            let _ = import_any(f, v.clone());
+        }
+        let _ = formats::detect(&v.to_string());
+    }
+
+    /// A valid document with any one value replaced by any JSON: an alert or an error naming a
+    /// path, never a panic.
+    #[test]
+    fn one_wrong_value_is_an_answer_not_a_panic(
+        pick in any::<prop::sample::Index>(),
+        doc in 0usize..4,
+        new in crate::roundtrip::json_value(),
+    ) {
+        let (format, mut v) = exported_documents().swap_remove(doc);
+        let mut all = Vec::new();
+        paths(&v, Vec::new(), &mut all);
+        let path = pick.get(&all).clone();
+        set(&mut v, &path, new);
+        match import_any(format, v) {
+            Ok(_) => {}
+            Err(Error::Document { path, .. }) => prop_assert!(!path.is_empty()),
+            Err(Error::Json { .. }) | Err(Error::InvalidValue { .. }) => {}
+            Err(other) => prop_assert!(false, "unexpected error kind: {other}"),
+        }
+    }
+}
