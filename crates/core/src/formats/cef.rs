@@ -10,7 +10,8 @@
 //! ([`super::mapping::severity_to_cef`]). The extension uses the standard keys for times
 //! (`rt`, `start`, `end`, epoch milliseconds), the first host (`dhost`, `dntdom`), account
 //! (`duser`, `duid`), network connection or address (`src`, `dst`, `spt`, `dpt`, `proto`, or
-//! `c6a2`/`c6a3` for IPv6), process (`sproc`, `spid`), file (`fname`, `filePath`, `fileHash`),
+//! `c6a1`/`c6a3` for IPv6), process (`sproc`, `spid`, and the command line in the user-defined
+//! [`COMMAND_LINE_KEY`]), file (`fname`, `filePath`, `fileHash`),
 //! URL (`request`) and resource (`deviceExternalId`), and labelled custom strings `cs1`–`cs6`
 //! for the alert id, portal link, status, techniques, compromised entity and correlation key
 //! (the table is in `docs/formats.md`). Values longer than the standard's limits are cut to
@@ -48,6 +49,11 @@ use chrono::SecondsFormat;
 
 use super::{cut, mapping};
 use crate::{Alert, Entity, EntityKind, Severity};
+
+/// The user-defined extension that carries the first process's command line: CEF has no key for
+/// it, all six custom strings are taken, and the flex fields are reserved for customers. Named
+/// `VendornameProductnameKeyName` as the standard asks (vendor and product: Vigil).
+pub const COMMAND_LINE_KEY: &str = "VigilVigilCommandLine";
 
 /// Escapes a header field: `\` → `\\`, `|` → `\|`; CR and LF (not allowed in the header)
 /// become spaces.
@@ -199,7 +205,7 @@ fn entities(a: &Alert, x: &mut Ext) {
     };
     if let Some(c) = first(a, &EntityKind::NetworkConnection) {
         if let Some(s) = ip(c.get_str("sourceAddress")) {
-            addr(x, s, "src", "c6a2", "Source IPv6 Address");
+            addr(x, s, "src", "c6a1", "Source IPv6 Address");
         }
         if let Some(p) = port(c, "sourcePort") {
             x.put("spt", &p.to_string(), 5);
@@ -214,7 +220,7 @@ fn entities(a: &Alert, x: &mut Ext) {
             x.put("proto", p, 31);
         }
     } else if let Some(i) = first(a, &EntityKind::Ip).and_then(|e| ip(e.get_str("address"))) {
-        addr(x, i, "src", "c6a2", "Source IPv6 Address");
+        addr(x, i, "src", "c6a1", "Source IPv6 Address");
     }
     if let Some(p) = first(a, &EntityKind::Process) {
         let image = p
@@ -239,7 +245,7 @@ fn entities(a: &Alert, x: &mut Ext) {
             x.put("spid", &pid.to_string(), 20);
         }
         if let Some(c) = p.get_str("commandLine") {
-            x.label("flexString1", "commandLine", Some(c), 1023);
+            x.put(COMMAND_LINE_KEY, c, 4000);
         }
     }
     if let Some(f) = first(a, &EntityKind::File) {

@@ -297,9 +297,11 @@ fn cef_samples_parse_by_the_standard() {
         if let Some(ext) = r.get("externalId") {
             assert!(ext.chars().count() <= 40);
         }
-        // Every key is a single alphanumeric word, and every custom field has its label.
+        // Every key is a single alphanumeric word, and every custom field has its label; no
+        // flex field (reserved for customers) and no c6a2 (not in the dictionary) is written.
         for (k, _) in &r.ext {
             assert!(k.chars().all(|c| c.is_ascii_alphanumeric()), "{k}");
+            assert!(!k.starts_with("flex") && !k.starts_with("c6a2"), "{k}");
             if k.starts_with("cs") && !k.ends_with("Label") {
                 assert!(r.get(&format!("{k}Label")).is_some(), "{k} without label");
             }
