@@ -124,7 +124,11 @@ pub fn parse_import(
         ImportFormat::Auto => match core_formats::detect(text) {
             Ok(f) => f,
             Err(e) => {
-                return Err(format!("{e} (pass --format defender, ocsf, asff or graph)"));
+                // An empty list (`{"value": []}`, `[]`) holds no alert in any format.
+                return match defender(text) {
+                    Ok(alerts) if alerts.is_empty() => Ok(alerts),
+                    _ => Err(format!("{e} (pass --format defender, ocsf, asff or graph)")),
+                };
             }
         },
         ImportFormat::Defender => Format::Defender,

@@ -163,6 +163,16 @@ fn ambiguous_input_asks_for_the_format_and_imports_nothing() {
 }
 
 #[test]
+fn an_empty_list_imports_nothing_without_an_error() {
+    let env = Env::new();
+    let empty = env.file("empty.json", r#"{"value": []}"#);
+    env.cmd("a.db", &["import", empty.to_str().unwrap()])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("0 new"));
+}
+
+#[test]
 fn graph_alerts_land_in_the_queue_with_their_source() {
     let env = Env::new();
     env.cmd("a.db", &["import", GRAPH_DOC]).assert().success();
