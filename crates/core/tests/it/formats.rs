@@ -709,3 +709,27 @@ proptest! {
         }
     }
 }
+
+/// The residual holds only what the fields could not carry, so a mapped field changed after
+/// export (a SIEM resolving the finding) is what comes back.
+#[test]
+fn changes_to_mapped_fields_after_export_are_read_back() {
+    use vigil_core::Status;
+    let alert = golden_alerts().remove(0);
+    assert_eq!(alert.status(), Status::Active);
+    let mut f = ocsf::to_value(&alert).unwrap();
+    f["status_id"] = 4.into();
+    assert_eq!(ocsf::from_value(f).unwrap().status(), Status::Resolved);
+    let mut f = vigil_core::formats::asff::to_value(&alert, &target()).unwrap();
+    f["Workflow"]["Status"] = "SUPPRESSED".into();
+    assert_eq!(
+        vigil_core::formats::asff::from_value(f).unwrap().status(),
+        Status::Dismissed
+    );
+    let mut f = vigil_core::formats::graph::to_value(&alert).unwrap();
+    f["status"] = "inProgress".into();
+    assert_eq!(
+        vigil_core::formats::graph::from_value(f).unwrap().status(),
+        Status::InProgress
+    );
+}
