@@ -56,8 +56,9 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Import Defender alert JSON (a resource, {"value": [...]}, an array, or JSON lines); `-`
-    /// reads stdin. Each file is imported atomically.
+    /// Import alerts: Defender alert JSON (a resource, {"value": [...]}, an array, or JSON
+    /// lines), OCSF or ASFF findings, or Graph alerts, detected per file; `-` reads stdin. Each
+    /// file is imported atomically.
     Import {
         /// Files to import (`-` for stdin).
         #[arg(required = true, value_name = "FILE")]
