@@ -57,6 +57,10 @@ pub struct ExportOptions {
     /// ASFF: an explicit product ARN instead of the private integration.
     #[arg(long, value_name = "ARN", conflicts_with = "aws_region")]
     pub aws_product_arn: Option<String>,
+    /// ASFF: UpdatedAt for re-sending changed alerts, `now` or an RFC 3339 time (default: each
+    /// alert's CreatedAt, as a first import needs).
+    #[arg(long, value_name = "TIME")]
+    pub aws_updated_at: Option<String>,
 }
 
 fn asff_target(o: &ExportOptions) -> Res<asff::AsffTarget> {
@@ -70,14 +74,27 @@ fn asff_target(o: &ExportOptions) -> Res<asff::AsffTarget> {
             return Err("--format asff needs --aws-region (or --aws-product-arn)".into());
         }
     };
-    Ok(target)
+    match o.aws_updated_at.as_deref() {
+        None => Ok(target),
+        Some("now") => Ok(target.updated_at(chrono::Utc::now())),
+        Some(t) => {
+            let at = chrono::DateTime::parse_from_rfc3339(t).map_err(|e| {
+                format!("--aws-updated-at {t:?}: {e} (expected `now` or RFC 3339, e.g. 2026-11-20T00:00:00Z)")
+            })?;
+            Ok(target.updated_at(at.with_timezone(&chrono::Utc)))
+        }
+    }
 }
 
 /// Checks the options a format needs before any work is done.
 pub fn check_export(format: ExportFormat, o: &ExportOptions) -> Res<()> {
     if format == ExportFormat::Asff {
         asff_target(o)?;
-    } else if o.aws_account_id.is_some() || o.aws_region.is_some() || o.aws_product_arn.is_some() {
+    } else if o.aws_account_id.is_some()
+        || o.aws_region.is_some()
+        || o.aws_product_arn.is_some()
+        || o.aws_updated_at.is_some()
+    {
         return Err("--aws-* options apply to --format asff only".into());
     }
     if o.syslog_host.is_some() && format != ExportFormat::Cef {

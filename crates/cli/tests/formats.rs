@@ -125,6 +125,38 @@ fn format_options_are_checked_before_any_work() {
     .assert()
     .failure()
     .stderr(predicate::str::contains("12 digits"));
+    let bodies = env.out(
+        "a.db",
+        &[
+            "export",
+            "--format",
+            "asff",
+            "--aws-account-id",
+            "123456789012",
+            "--aws-region",
+            "eu-west-1",
+            "--aws-updated-at",
+            "2030-01-01T00:00:00Z",
+        ],
+    );
+    assert!(bodies.contains(r#""UpdatedAt":"2030-01-01T00:00:00.000Z""#));
+    env.cmd(
+        "a.db",
+        &[
+            "export",
+            "--format",
+            "asff",
+            "--aws-account-id",
+            "123456789012",
+            "--aws-region",
+            "eu-west-1",
+            "--aws-updated-at",
+            "yesterday",
+        ],
+    )
+    .assert()
+    .failure()
+    .stderr(predicate::str::contains("--aws-updated-at"));
     env.cmd(
         "a.db",
         &["export", "--format", "ocsf", "--syslog-host", "h"],

@@ -62,6 +62,7 @@ pub const MAX_BATCH: usize = 100;
 pub struct AsffTarget {
     account_id: String,
     product_arn: String,
+    updated_at: Option<DateTime<Utc>>,
 }
 
 impl AsffTarget {
@@ -86,6 +87,7 @@ impl AsffTarget {
                 "arn:aws:securityhub:{region}:{account_id}:product/{account_id}/default"
             ),
             account_id,
+            updated_at: None,
         })
     }
 
@@ -103,7 +105,17 @@ impl AsffTarget {
         Ok(AsffTarget {
             account_id,
             product_arn: product_arn.to_owned(),
+            updated_at: None,
         })
+    }
+
+    /// The `UpdatedAt` to write. By default it equals `CreatedAt` (the alert's generation time),
+    /// which is what a first import needs; Security Hub takes an update of an existing finding
+    /// only with a later `UpdatedAt`, so pass the export time when sending changed alerts again.
+    /// A time before an alert's `CreatedAt` is replaced by `CreatedAt`.
+    pub fn updated_at(mut self, at: DateTime<Utc>) -> AsffTarget {
+        self.updated_at = Some(at);
+        self
     }
 
     /// The account (`AwsAccountId`).
@@ -283,8 +295,12 @@ fn typed(a: &Alert, target: &AsffTarget) -> Result<JsonMap, Error> {
     }
     d.insert("Types".into(), json!(types));
     let created = time(&a.time_generated());
-    d.insert("CreatedAt".into(), created.clone().into());
-    d.insert("UpdatedAt".into(), created.into());
+    let updated = match target.updated_at {
+        Some(t) if t > a.time_generated() => time(&t),
+        _ => created.clone(),
+    };
+    d.insert("CreatedAt".into(), created.into());
+    d.insert("UpdatedAt".into(), updated.into());
     if let Some(t) = a.start_time() {
         d.insert("FirstObservedAt".into(), time(&t).into());
     }

@@ -407,6 +407,22 @@ fn asff_batches_hold_at_most_100_findings() {
 }
 
 #[test]
+fn asff_updated_at_is_the_given_time_never_before_creation() {
+    use vigil_core::formats::asff;
+    let alert = golden_alerts().remove(0);
+    let later = alert.time_generated() + chrono::Duration::days(3);
+    let f = asff::to_value(&alert, &target().updated_at(later)).unwrap();
+    assert_eq!(
+        f["UpdatedAt"],
+        later.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+    );
+    assert_eq!(asff::from_value(f).unwrap(), alert);
+    let earlier = alert.time_generated() - chrono::Duration::days(3);
+    let f = asff::to_value(&alert, &target().updated_at(earlier)).unwrap();
+    assert_eq!(f["UpdatedAt"], f["CreatedAt"]);
+}
+
+#[test]
 fn asff_target_is_checked() {
     use vigil_core::formats::asff::AsffTarget;
     assert!(AsffTarget::private("12345", "eu-west-1").is_err());
