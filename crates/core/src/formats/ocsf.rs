@@ -675,6 +675,15 @@ fn read_typed(m: &JsonMap, path: &str) -> Result<Alert, Error> {
             }
         }
     }
+    // Without ATT&CK attacks, finding types in ASFF's taxonomy (`TTPs/Defense Evasion/…`, as
+    // AWS products write them) still name the intent.
+    if intents.is_empty() {
+        for t in &types {
+            if let Some(i) = mapping::intent_from_asff_type(t).filter(|i| !intents.contains(i)) {
+                intents.push(i);
+            }
+        }
+    }
     for i in intents {
         b = b.intent(i);
     }
