@@ -27,14 +27,20 @@
 //!   id becomes the alert's `systemAlertId`; every field of the record stays available there.
 //!
 //! ```
+//! use chrono::{TimeZone, Utc};
 //! use vigil_core::formats::{self, Format, ocsf};
-//! use vigil_core::defender;
+//! use vigil_core::{Alert, AlertId, Entity, Severity};
 //!
-//! let alerts = defender::parse_alerts(include_str!("../../../../fixtures/alerts/sample-alerts.json"))?;
+//! let alert = Alert::builder(AlertId::new("a-1")?, "VM_EICAR", "EICAR test file", Severity::Low,
+//!     Utc.with_ymd_and_hms(2026, 1, 2, 3, 4, 5).unwrap())
+//!     .entity(Entity::host("vm1").with("$id", "1").with("osFamily", "Windows"))
+//!     .extended_property("resourceType", "virtualMachines")
+//!     .build();
+//! let alerts = vec![alert];
 //! let text = ocsf::to_json_lines(&alerts)?;
 //! assert_eq!(formats::detect(&text)?, Format::Ocsf);
 //! assert_eq!(ocsf::parse(&text)?, alerts); // every value comes back
-//! # Ok::<(), vigil_core::Error>(())
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
 pub mod asff;
