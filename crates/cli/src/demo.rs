@@ -11,16 +11,22 @@ const DEMO_RULES: &str = include_str!("../../../fixtures/demo/rules.json");
 /// How many alerts of the queue `demo` prints.
 const DEMO_QUEUE: usize = 20;
 
-pub(crate) fn export(ctx: &mut Ctx, _format: Format, filters: &Filters) -> Res<()> {
+pub(crate) fn export(
+    ctx: &mut Ctx,
+    format: crate::formats::ExportFormat,
+    filters: &Filters,
+    options: &crate::formats::ExportOptions,
+) -> Res<()> {
+    crate::formats::check_export(format, options)?;
     let mut query = build_query(filters)?;
     if filters.status.is_empty() {
         query = query.all_statuses();
     }
-    for s in query_all(ctx, query)? {
-        serde_json::to_writer(&mut ctx.out, &s.alert)?;
-        out!(ctx);
-    }
-    Ok(())
+    let alerts: Vec<Alert> = query_all(ctx, query)?
+        .into_iter()
+        .map(|s| s.alert)
+        .collect();
+    crate::formats::write_export(&mut ctx.out, &alerts, format, options)
 }
 
 pub(crate) fn demo(ctx: &mut Ctx) -> Res<()> {

@@ -4,10 +4,16 @@ use std::io::BufRead;
 
 use indicatif::ProgressBar;
 
+use crate::formats::{self, ImportFormat};
+
 use crate::prelude::*;
 
 /// Reads a file (`-` is stdin) and parses it: one JSON document, else JSON lines.
-pub(crate) fn read_alerts(file: &str, pb: &ProgressBar) -> Result<Vec<Alert>, String> {
+pub(crate) fn read_alerts(
+    file: &str,
+    pb: &ProgressBar,
+    format: ImportFormat,
+) -> Result<Vec<Alert>, String> {
     let name = if file == "-" { "stdin" } else { file };
     let reader: Box<dyn BufRead> = if file == "-" {
         Box::new(io::stdin().lock())
@@ -18,24 +24,79 @@ pub(crate) fn read_alerts(file: &str, pb: &ProgressBar) -> Result<Vec<Alert>, St
         }
         Box::new(io::BufReader::new(f))
     };
-    // A line at a time: JSON lines are parsed as they are read, never held whole.
-    let mut stream = defender::AlertStream::new();
-    for line in reader.lines() {
-        let line = line.map_err(|e| format!("cannot read {name}: {e}"))?;
+    let read_err = |e: io::Error| format!("cannot read {name}: {e}");
+    let mut lines = reader.lines();
+    // The first non-blank line tells JSON lines (a complete value on its own) from a document.
+    let mut head = Vec::new();
+    let mut first = None;
+    for line in lines.by_ref() {
+        let line = line.map_err(read_err)?;
         pb.inc(line.len() as u64 + 1);
-        stream.push_line(&line).map_err(|e| e.to_string())?;
+        if line.trim().is_empty() {
+            head.push(line);
+        } else {
+            first = Some(line);
+            break;
+        }
     }
-    stream.finish().map_err(|e| e.to_string())
+    let Some(first) = first else {
+        return formats::parse_import(&head.join("\n"), format, defender_text);
+    };
+    let bare = first.trim_start_matches('\u{feff}');
+    let json_line = serde_json::from_str::<serde_json::Value>(bare).is_ok();
+    let defender_lines = json_line
+        && match format {
+            ImportFormat::Defender => true,
+            ImportFormat::Auto => {
+                matches!(
+                    vigil_core::formats::detect(bare),
+                    Ok(vigil_core::formats::Format::Defender)
+                )
+            }
+            _ => false,
+        };
+    if defender_lines {
+        // Defender JSON lines: parsed as they are read, never held whole.
+        let mut stream = defender::AlertStream::new();
+        for line in head.iter().map(String::as_str).chain([first.as_str()]) {
+            stream.push_line(line).map_err(|e| e.to_string())?;
+        }
+        for line in lines {
+            let line = line.map_err(read_err)?;
+            pb.inc(line.len() as u64 + 1);
+            stream.push_line(&line).map_err(|e| e.to_string())?;
+        }
+        return stream.finish().map_err(|e| e.to_string());
+    }
+    // A document, or another format: read whole (detection and these formats need it).
+    let mut text = head.join("\n");
+    if !head.is_empty() {
+        text.push('\n');
+    }
+    text.push_str(&first);
+    text.push('\n');
+    for line in lines {
+        let line = line.map_err(read_err)?;
+        pb.inc(line.len() as u64 + 1);
+        text.push_str(&line);
+        text.push('\n');
+    }
+    formats::parse_import(&text, format, defender_text)
+}
+
+fn defender_text(text: &str) -> Result<Vec<Alert>, String> {
+    defender::read_alerts(text).map_err(|e| e.to_string())
 }
 
 /// One file's import: its own all-or-nothing batch.
 pub(crate) fn import_file(
     ctx: &Ctx,
     file: &str,
+    format: ImportFormat,
     now: DateTime<Utc>,
 ) -> Result<IngestReport, String> {
     let pb = progress_bar(ctx, file);
-    let result = read_alerts(file, &pb).and_then(|alerts| {
+    let result = read_alerts(file, &pb, format).and_then(|alerts| {
         // One ingest per file keeps the file atomic; the spinner shows it is working.
         spin(&pb, format!("storing {} alerts", alerts.len()));
         ctx.store
@@ -46,7 +107,7 @@ pub(crate) fn import_file(
     result
 }
 
-pub(crate) fn import(ctx: &mut Ctx, files: &[String]) -> Res<()> {
+pub(crate) fn import(ctx: &mut Ctx, files: &[String], format: ImportFormat) -> Res<()> {
     let now = Utc::now();
     let (mut new, mut updated, mut suppressed, mut failed) = (0, 0, 0, 0);
     let mut failed_names: Vec<&str> = Vec::new();
@@ -58,7 +119,7 @@ pub(crate) fn import(ctx: &mut Ctx, files: &[String]) -> Res<()> {
         } else {
             file.as_str()
         };
-        match import_file(ctx, file, now) {
+        match import_file(ctx, file, format, now) {
             Ok(report) => {
                 new += report.new;
                 updated += report.updated;

@@ -20,6 +20,7 @@ macro_rules! out {
 mod args;
 mod dbfile;
 mod demo;
+mod formats;
 mod import;
 mod output;
 mod prelude;
@@ -28,7 +29,7 @@ mod respond;
 mod rules;
 mod show;
 
-use args::{Filters, Format, SortArg, StatusArg, Verdict};
+use args::{Filters, SortArg, StatusArg, Verdict};
 use output::{Ctx, Res};
 
 use demo::{demo, export};
@@ -66,12 +67,16 @@ pub(crate) struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub(crate) enum Command {
-    /// Import Defender alert JSON (a resource, {"value": [...]}, an array, or JSON lines); `-`
-    /// reads stdin. Each file is imported atomically.
+    /// Import alerts: Defender alert JSON (a resource, {"value": [...]}, an array, or JSON
+    /// lines), OCSF or ASFF findings, or Graph alerts, detected per file; `-` reads stdin. Each
+    /// file is imported atomically.
     Import {
         /// Files to import (`-` for stdin).
         #[arg(required = true, value_name = "FILE")]
         files: Vec<String>,
+        /// The files' format.
+        #[arg(long, value_enum, default_value_t = formats::ImportFormat::Auto)]
+        format: formats::ImportFormat,
     },
     /// The triage queue: open alerts (Active and InProgress), most severe first, then most
     /// recent. Resolved and Dismissed are one filter away (`--status dismissed`, `--status
@@ -167,13 +172,16 @@ pub(crate) enum Command {
         #[arg(long)]
         actor: Option<String>,
     },
-    /// Exports alerts of every status (with list's filters), one resource per line.
+    /// Exports alerts of every status (with list's filters) as Defender JSON lines, or in an
+    /// exchange format for a SIEM or another tool.
     Export {
         /// The output format.
-        #[arg(long, value_enum, default_value_t = Format::Jsonl)]
-        format: Format,
+        #[arg(long, value_enum, default_value_t = formats::ExportFormat::Jsonl)]
+        format: formats::ExportFormat,
         #[command(flatten)]
         filters: Filters,
+        #[command(flatten, next_help_heading = "Format options")]
+        options: formats::ExportOptions,
     },
     /// Loads the demo data set (suppression rules first, then about 300 generated alerts and
     /// the Defender samples) and prints the triage queue and what was suppressed; can be re-run.
@@ -261,7 +269,7 @@ fn run(cli: Cli) -> Res<()> {
         out: BufWriter::new(io::stdout().lock()),
     };
     match cli.command {
-        Command::Import { files } => import(&mut ctx, &files)?,
+        Command::Import { files, format } => import(&mut ctx, &files, format)?,
         Command::List {
             filters,
             limit,
@@ -297,7 +305,11 @@ fn run(cli: Cli) -> Res<()> {
             apply_existing,
             actor,
         } => suppress(&mut ctx, &id, &fields, name, &reason, apply_existing, actor)?,
-        Command::Export { format, filters } => export(&mut ctx, format, &filters)?,
+        Command::Export {
+            format,
+            filters,
+            options,
+        } => export(&mut ctx, format, &filters, &options)?,
         Command::Demo => demo(&mut ctx)?,
         Command::Check => dbfile::check(&mut ctx)?,
     }

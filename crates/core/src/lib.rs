@@ -48,6 +48,8 @@
 //!   ([`Entity::as_host`], …) over the original properties.
 //! - [`attack`]: the MITRE ATT&CK Enterprise catalog (v19.1, and v18.1 for older names).
 //! - [`defender`]: Defender REST JSON in and out.
+//! - [`formats`]: OCSF, CEF, ASFF and Microsoft Graph alerts, with one shared mapping of
+//!   severities, statuses and ATT&CK tactics ([`formats::mapping`]).
 //! - [`chrono`], [`Value`] and [`json!`], re-exported for timestamps and JSON properties.
 //!
 //! The crate performs no I/O and never panics on input: bad input is an [`Error`] naming the
@@ -58,6 +60,7 @@ pub mod attack;
 pub mod defender;
 mod entity;
 mod error;
+pub mod formats;
 mod intent;
 mod json;
 mod serde_text;

@@ -4,6 +4,7 @@
 mod common;
 mod defender_samples;
 mod fidelity;
+mod formats;
 mod malformed;
 mod roundtrip;
 mod rule_cases;

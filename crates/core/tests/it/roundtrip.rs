@@ -23,7 +23,7 @@ fn json_leaf() -> impl Strategy<Value = Value> {
     ]
 }
 
-fn json_value() -> impl Strategy<Value = Value> {
+pub fn json_value() -> impl Strategy<Value = Value> {
     json_leaf().prop_recursive(3, 16, 4, |inner| {
         prop_oneof![
             prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
@@ -95,7 +95,7 @@ fn technique() -> impl Strategy<Value = TechniqueId> {
 }
 
 prop_compose! {
-    fn alert()(
+    pub fn alert()(
         id in "[A-Za-z0-9_-]{1,40}",
         alert_type in "[A-Z]{2,6}[._][A-Za-z]{3,20}",
         display in "\\PC{1,40}",
