@@ -177,8 +177,8 @@ fn ambiguous_input_asks_for_the_format_and_imports_nothing() {
     env.cmd("a.db", &["import", both.to_str().unwrap()])
         .assert()
         .failure()
-        .stderr(predicate::str::contains("could be any of ocsf, asff"))
-        .stderr(predicate::str::contains("--format"));
+        .stdout(predicate::str::contains("could be any of ocsf, asff"))
+        .stdout(predicate::str::contains("--format"));
     // Told the format, it imports.
     env.cmd(
         "a.db",
@@ -191,7 +191,7 @@ fn ambiguous_input_asks_for_the_format_and_imports_nothing() {
     env.cmd("a.db", &["import", unknown.to_str().unwrap()])
         .assert()
         .failure()
-        .stderr(predicate::str::contains("cannot tell the format"));
+        .stdout(predicate::str::contains("cannot tell the format"));
 }
 
 #[test]
@@ -232,7 +232,7 @@ fn import_errors_name_the_file_the_record_and_the_path() {
     env.cmd("a.db", &["import", bad.to_str().unwrap()])
         .assert()
         .failure()
-        .stderr(predicate::str::contains(
-            "bad.ocsf: ocsf: line 2.severity_id: expected an integer, found a string (nothing was imported from it)",
+        .stdout(predicate::str::contains(
+            "bad.ocsf: error: ocsf: line 2.severity_id: expected an integer, found a string (nothing was imported from it)",
         ));
 }
