@@ -73,11 +73,14 @@ fn busy_timeout(flag: Option<Duration>) -> Res<Duration> {
 
 /// Whether a command only reads the database (it then opens it read-only).
 fn reads_only(command: &Command) -> bool {
+    // `export --follow` saves its checkpoint; a plain export only reads.
+    if let Command::Export { follow, .. } = command {
+        return !follow.follow;
+    }
     matches!(
         command,
         Command::List { .. }
             | Command::Show { .. }
-            | Command::Export { .. }
             | Command::Check
             | Command::Rules(
                 RulesCommand::List
@@ -376,6 +379,23 @@ impl Store for Db {
     ) -> Result<Vec<Event>, StoreError> {
         self.store
             .events_since(tenant, after, limit)
+            .map_err(|e| self.cli(e))
+    }
+
+    fn checkpoint(&self, tenant: &TenantId, consumer: &str) -> Result<u64, StoreError> {
+        self.store
+            .checkpoint(tenant, consumer)
+            .map_err(|e| self.cli(e))
+    }
+
+    fn save_checkpoint(
+        &self,
+        tenant: &TenantId,
+        consumer: &str,
+        seq: u64,
+    ) -> Result<(), StoreError> {
+        self.store
+            .save_checkpoint(tenant, consumer, seq)
             .map_err(|e| self.cli(e))
     }
 

@@ -182,6 +182,8 @@ pub(crate) enum Command {
         filters: Filters,
         #[command(flatten, next_help_heading = "Format options")]
         options: formats::ExportOptions,
+        #[command(flatten, next_help_heading = "Following changes")]
+        follow: demo::Follow,
     },
     /// Loads the demo data set (suppression rules first, then about 300 generated alerts and
     /// the Defender samples) and prints the triage queue and what was suppressed; can be re-run.
@@ -309,6 +311,13 @@ fn run(cli: Cli) -> Res<()> {
             format,
             filters,
             options,
+            follow,
+        } if follow.follow => demo::follow(&mut ctx, format, &filters, &options, &follow)?,
+        Command::Export {
+            format,
+            filters,
+            options,
+            ..
         } => export(&mut ctx, format, &filters, &options)?,
         Command::Demo => demo(&mut ctx)?,
         Command::Check => dbfile::check(&mut ctx)?,

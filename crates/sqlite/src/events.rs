@@ -89,3 +89,33 @@ pub(crate) fn since(
         })
         .collect()
 }
+
+pub(crate) fn checkpoint(
+    conn: &Connection,
+    tenant: &TenantId,
+    name: &str,
+) -> Result<Option<u64>, StoreError> {
+    Ok(conn
+        .prepare_cached("SELECT seq FROM checkpoints WHERE tenant = ?1 AND name = ?2")
+        .db()?
+        .query_row([tenant.as_str(), name], |r| r.get::<_, i64>(0))
+        .optional()
+        .db()?
+        .map(u64_of))
+}
+
+pub(crate) fn set_checkpoint(
+    conn: &Connection,
+    tenant: &TenantId,
+    name: &str,
+    seq: u64,
+) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "INSERT INTO checkpoints (tenant, name, seq) VALUES (?1, ?2, ?3)
+         ON CONFLICT (tenant, name) DO UPDATE SET seq = excluded.seq",
+    )
+    .db()?
+    .execute(params![tenant.as_str(), name, i64_of(seq)])
+    .db()?;
+    Ok(())
+}

@@ -131,7 +131,7 @@ UPDATE alerts SET id = json_extract(json, '$.name')
 CREATE INDEX alerts_by_sys_id ON alerts (tenant, sys_id);
 "#;
 
-/// Version 3: the per-tenant event log. Every change is appended as one row (its kind as JSON)
+/// Version 3: the per-tenant event log, and its consumers' named checkpoints. Every change is appended as one row (its kind as JSON)
 /// in the transaction that makes it; `last_event_seq` numbers them per tenant, allocated under
 /// the write lock, so numbers follow commit order.
 const V3: &str = r#"
@@ -143,6 +143,12 @@ CREATE TABLE events (
     PRIMARY KEY (tenant, seq)
 ) WITHOUT ROWID;
 ALTER TABLE tenant_state ADD COLUMN last_event_seq INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE checkpoints (
+    tenant TEXT    NOT NULL,
+    name   TEXT    NOT NULL,
+    seq    INTEGER NOT NULL,
+    PRIMARY KEY (tenant, name)
+) WITHOUT ROWID;
 "#;
 
 /// Every migration, oldest first: `MIGRATIONS[i]` takes version `i` to `i + 1`.

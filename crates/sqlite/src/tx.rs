@@ -143,6 +143,10 @@ impl ReadTx for SqliteTx<'_> {
     fn events_since(&self, after: u64, limit: usize) -> Result<Vec<Event>, StoreError> {
         events::since(self.conn, self.tenant, after, limit)
     }
+
+    fn checkpoint(&self, consumer: &str) -> Result<Option<u64>, StoreError> {
+        events::checkpoint(self.conn, self.tenant, consumer)
+    }
 }
 
 impl WriteTx for SqliteTx<'_> {
@@ -205,5 +209,9 @@ impl WriteTx for SqliteTx<'_> {
         events::append(self.conn, self.tenant, seq, at, kind)?;
         self.last_event.set(Some(seq));
         Ok(u64_of(seq))
+    }
+
+    fn set_checkpoint(&mut self, consumer: &str, seq: u64) -> Result<(), StoreError> {
+        events::set_checkpoint(self.conn, self.tenant, consumer, seq)
     }
 }

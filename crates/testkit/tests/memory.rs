@@ -306,6 +306,19 @@ mod mutants {
             self.inner.events_since(t, after, limit)
         }
 
+        fn checkpoint(&self, t: &TenantId, consumer: &str) -> Result<u64, StoreError> {
+            self.inner.checkpoint(t, consumer)
+        }
+
+        fn save_checkpoint(
+            &self,
+            t: &TenantId,
+            consumer: &str,
+            seq: u64,
+        ) -> Result<(), StoreError> {
+            self.inner.save_checkpoint(t, consumer, seq)
+        }
+
         fn simulate(
             &self,
             t: &TenantId,

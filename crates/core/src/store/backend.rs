@@ -144,6 +144,9 @@ pub trait ReadTx {
 
     /// At most `limit` events numbered after `after`, in order.
     fn events_since(&self, after: u64, limit: usize) -> Result<Vec<Event>, StoreError>;
+
+    /// The event number a named consumer of the log saved last, if it saved one.
+    fn checkpoint(&self, consumer: &str) -> Result<Option<u64>, StoreError>;
 }
 
 /// The writes of one transaction (which can also read what it wrote).
@@ -190,4 +193,7 @@ pub trait WriteTx: ReadTx {
     /// Appends an event to the tenant's log and returns its sequence number (one more than the
     /// last).
     fn append_event(&mut self, at: DateTime<Utc>, kind: &EventKind) -> Result<u64, StoreError>;
+
+    /// Saves a named consumer's checkpoint (the last event number it handled).
+    fn set_checkpoint(&mut self, consumer: &str, seq: u64) -> Result<(), StoreError>;
 }

@@ -211,6 +211,17 @@ fn change_one(
     Ok(stored)
 }
 
+/// A consumer name: 1 to 200 characters, no control characters.
+fn check_consumer(name: &str) -> Result<(), StoreError> {
+    if name.trim().is_empty() || name.chars().count() > 200 || name.chars().any(char::is_control) {
+        return Err(StoreError::new(
+            ErrorKind::InvalidInput,
+            format!("consumer name {name:?}: give 1 to 200 characters without control characters"),
+        ));
+    }
+    Ok(())
+}
+
 /// Narrows a scan to the alerts a rule can match by its type (types compare ignoring ASCII
 /// case, in rules and in queries alike).
 fn by_type(q: AlertQuery, rule: &SuppressionRule) -> AlertQuery {
@@ -780,5 +791,34 @@ impl<B: Backend> Store for Triage<B> {
     ) -> Result<Vec<Event>, StoreError> {
         self.backend
             .read(tenant, |tx| tx.events_since(after, limit))
+    }
+
+    fn checkpoint(&self, tenant: &TenantId, consumer: &str) -> Result<u64, StoreError> {
+        check_consumer(consumer)?;
+        self.backend
+            .read(tenant, |tx| Ok(tx.checkpoint(consumer)?.unwrap_or(0)))
+    }
+
+    fn save_checkpoint(
+        &self,
+        tenant: &TenantId,
+        consumer: &str,
+        seq: u64,
+    ) -> Result<(), StoreError> {
+        check_consumer(consumer)?;
+        self.backend.write(tenant, |tx| {
+            if seq > 0 {
+                let at = tx.events_since(seq - 1, 1)?;
+                if at.first().is_none_or(|e| e.seq != seq) {
+                    return Err(StoreError::new(
+                        ErrorKind::InvalidInput,
+                        format!(
+                            "checkpoint {seq} of consumer {consumer:?} is past the last event of the log"
+                        ),
+                    ));
+                }
+            }
+            tx.set_checkpoint(consumer, seq)
+        })
     }
 }

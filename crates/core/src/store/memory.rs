@@ -34,6 +34,7 @@ struct Tenant {
     rules_generation: u64,
     feedback: Vec<(AlertId, Feedback)>,
     events: Vec<Event>,
+    checkpoints: HashMap<String, u64>,
 }
 
 /// The reference [`Backend`]: every tenant's rows in memory behind one lock. A write works on a
@@ -203,6 +204,10 @@ impl ReadTx for Tenant {
         let start = self.events.partition_point(|e| e.seq <= after);
         Ok(self.events[start..].iter().take(limit).cloned().collect())
     }
+
+    fn checkpoint(&self, consumer: &str) -> Result<Option<u64>, StoreError> {
+        Ok(self.checkpoints.get(consumer).copied())
+    }
 }
 
 impl WriteTx for Tenant {
@@ -312,5 +317,10 @@ impl WriteTx for Tenant {
         let seq = self.events.last().map_or(0, |e| e.seq) + 1;
         self.events.push(Event::new(seq, at, kind.clone()));
         Ok(seq)
+    }
+
+    fn set_checkpoint(&mut self, consumer: &str, seq: u64) -> Result<(), StoreError> {
+        self.checkpoints.insert(consumer.to_owned(), seq);
+        Ok(())
     }
 }

@@ -313,6 +313,21 @@ pub trait Store: Send + Sync {
         limit: usize,
     ) -> Result<Vec<Event>, StoreError>;
 
+    /// The checkpoint a named consumer of the event log saved last (0 if none): the number of
+    /// the last event it handled, from which it resumes with [`Store::events_since`].
+    fn checkpoint(&self, tenant: &TenantId, consumer: &str) -> Result<u64, StoreError>;
+
+    /// Saves a named consumer's checkpoint durably (with the store's durability), after the
+    /// consumer has handled every event up to `seq`. A name is 1 to 200 characters without
+    /// control characters; a checkpoint past the last event is [`ErrorKind::InvalidInput`].
+    /// Saving is consumer bookkeeping, not a triage change, so it writes no event.
+    fn save_checkpoint(
+        &self,
+        tenant: &TenantId,
+        consumer: &str,
+        seq: u64,
+    ) -> Result<(), StoreError>;
+
     /// Changes an alert's status at whatever its version is, re-reading and retrying up to
     /// `attempts` times when someone else changes it first ([`ErrorKind::Conflict`]). For
     /// callers that want the change to land rather than to guard against concurrent edits.

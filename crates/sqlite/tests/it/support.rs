@@ -149,6 +149,14 @@ impl Store for TempStore {
     ) -> Result<Vec<Event>, StoreError> {
         self.store.events_since(t, after, limit)
     }
+
+    fn checkpoint(&self, t: &TenantId, consumer: &str) -> Result<u64, StoreError> {
+        self.store.checkpoint(t, consumer)
+    }
+
+    fn save_checkpoint(&self, t: &TenantId, consumer: &str, seq: u64) -> Result<(), StoreError> {
+        self.store.save_checkpoint(t, consumer, seq)
+    }
     fn simulate(
         &self,
         t: &TenantId,

@@ -261,3 +261,51 @@ pub fn events_tenant_scoped_and_suppress_similar(store: &dyn Store) {
     assert_eq!(kinds(store, &a).len(), ka.len());
     assert!(store.get_rule(&a, "similar-ss-3").unwrap().is_none());
 }
+
+/// Consumers of the log keep named, per-tenant checkpoints in the store: 0 before the first
+/// save, what was saved after, never past the last event, and invisible to other tenants.
+pub fn events_checkpoints(store: &dyn Store) {
+    let (a, b) = (tenant(), other_tenant());
+    assert_eq!(store.checkpoint(&a, "siem").unwrap(), 0);
+    store
+        .ingest(&a, &[alert("cp-1", "VM_EICAR", Severity::High, 1)], at(0))
+        .unwrap();
+    store
+        .ingest(&a, &[alert("cp-2", "VM_EICAR", Severity::Low, 2)], at(1))
+        .unwrap();
+    store.save_checkpoint(&a, "siem", 1).unwrap();
+    assert_eq!(store.checkpoint(&a, "siem").unwrap(), 1);
+    assert_eq!(store.checkpoint(&a, "other-consumer").unwrap(), 0);
+    assert_eq!(
+        store.checkpoint(&b, "siem").unwrap(),
+        0,
+        "checkpoints are per tenant"
+    );
+    let next = store.events_since(&a, 1, 10).unwrap();
+    assert_eq!(next.len(), 1);
+    store.save_checkpoint(&a, "siem", 2).unwrap();
+    assert!(store.events_since(&a, 2, 10).unwrap().is_empty());
+    // Back to the start is allowed (a replay); past the log, or a bad name, is not.
+    store.save_checkpoint(&a, "siem", 0).unwrap();
+    assert_eq!(store.checkpoint(&a, "siem").unwrap(), 0);
+    expect_err(
+        store.save_checkpoint(&a, "siem", 3),
+        ErrorKind::InvalidInput,
+        "a checkpoint past the last event",
+    );
+    expect_err(
+        store.save_checkpoint(&b, "siem", 1),
+        ErrorKind::InvalidInput,
+        "a checkpoint past another tenant's (empty) log",
+    );
+    expect_err(
+        store.save_checkpoint(&a, " ", 0),
+        ErrorKind::InvalidInput,
+        "a blank consumer name",
+    );
+    assert_eq!(
+        store.events_since(&a, 0, 10).unwrap().len(),
+        2,
+        "saving checkpoints writes no event"
+    );
+}

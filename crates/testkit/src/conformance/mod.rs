@@ -49,7 +49,9 @@ use chrono::{DateTime, Utc};
 use vigil_core::store::Store;
 
 pub use edges::{edge_timestamps, edge_unicode_and_long_values};
-pub use events::{events_one_per_change, events_tenant_scoped_and_suppress_similar};
+pub use events::{
+    events_checkpoints, events_one_per_change, events_tenant_scoped_and_suppress_similar,
+};
 pub use identity::{identity_reingest_spellings, identity_resource_name};
 pub use ingest::{
     ingest_batch_atomicity, ingest_counts, ingest_duplicate_ids_in_batch,
@@ -129,6 +131,7 @@ checks! {
     Store identity_reingest_spellings,
     Store events_one_per_change,
     Store events_tenant_scoped_and_suppress_similar,
+    Store events_checkpoints,
     Store query_default_shows_open_alerts,
     Store query_order_severity_then_time,
     Store query_order_time,
@@ -261,6 +264,7 @@ macro_rules! conformance_tests {
             identity_reingest_spellings,
             events_one_per_change,
             events_tenant_scoped_and_suppress_similar,
+            events_checkpoints,
             query_default_shows_open_alerts,
             query_order_severity_then_time,
             query_order_time,
