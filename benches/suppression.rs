@@ -40,9 +40,7 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use criterion::{
-    BatchSize, BenchmarkId, Criterion, SamplingMode, Throughput, criterion_group,
-};
+use criterion::{BatchSize, BenchmarkId, Criterion, SamplingMode, Throughput, criterion_group};
 use tau_engine::{Document, Rule, Value};
 use vigil_core::suppression::reference::ReferenceMatcher;
 use vigil_core::suppression::{RuleSet, SuppressionRule};
@@ -454,7 +452,10 @@ criterion_group!(benches, bench_matching, bench_compile);
 /// difference between two runs divided by rounds × 1,000 is the cost per alert.
 fn profile(spec: &str) {
     let mut parts = spec.split(':');
-    let n: usize = parts.next().and_then(|s| s.parse().ok()).expect("VIGIL_PROFILE=<rules>:<rounds>");
+    let n: usize = parts
+        .next()
+        .and_then(|s| s.parse().ok())
+        .expect("VIGIL_PROFILE=<rules>:<rounds>");
     let rounds: usize = parts.next().and_then(|s| s.parse().ok()).unwrap_or(1);
     let mode = parts.next().unwrap_or("mix");
     let at = reference_time();

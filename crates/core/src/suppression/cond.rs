@@ -1,7 +1,6 @@
 //! Conditions: checking the JSON form, the compiled form, and three-valued evaluation.
 
 use std::borrow::Cow;
-use std::collections::HashSet;
 use std::net::IpAddr;
 
 use regex::{Regex, RegexBuilder};
@@ -145,50 +144,125 @@ pub(crate) fn canonical_ip(ip: IpAddr) -> IpAddr {
     }
 }
 
-/// Glob match of the whole `text` against `pat` (`*` any run, `?` one character).
+/// Glob match of the whole `text` against `pat` (`*` any run, `?` one character), character by
+/// character without allocating.
 pub(crate) fn glob(pat: &str, text: &str) -> bool {
-    let p: Vec<char> = pat.chars().collect();
-    let t: Vec<char> = text.chars().collect();
-    let (mut pi, mut ti) = (0usize, 0usize);
-    let mut star: Option<(usize, usize)> = None;
-    while ti < t.len() {
-        if pi < p.len() && (p[pi] == '?' || (p[pi] != '*' && p[pi] == t[ti])) {
-            pi += 1;
-            ti += 1;
-        } else if pi < p.len() && p[pi] == '*' {
-            star = Some((pi, ti));
-            pi += 1;
-        } else if let Some((sp, st)) = star {
-            pi = sp + 1;
-            ti = st + 1;
-            star = Some((sp, st + 1));
-        } else {
-            return false;
+    // Length of the UTF-8 character starting with byte `b`.
+    fn width(b: u8) -> usize {
+        match b {
+            0..0x80 => 1,
+            0xF0.. => 4,
+            0xE0.. => 3,
+            _ => 2,
         }
     }
-    while pi < p.len() && p[pi] == '*' {
+    let (p, t) = (pat.as_bytes(), text.as_bytes());
+    let (mut pi, mut ti) = (0usize, 0usize);
+    let mut star: Option<(usize, usize)> = None;
+    while let Some(&tb) = t.get(ti) {
+        let w = width(tb);
+        match p.get(pi) {
+            Some(b'?') => {
+                pi += 1;
+                ti += w;
+                continue;
+            }
+            Some(b'*') => {
+                star = Some((pi, ti));
+                pi += 1;
+                continue;
+            }
+            // Same lead byte means same width, so comparing the text character's bytes is
+            // comparing characters.
+            Some(_) if p.get(pi..pi + w).is_some() && p.get(pi..pi + w) == t.get(ti..ti + w) => {
+                pi += w;
+                ti += w;
+                continue;
+            }
+            _ => {}
+        }
+        match star {
+            Some((sp, st)) => {
+                let next = st + t.get(st).map_or(1, |b| width(*b));
+                pi = sp + 1;
+                ti = next;
+                star = Some((sp, next));
+            }
+            None => return false,
+        }
+    }
+    while p.get(pi) == Some(&b'*') {
         pi += 1;
     }
     pi == p.len()
 }
 
-/// Values to compare against, folded unless case-sensitive. Large lists get a hash set.
+/// Lists longer than this get a hash set (exact values) or an automaton (substrings, prefixes,
+/// suffixes) for checking, so that a long list costs one probe or one scan per value.
+const LONG_LIST: usize = 8;
+
+/// Values to compare against, folded unless case-sensitive. Long lists get a hash set, and an
+/// Aho-Corasick automaton built on first use for substring, prefix and suffix tests.
 #[derive(Debug)]
 pub(crate) struct Needles {
     pub(crate) list: Vec<String>,
-    set: Option<HashSet<String>>,
+    set: Option<std::collections::HashSet<String, foldhash::fast::RandomState>>,
+    ac: std::sync::OnceLock<Option<aho_corasick::AhoCorasick>>,
 }
 
 impl Needles {
     fn new(list: Vec<String>) -> Needles {
-        let set = (list.len() > 8).then(|| list.iter().cloned().collect());
-        Needles { list, set }
+        let set = (list.len() > LONG_LIST).then(|| list.iter().cloned().collect());
+        Needles {
+            list,
+            set,
+            ac: std::sync::OnceLock::new(),
+        }
     }
 
-    fn has(&self, v: &str) -> bool {
+    pub(crate) fn has(&self, v: &str) -> bool {
         match &self.set {
             Some(s) => s.contains(v),
             None => self.list.iter().any(|n| n == v),
+        }
+    }
+
+    /// The automaton over a long list; `None` for short lists (or if it cannot be built).
+    fn automaton(&self) -> Option<&aho_corasick::AhoCorasick> {
+        if self.list.len() <= LONG_LIST {
+            return None;
+        }
+        self.ac
+            .get_or_init(|| {
+                aho_corasick::AhoCorasick::builder()
+                    .kind(Some(aho_corasick::AhoCorasickKind::NoncontiguousNFA))
+                    .build(&self.list)
+                    .ok()
+            })
+            .as_ref()
+    }
+
+    /// Some needle occurs in `v`.
+    pub(crate) fn contains_in(&self, v: &str) -> bool {
+        match self.automaton() {
+            Some(ac) => ac.is_match(v),
+            None => self.list.iter().any(|x| v.contains(x.as_str())),
+        }
+    }
+
+    /// Some needle starts `v`.
+    pub(crate) fn prefix_of(&self, v: &str) -> bool {
+        match self.automaton() {
+            Some(ac) => ac.find_overlapping_iter(v).any(|m| m.start() == 0),
+            None => self.list.iter().any(|x| v.starts_with(x.as_str())),
+        }
+    }
+
+    /// Some needle ends `v`.
+    pub(crate) fn suffix_of(&self, v: &str) -> bool {
+        match self.automaton() {
+            Some(ac) => ac.find_overlapping_iter(v).any(|m| m.end() == v.len()),
+            None => self.list.iter().any(|x| v.ends_with(x.as_str())),
         }
     }
 }
@@ -840,68 +914,133 @@ pub(crate) fn anchored_source(p: &str, case_sensitive: bool) -> String {
     format!("{flag}^(?:{p})$")
 }
 
-/// The values of one field in one alert, resolved once and shared by every test on it.
-pub(crate) struct Resolved<'a> {
-    pub(crate) presence: Presence,
-    pub(crate) raw: Vec<Cow<'a, str>>,
-    folded: Option<Vec<Cow<'a, str>>>,
+/// Where one field's values sit in a [`Ctx`]'s flat value lists.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Slot {
+    resolved: bool,
+    no_entity: bool,
+    start: u32,
+    end: u32,
+    /// Start of the folded copies, or `u32::MAX` until folded.
+    folded: u32,
 }
 
-impl<'a> Resolved<'a> {
-    pub(crate) fn folded(&mut self) -> &[Cow<'a, str>] {
-        let raw = &self.raw;
-        self.folded.get_or_insert_with(|| {
-            raw.iter()
-                .map(|v| match v {
-                    Cow::Borrowed(b) => fold(b),
-                    Cow::Owned(o) => Cow::Owned(fold(o).into_owned()),
-                })
-                .collect()
-        })
-    }
+/// Buffers a [`Ctx`] can be built from and handed back, so that matching many alerts reuses
+/// the same allocations.
+#[derive(Debug, Default)]
+pub(crate) struct CtxBuffers {
+    slots: Vec<Slot>,
+    raw: Vec<Cow<'static, str>>,
+    folded: Vec<Cow<'static, str>>,
 }
 
-/// Per-alert evaluation state: the alert and the values resolved so far.
+/// An empty vector of another lifetime, keeping the allocation (the element layout is the same).
+fn recycle<'b>(mut v: Vec<Cow<'_, str>>) -> Vec<Cow<'b, str>> {
+    v.clear();
+    v.into_iter().map(|_| Cow::Borrowed("")).collect()
+}
+
+/// Per-alert evaluation state: the alert and the values resolved so far, each field resolved
+/// (and folded) at most once, all fields' values in two flat lists.
 pub(crate) struct Ctx<'a> {
     pub(crate) alert: &'a Alert,
     fields: &'a [FieldPath],
-    cache: Vec<Option<Resolved<'a>>>,
+    slots: Vec<Slot>,
+    raw: Vec<Cow<'a, str>>,
+    folded: Vec<Cow<'a, str>>,
 }
 
 impl<'a> Ctx<'a> {
     pub(crate) fn new(alert: &'a Alert, fields: &'a [FieldPath]) -> Ctx<'a> {
-        let mut cache = Vec::new();
-        cache.resize_with(fields.len(), || None);
+        Ctx::with_buffers(alert, fields, CtxBuffers::default())
+    }
+
+    /// A context over reused buffers.
+    pub(crate) fn with_buffers(
+        alert: &'a Alert,
+        fields: &'a [FieldPath],
+        b: CtxBuffers,
+    ) -> Ctx<'a> {
+        let mut slots = b.slots;
+        slots.clear();
+        slots.resize(fields.len(), Slot::default());
         Ctx {
             alert,
             fields,
-            cache,
+            slots,
+            raw: b.raw,
+            folded: b.folded,
         }
     }
 
-    pub(crate) fn get(&mut self, field: usize) -> Option<&mut Resolved<'a>> {
-        let alert = self.alert;
+    /// The buffers back, emptied, for the next alert.
+    pub(crate) fn into_buffers(self) -> CtxBuffers {
+        CtxBuffers {
+            slots: self.slots,
+            raw: recycle(self.raw),
+            folded: recycle(self.folded),
+        }
+    }
+
+    fn slot(&mut self, field: usize) -> Option<Slot> {
+        let s = *self.slots.get(field)?;
+        if s.resolved {
+            return Some(s);
+        }
         let path = self.fields.get(field)?;
-        let slot = self.cache.get_mut(field)?;
-        Some(slot.get_or_insert_with(|| {
-            let mut raw = Vec::new();
-            let presence = path.resolve(alert, &mut raw);
-            Resolved {
-                presence,
-                raw,
-                folded: None,
+        let start = self.raw.len();
+        let presence = path.resolve(self.alert, &mut self.raw);
+        let s = Slot {
+            resolved: true,
+            no_entity: presence == Presence::NoEntityOfType,
+            start: u32::try_from(start).ok()?,
+            end: u32::try_from(self.raw.len()).ok()?,
+            folded: u32::MAX,
+        };
+        *self.slots.get_mut(field)? = s;
+        Some(s)
+    }
+
+    /// The field's values as the alert has them, and whether the alert lacks the entity type.
+    pub(crate) fn raw(&mut self, field: usize) -> Option<(&[Cow<'a, str>], bool)> {
+        let s = self.slot(field)?;
+        Some((self.raw.get(s.start as usize..s.end as usize)?, s.no_entity))
+    }
+
+    /// The field's values, raw and folded (same order).
+    pub(crate) fn both(&mut self, field: usize) -> Option<(&[Cow<'a, str>], &[Cow<'a, str>])> {
+        let mut s = self.slot(field)?;
+        if s.folded == u32::MAX {
+            s.folded = u32::try_from(self.folded.len()).ok()?;
+            for v in self.raw.get(s.start as usize..s.end as usize)? {
+                self.folded.push(match v {
+                    Cow::Borrowed(b) => fold(b),
+                    Cow::Owned(o) => Cow::Owned(fold(o).into_owned()),
+                });
             }
-        }))
+            *self.slots.get_mut(field)? = s;
+        }
+        let n = (s.end - s.start) as usize;
+        let f = s.folded as usize;
+        Some((
+            self.raw.get(s.start as usize..s.end as usize)?,
+            self.folded.get(f..f + n)?,
+        ))
+    }
+
+    /// The field's folded values.
+    pub(crate) fn folded(&mut self, field: usize) -> Option<&[Cow<'a, str>]> {
+        self.both(field).map(|(_, f)| f)
     }
 }
 
-fn any_value(t: &Test, r: &mut Resolved<'_>) -> Option<String> {
+fn any_value(t: &Test, ctx: &mut Ctx<'_>) -> Option<String> {
     let matches_one = |v: &str, raw: &str| -> bool {
         match &t.op {
             Op::Equals(n) => n.has(v),
-            Op::Contains(n) => n.list.iter().any(|x| v.contains(x.as_str())),
-            Op::StartsWith(n) => n.list.iter().any(|x| v.starts_with(x.as_str())),
-            Op::EndsWith(n) => n.list.iter().any(|x| v.ends_with(x.as_str())),
+            Op::Contains(n) => n.contains_in(v),
+            Op::StartsWith(n) => n.prefix_of(v),
+            Op::EndsWith(n) => n.suffix_of(v),
             Op::Wildcard(n) => n.list.iter().any(|x| glob(x, v)),
             Op::Regex(rs) => rs
                 .iter()
@@ -914,16 +1053,15 @@ fn any_value(t: &Test, r: &mut Resolved<'_>) -> Option<String> {
         }
     };
     if t.case_sensitive || matches!(t.op, Op::Regex(_) | Op::Cidr(_)) {
-        r.raw
-            .iter()
+        let (raw, _) = ctx.raw(t.field)?;
+        raw.iter()
             .find(|v| matches_one(v, v))
             .map(|v| v.to_string())
     } else {
-        r.folded();
-        let folded = r.folded.as_deref().unwrap_or_default();
+        let (raw, folded) = ctx.both(t.field)?;
         folded
             .iter()
-            .zip(&r.raw)
+            .zip(raw)
             .find(|(f, raw)| matches_one(f, raw))
             .map(|(_, raw)| raw.to_string())
     }
@@ -935,20 +1073,20 @@ pub(crate) fn eval_test(
     ctx: &mut Ctx<'_>,
     absent_match: bool,
 ) -> (Truth, Option<String>) {
-    let Some(r) = ctx.get(t.field) else {
+    let Some((raw, no_entity)) = ctx.raw(t.field) else {
         return (Truth::Absent, None);
     };
     if let Op::Exists(want) = t.op {
-        return (Truth::from_bool(r.raw.is_empty() != want), None);
+        return (Truth::from_bool(raw.is_empty() != want), None);
     }
-    if r.raw.is_empty() {
-        return if r.presence == Presence::NoEntityOfType && absent_match {
+    if raw.is_empty() {
+        return if no_entity && absent_match {
             (Truth::True, None)
         } else {
             (Truth::Absent, None)
         };
     }
-    match any_value(t, r) {
+    match any_value(t, ctx) {
         Some(v) => (Truth::True, Some(v)),
         None => (Truth::False, None),
     }
