@@ -208,6 +208,7 @@ pub(crate) struct Needles {
     pub(crate) list: Vec<String>,
     set: Option<std::collections::HashSet<String, foldhash::fast::RandomState>>,
     ac: std::sync::OnceLock<Option<aho_corasick::AhoCorasick>>,
+    globs: std::sync::OnceLock<Option<Regex>>,
 }
 
 impl Needles {
@@ -217,6 +218,7 @@ impl Needles {
             list,
             set,
             ac: std::sync::OnceLock::new(),
+            globs: std::sync::OnceLock::new(),
         }
     }
 
@@ -240,6 +242,38 @@ impl Needles {
                     .ok()
             })
             .as_ref()
+    }
+
+    /// Some needle, read as a glob, matches the whole of `v`. A long list is one regex built on
+    /// first use (`*` as `.*`, `?` as `.`, the rest literal), so that the cost does not grow
+    /// with the number of patterns.
+    pub(crate) fn glob_any(&self, v: &str) -> bool {
+        if self.list.len() > LONG_LIST {
+            let re = self.globs.get_or_init(|| {
+                let mut src = String::from("(?s)^(?:");
+                for (i, p) in self.list.iter().enumerate() {
+                    if i > 0 {
+                        src.push('|');
+                    }
+                    for c in p.chars() {
+                        match c {
+                            '*' => src.push_str(".*"),
+                            '?' => src.push('.'),
+                            c => src.push_str(&regex::escape(c.encode_utf8(&mut [0u8; 4]))),
+                        }
+                    }
+                }
+                src.push_str(")$");
+                RegexBuilder::new(&src)
+                    .size_limit(MAX_REGEX_SIZE.saturating_mul(64))
+                    .build()
+                    .ok()
+            });
+            if let Some(re) = re {
+                return re.is_match(v);
+            }
+        }
+        self.list.iter().any(|x| glob(x, v))
     }
 
     /// Some needle occurs in `v`.
@@ -406,6 +440,8 @@ pub(crate) struct Compiler<'a> {
     pub(crate) problems: Vec<CondProblem>,
     /// `(condition, message)` lint warnings.
     pub(crate) warnings: Vec<(String, String)>,
+    /// The rule set's distinct regexes so far (for the budgets).
+    pub(crate) regex_tally: &'a mut super::budget::RegexTally,
 }
 
 impl Compiler<'_> {
@@ -644,6 +680,18 @@ impl Compiler<'_> {
             );
             return None;
         }
+        if items.len() > super::budget::MAX_VALUES_PER_CONDITION {
+            self.problem(
+                at,
+                Some(field),
+                format!(
+                    "\"{op}\" lists {} values; the limit is {} values per condition (split the list across rules)",
+                    items.len(),
+                    super::budget::MAX_VALUES_PER_CONDITION
+                ),
+            );
+            return None;
+        }
         let mut out = Vec::with_capacity(items.len());
         for (i, item) in items.iter().enumerate() {
             match scalar_text(item) {
@@ -767,6 +815,21 @@ impl Compiler<'_> {
         if let Some(r) = self.regexes.get(&source) {
             return Some(r.clone());
         }
+        // Checked before parsing, so that a set of thousands of long regexes is refused at
+        // once rather than parsed first.
+        self.regex_tally.chars += p.len();
+        if self.regex_tally.chars > super::budget::MAX_REGEX_CHARS_PER_SET {
+            self.problem(
+                at,
+                Some(field),
+                format!(
+                    "the rule set's distinct regexes reach {} characters here; the limit is {} characters of regex per rule set (simplify them, or use \"contains\", \"wildcard\" or \"in\")",
+                    self.regex_tally.chars,
+                    super::budget::MAX_REGEX_CHARS_PER_SET
+                ),
+            );
+            return None;
+        }
         // Checked now, compiled on first use: most rules' regexes never meet a candidate alert,
         // and compiling thousands of them would make `compile` slow.
         let hir = match regex_syntax::ParserBuilder::new()
@@ -782,12 +845,26 @@ impl Compiler<'_> {
                 return None;
             }
         };
-        if program_size(&hir) > MAX_REGEX_PROGRAM {
+        let size = program_size(&hir);
+        if size > MAX_REGEX_PROGRAM {
             self.problem(
                 at,
                 Some(field),
                 format!(
                     "regex compiles to more than {MAX_REGEX_SIZE} bytes (about {MAX_REGEX_PROGRAM} automaton states); simplify it"
+                ),
+            );
+            return None;
+        }
+        self.regex_tally.program = self.regex_tally.program.saturating_add(size);
+        if self.regex_tally.program > super::budget::MAX_REGEX_PROGRAM_PER_SET {
+            self.problem(
+                at,
+                Some(field),
+                format!(
+                    "the rule set's distinct regexes reach an estimated {} automaton states here; the limit is {} per rule set (simplify them, or use \"contains\", \"wildcard\" or \"in\")",
+                    self.regex_tally.program,
+                    super::budget::MAX_REGEX_PROGRAM_PER_SET
                 ),
             );
             return None;
@@ -1041,7 +1118,7 @@ fn any_value(t: &Test, ctx: &mut Ctx<'_>) -> Option<String> {
             Op::Contains(n) => n.contains_in(v),
             Op::StartsWith(n) => n.prefix_of(v),
             Op::EndsWith(n) => n.suffix_of(v),
-            Op::Wildcard(n) => n.list.iter().any(|x| glob(x, v)),
+            Op::Wildcard(n) => n.glob_any(v),
             Op::Regex(rs) => rs
                 .iter()
                 .any(|re| re.get().is_some_and(|re| re.is_match(raw))),

@@ -35,6 +35,8 @@ pub(crate) fn compile_all(
 ) -> Result<(Vec<Compiled>, Fields, Vec<RuleWarning>), RuleError> {
     let mut fields = Fields::default();
     let mut regexes = HashMap::new();
+    let mut regex_tally = super::budget::RegexTally::default();
+    let mut tally = super::budget::Tally::default();
     let mut problems = Vec::new();
     let mut warnings = Vec::new();
     let mut compiled = Vec::with_capacity(rules.len());
@@ -69,12 +71,21 @@ pub(crate) fn compile_all(
             regexes: &mut regexes,
             problems: Vec::new(),
             warnings: Vec::new(),
+            regex_tally: &mut regex_tally,
         };
         let mut conds = Vec::with_capacity(rule.conditions.len());
         for (ci, cond) in rule.conditions.iter().enumerate() {
             if let Some(x) = c.condition(&cond.0, &ci.to_string()) {
                 conds.push(x);
             }
+        }
+        for (at, field, message) in super::budget::check_rule(&conds, &mut tally) {
+            problems.push(RuleProblem {
+                rule: name.to_owned(),
+                condition: Some(at),
+                field: Some(field),
+                message,
+            });
         }
         for p in c.problems {
             problems.push(RuleProblem {
@@ -128,6 +139,9 @@ const MAX_INDEXED: usize = 8;
 /// of the partition share its key: a long posting list costs more to walk than the check it
 /// would save.
 const SHARED_LIMIT: u64 = 64;
+
+/// Most literals of one field index scanned with a DFA rather than an NFA.
+const DFA_LITERALS: usize = 2_000;
 
 /// How a literal must sit in a value for its posting to count.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -438,8 +452,9 @@ fn build_bucket(ids: &[u32], compiled: &[Compiled], fields: &Fields, meta: &mut 
     }
     for (field, list) in patterns {
         let fi = field_slot(&mut by_field, field);
-        // A small set gets the faster DFA; a large one the NFA, which builds in linear time.
-        let kind = if list.len() <= 64 {
+        // Up to a few thousand literals the DFA (fastest to scan, built in time and memory
+        // proportional to its states); beyond, the NFA, which builds in linear time.
+        let kind = if list.len() <= DFA_LITERALS {
             AhoCorasickKind::DFA
         } else {
             AhoCorasickKind::NoncontiguousNFA
