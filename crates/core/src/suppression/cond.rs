@@ -1008,7 +1008,8 @@ pub(crate) struct Slot {
 pub(crate) struct CtxBuffers {
     slots: Vec<Slot>,
     raw: Vec<Cow<'static, str>>,
-    folded: Vec<Cow<'static, str>>,
+    folded: Vec<Folded>,
+    arena: String,
 }
 
 /// An empty vector of another lifetime, keeping the allocation (the element layout is the same).
@@ -1017,14 +1018,63 @@ fn recycle<'b>(mut v: Vec<Cow<'_, str>>) -> Vec<Cow<'b, str>> {
     v.into_iter().map(|_| Cow::Borrowed("")).collect()
 }
 
+/// A folded value: the raw value itself (folding changed nothing), or a range of the arena.
+#[derive(Clone, Copy, Debug)]
+enum Folded {
+    Raw(u32),
+    Arena(u32, u32),
+}
+
+/// Folds `s` onto the end of `out`; `false` (and nothing written) if folding changes nothing.
+fn fold_into(s: &str, out: &mut String) -> bool {
+    let start = out.len();
+    if s.is_ascii() {
+        if !s.bytes().any(|b| b.is_ascii_uppercase()) {
+            return false;
+        }
+        out.push_str(s);
+        if let Some(tail) = out.get_mut(start..) {
+            tail.make_ascii_lowercase();
+        }
+        return true;
+    }
+    if !s
+        .chars()
+        .any(|c| c.is_uppercase() || (!c.is_ascii() && needs_fold(c)))
+    {
+        return false;
+    }
+    out.extend(s.chars().flat_map(fold_char));
+    true
+}
+
+/// One field's folded values, in the order of its raw values.
+#[derive(Clone, Copy)]
+pub(crate) struct FoldedValues<'c, 'a> {
+    raw: &'c [Cow<'a, str>],
+    refs: &'c [Folded],
+    arena: &'c str,
+}
+
+impl<'c> FoldedValues<'c, '_> {
+    /// The folded values.
+    pub(crate) fn iter(self) -> impl Iterator<Item = &'c str> {
+        self.refs.iter().map(move |f| match *f {
+            Folded::Raw(i) => self.raw.get(i as usize).map_or("", |v| v.as_ref()),
+            Folded::Arena(a, b) => self.arena.get(a as usize..b as usize).unwrap_or_default(),
+        })
+    }
+}
+
 /// Per-alert evaluation state: the alert and the values resolved so far, each field resolved
-/// (and folded) at most once, all fields' values in two flat lists.
+/// (and folded) at most once, all fields' values in flat lists and folded text in one arena.
 pub(crate) struct Ctx<'a> {
     pub(crate) alert: &'a Alert,
     fields: &'a [FieldPath],
     slots: Vec<Slot>,
     raw: Vec<Cow<'a, str>>,
-    folded: Vec<Cow<'a, str>>,
+    folded: Vec<Folded>,
+    arena: String,
 }
 
 impl<'a> Ctx<'a> {
@@ -1041,12 +1091,16 @@ impl<'a> Ctx<'a> {
         let mut slots = b.slots;
         slots.clear();
         slots.resize(fields.len(), Slot::default());
+        let (mut folded, mut arena) = (b.folded, b.arena);
+        folded.clear();
+        arena.clear();
         Ctx {
             alert,
             fields,
             slots,
             raw: b.raw,
-            folded: b.folded,
+            folded,
+            arena,
         }
     }
 
@@ -1055,7 +1109,8 @@ impl<'a> Ctx<'a> {
         CtxBuffers {
             slots: self.slots,
             raw: recycle(self.raw),
-            folded: recycle(self.folded),
+            folded: self.folded,
+            arena: self.arena,
         }
     }
 
@@ -1085,15 +1140,22 @@ impl<'a> Ctx<'a> {
     }
 
     /// The field's values, raw and folded (same order).
-    pub(crate) fn both(&mut self, field: usize) -> Option<(&[Cow<'a, str>], &[Cow<'a, str>])> {
+    pub(crate) fn both(&mut self, field: usize) -> Option<(&[Cow<'a, str>], FoldedValues<'_, 'a>)> {
         let mut s = self.slot(field)?;
         if s.folded == u32::MAX {
             s.folded = u32::try_from(self.folded.len()).ok()?;
-            for v in self.raw.get(s.start as usize..s.end as usize)? {
-                self.folded.push(match v {
-                    Cow::Borrowed(b) => fold(b),
-                    Cow::Owned(o) => Cow::Owned(fold(o).into_owned()),
-                });
+            for i in s.start..s.end {
+                let v = self.raw.get(i as usize)?;
+                let a = self.arena.len();
+                let f = if fold_into(v, &mut self.arena) {
+                    Folded::Arena(
+                        u32::try_from(a).ok()?,
+                        u32::try_from(self.arena.len()).ok()?,
+                    )
+                } else {
+                    Folded::Raw(i)
+                };
+                self.folded.push(f);
             }
             *self.slots.get_mut(field)? = s;
         }
@@ -1101,12 +1163,16 @@ impl<'a> Ctx<'a> {
         let f = s.folded as usize;
         Some((
             self.raw.get(s.start as usize..s.end as usize)?,
-            self.folded.get(f..f + n)?,
+            FoldedValues {
+                raw: &self.raw,
+                refs: self.folded.get(f..f + n)?,
+                arena: &self.arena,
+            },
         ))
     }
 
     /// The field's folded values.
-    pub(crate) fn folded(&mut self, field: usize) -> Option<&[Cow<'a, str>]> {
+    pub(crate) fn folded(&mut self, field: usize) -> Option<FoldedValues<'_, 'a>> {
         self.both(field).map(|(_, f)| f)
     }
 }
@@ -1138,7 +1204,7 @@ fn any_value(t: &Test, ctx: &mut Ctx<'_>) -> Option<String> {
         let (raw, folded) = ctx.both(t.field)?;
         folded
             .iter()
-            .zip(raw)
+            .zip(raw.iter())
             .find(|(f, raw)| matches_one(f, raw))
             .map(|(_, raw)| raw.to_string())
     }

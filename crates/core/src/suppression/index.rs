@@ -425,7 +425,8 @@ fn build_bucket(ids: &[u32], compiled: &[Compiled], fields: &Fields, meta: &mut 
         }
     }
     let mut by_field: Vec<FieldIndex> = Vec::new();
-    exact.sort_unstable_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+    // Each posting list in rule order: `first_match` stops walking a list at its best rule.
+    exact.sort_unstable_by(|a, b| (a.0, a.1, a.2.rule).cmp(&(b.0, b.1, b.2.rule)));
     for group in exact.chunk_by(|a, b| a.0 == b.0 && a.1 == b.1) {
         let Some(&(field, key, _)) = group.first() else {
             continue;
@@ -435,7 +436,7 @@ fn build_bucket(ids: &[u32], compiled: &[Compiled], fields: &Fields, meta: &mut 
         fi.posts.extend(group.iter().map(|e| e.2));
         fi.exact.insert(key.into(), (start, fi.posts.len() as u32));
     }
-    lits.sort_unstable_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+    lits.sort_unstable_by(|a, b| (a.0, a.1, a.2.rule).cmp(&(b.0, b.1, b.2.rule)));
     let mut patterns: Vec<(usize, Vec<&str>)> = Vec::new();
     for group in lits.chunk_by(|a, b| a.0 == b.0 && a.1 == b.1) {
         let Some(&(field, key, _)) = group.first() else {
@@ -482,7 +483,7 @@ fn build_bucket(ids: &[u32], compiled: &[Compiled], fields: &Fields, meta: &mut 
             }
         }
     }
-    v4.sort_unstable_by_key(|e| (e.0, e.1, e.2));
+    v4.sort_unstable_by_key(|e| (e.0, e.1, e.2, e.3.rule));
     for group in v4.chunk_by(|a, b| (a.0, a.1, a.2) == (b.0, b.1, b.2)) {
         let Some(&(field, prefix, addr, _)) = group.first() else {
             continue;
@@ -502,7 +503,7 @@ fn build_bucket(ids: &[u32], compiled: &[Compiled], fields: &Fields, meta: &mut 
             }
         }
     }
-    v6.sort_unstable_by_key(|e| (e.0, e.1, e.2));
+    v6.sort_unstable_by_key(|e| (e.0, e.1, e.2, e.3.rule));
     for group in v6.chunk_by(|a, b| (a.0, a.1, a.2) == (b.0, b.1, b.2)) {
         let Some(&(field, prefix, addr, _)) = group.first() else {
             continue;
@@ -563,30 +564,61 @@ fn with_scratch<R>(f: impl FnOnce(&mut Scratch) -> R) -> R {
     r
 }
 
-#[inline]
-fn mark(posts: &[Post], span: Span, masks: &mut [u8], touched: &mut Vec<u32>) {
-    for p in posts
-        .get(span.0 as usize..span.1 as usize)
-        .unwrap_or_default()
-    {
-        if let Some(m) = masks.get_mut(p.rule as usize) {
-            if *m == 0 {
-                touched.push(p.rule);
+/// Marking state for one alert: the scratch masks, and for `first_match` the lowest rule
+/// known to match so far (postings of later rules need not be walked).
+struct Marker<'s> {
+    masks: &'s mut [u8],
+    touched: &'s mut Vec<u32>,
+    meta: &'s [Meta],
+    at: DateTime<Utc>,
+    /// Only the first match is wanted.
+    first: bool,
+    best: u32,
+}
+
+impl Marker<'_> {
+    #[inline]
+    fn post(&mut self, p: &Post) {
+        let Some(m) = self.masks.get_mut(p.rule as usize) else {
+            return;
+        };
+        if *m == 0 {
+            self.touched.push(p.rule);
+        }
+        *m |= 1 << p.bit;
+        if self.first
+            && p.rule < self.best
+            && let Some(meta) = self.meta.get(p.rule as usize)
+            && *m == meta.needed
+            && meta.verify.is_empty()
+            && meta.expires.is_none_or(|e| self.at < e)
+        {
+            self.best = p.rule;
+        }
+    }
+
+    #[inline]
+    fn span(&mut self, posts: &[Post], span: Span) {
+        for p in posts
+            .get(span.0 as usize..span.1 as usize)
+            .unwrap_or_default()
+        {
+            if p.rule >= self.best {
+                break; // lists are in rule order
             }
-            *m |= 1 << p.bit;
+            self.post(p);
         }
     }
 }
 
 impl FieldIndex {
     /// Marks every posting the alert's values at this field hit.
-    fn probe(&self, ctx: &mut Ctx<'_>, masks: &mut [u8], touched: &mut Vec<u32>) {
+    fn probe(&self, ctx: &mut Ctx<'_>, mk: &mut Marker<'_>) {
         if !self.exact.is_empty() || self.ac.is_some() {
             if let Some(folded) = ctx.folded(self.field) {
-                for v in folded {
-                    let v: &str = v;
+                for v in folded.iter() {
                     if let Some(span) = self.exact.get(v) {
-                        mark(&self.posts, *span, masks, touched);
+                        mk.span(&self.posts, *span);
                     }
                     let Some(ac) = &self.ac else { continue };
                     for m in ac.find_overlapping_iter(v) {
@@ -594,16 +626,16 @@ impl FieldIndex {
                             continue;
                         };
                         for p in self.posts.get(a as usize..b as usize).unwrap_or_default() {
+                            if p.rule >= mk.best {
+                                break;
+                            }
                             let ok = match p.place {
                                 Place::Anywhere => true,
                                 Place::Start => m.start() == 0,
                                 Place::End => m.end() == v.len(),
                             };
-                            if ok && let Some(mask) = masks.get_mut(p.rule as usize) {
-                                if *mask == 0 {
-                                    touched.push(p.rule);
-                                }
-                                *mask |= 1 << p.bit;
+                            if ok {
+                                mk.post(p);
                             }
                         }
                     }
@@ -621,7 +653,7 @@ impl FieldIndex {
                         for (p, map) in &self.v4 {
                             let mask = u32::MAX.checked_shl(32 - u32::from(*p)).unwrap_or(0);
                             if let Some(span) = map.get(&(a & mask)) {
-                                mark(&self.posts, *span, masks, touched);
+                                mk.span(&self.posts, *span);
                             }
                         }
                     }
@@ -630,7 +662,7 @@ impl FieldIndex {
                         for (p, map) in &self.v6 {
                             let mask = u128::MAX.checked_shl(128 - u32::from(*p)).unwrap_or(0);
                             if let Some(span) = map.get(&(a & mask)) {
-                                mark(&self.posts, *span, masks, touched);
+                                mk.span(&self.posts, *span);
                             }
                         }
                     }
@@ -765,28 +797,41 @@ impl RuleSet {
         }
     }
 
-    /// Fills `s.cands` with the candidate rules for the alert, in rule order.
-    fn candidates(&self, ctx: &mut Ctx<'_>, s: &mut Scratch) {
+    /// Fills `s.cands` with the candidate rules for the alert, in rule order; with `first`,
+    /// only those that can come before the first match.
+    fn candidates(&self, ctx: &mut Ctx<'_>, s: &mut Scratch, at: DateTime<Utc>, first: bool) {
         s.cands.clear();
         if s.masks.len() < self.rules.len() {
             s.masks.resize(self.rules.len(), 0);
         }
         let typed = self.bucket_for(&ctx.alert.alert_type);
+        let mut mk = Marker {
+            masks: &mut s.masks,
+            touched: &mut s.touched,
+            meta: &self.meta,
+            at,
+            first,
+            best: u32::MAX,
+        };
         for bucket in typed.into_iter().chain([&self.any_type]) {
             s.cands.extend_from_slice(&bucket.always);
             for fi in &bucket.fields {
-                fi.probe(ctx, &mut s.masks, &mut s.touched);
+                fi.probe(ctx, &mut mk);
             }
         }
-        for &r in &s.touched {
+        let best = mk.best;
+        for &r in s.touched.iter() {
             if let Some(m) = s.masks.get_mut(r as usize) {
-                if self.meta.get(r as usize).is_some_and(|x| x.needed == *m) {
+                if r <= best && self.meta.get(r as usize).is_some_and(|x| x.needed == *m) {
                     s.cands.push(r);
                 }
                 *m = 0;
             }
         }
         s.touched.clear();
+        if first {
+            s.cands.retain(|&r| r <= best);
+        }
         s.cands.sort_unstable();
     }
 
@@ -813,7 +858,7 @@ impl RuleSet {
     pub fn matching(&self, alert: &Alert, at: DateTime<Utc>) -> Vec<&SuppressionRule> {
         with_scratch(|s| {
             let mut ctx = Ctx::with_buffers(alert, &self.fields.paths, std::mem::take(&mut s.ctx));
-            self.candidates(&mut ctx, s);
+            self.candidates(&mut ctx, s, at, false);
             let out = s
                 .cands
                 .iter()
@@ -828,7 +873,7 @@ impl RuleSet {
     pub fn first_match(&self, alert: &Alert, at: DateTime<Utc>) -> Option<&SuppressionRule> {
         with_scratch(|s| {
             let mut ctx = Ctx::with_buffers(alert, &self.fields.paths, std::mem::take(&mut s.ctx));
-            self.candidates(&mut ctx, s);
+            self.candidates(&mut ctx, s, at, true);
             let out = s.cands.iter().find_map(|&i| self.verify(i, &mut ctx, at));
             s.ctx = ctx.into_buffers();
             out
