@@ -381,10 +381,10 @@ fn build_bucket(ids: &[u32], compiled: &[Compiled], fields: &Fields, meta: &mut 
         for (bit, &i) in chosen.iter().enumerate() {
             let Some(w) = ws.get(i) else { continue };
             let bit = bit as u8;
-            if w.exact {
-                if let Some(p) = proven.get_mut(w.top) {
-                    *p = true;
-                }
+            if w.exact
+                && let Some(p) = proven.get_mut(w.top)
+            {
+                *p = true;
             }
             let post = |place| Post {
                 rule: *rule,
@@ -614,29 +614,29 @@ impl Marker<'_> {
 impl FieldIndex {
     /// Marks every posting the alert's values at this field hit.
     fn probe(&self, ctx: &mut Ctx<'_>, mk: &mut Marker<'_>) {
-        if !self.exact.is_empty() || self.ac.is_some() {
-            if let Some(folded) = ctx.folded(self.field) {
-                for v in folded.iter() {
-                    if let Some(span) = self.exact.get(v) {
-                        mk.span(&self.posts, *span);
-                    }
-                    let Some(ac) = &self.ac else { continue };
-                    for m in ac.find_overlapping_iter(v) {
-                        let Some(&(a, b)) = self.ac_posts.get(m.pattern().as_usize()) else {
-                            continue;
+        if (!self.exact.is_empty() || self.ac.is_some())
+            && let Some(folded) = ctx.folded(self.field)
+        {
+            for v in folded.iter() {
+                if let Some(span) = self.exact.get(v) {
+                    mk.span(&self.posts, *span);
+                }
+                let Some(ac) = &self.ac else { continue };
+                for m in ac.find_overlapping_iter(v) {
+                    let Some(&(a, b)) = self.ac_posts.get(m.pattern().as_usize()) else {
+                        continue;
+                    };
+                    for p in self.posts.get(a as usize..b as usize).unwrap_or_default() {
+                        if p.rule >= mk.best {
+                            break;
+                        }
+                        let ok = match p.place {
+                            Place::Anywhere => true,
+                            Place::Start => m.start() == 0,
+                            Place::End => m.end() == v.len(),
                         };
-                        for p in self.posts.get(a as usize..b as usize).unwrap_or_default() {
-                            if p.rule >= mk.best {
-                                break;
-                            }
-                            let ok = match p.place {
-                                Place::Anywhere => true,
-                                Place::Start => m.start() == 0,
-                                Place::End => m.end() == v.len(),
-                            };
-                            if ok {
-                                mk.post(p);
-                            }
+                        if ok {
+                            mk.post(p);
                         }
                     }
                 }
