@@ -4,6 +4,7 @@ use std::borrow::Cow;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::net::IpAddr;
+use std::sync::OnceLock;
 
 use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 use chrono::{DateTime, Utc};
@@ -140,7 +141,7 @@ const MAX_INDEXED: usize = 8;
 /// would save.
 const SHARED_LIMIT: u64 = 64;
 
-/// Most literals of one field index scanned with a DFA rather than an NFA.
+/// Most literals of one field index scanned with a DFA (built on first use).
 const DFA_LITERALS: usize = 2_000;
 
 /// How a literal must sit in a value for its posting to count.
@@ -170,6 +171,9 @@ struct FieldIndex {
     field: usize,
     exact: Map<Box<str>, Span>,
     ac: Option<AhoCorasick>,
+    /// The literals again, for the DFA built on first use (empty if the set is too large).
+    dfa_literals: Box<[Box<str>]>,
+    dfa: OnceLock<Option<AhoCorasick>>,
     ac_posts: Vec<Span>,
     v4: Vec<(u8, Map<u32, Span>)>,
     v6: Vec<(u8, Map<u128, Span>)>,
@@ -321,6 +325,8 @@ fn field_slot(list: &mut Vec<FieldIndex>, field: usize) -> &mut FieldIndex {
                 field,
                 exact: Map::default(),
                 ac: None,
+                dfa_literals: Box::default(),
+                dfa: OnceLock::new(),
                 ac_posts: Vec::new(),
                 v4: Vec::new(),
                 v6: Vec::new(),
@@ -453,13 +459,13 @@ fn build_bucket(ids: &[u32], compiled: &[Compiled], fields: &Fields, meta: &mut 
     }
     for (field, list) in patterns {
         let fi = field_slot(&mut by_field, field);
-        // Up to a few thousand literals the DFA (fastest to scan, built in time and memory
-        // proportional to its states); beyond, the NFA, which builds in linear time.
-        let kind = if list.len() <= DFA_LITERALS {
-            AhoCorasickKind::DFA
-        } else {
-            AhoCorasickKind::NoncontiguousNFA
-        };
+        // Compile builds the NFA, in time linear in the literals. A DFA scans faster but costs
+        // far more to build, so for sets of moderate size it is built on the first alert that
+        // needs it (like regexes), from the same literals in the same order.
+        let kind = AhoCorasickKind::NoncontiguousNFA;
+        if list.len() <= DFA_LITERALS {
+            fi.dfa_literals = list.iter().map(|l| Box::<str>::from(*l)).collect();
+        }
         match AhoCorasick::builder()
             .match_kind(MatchKind::Standard)
             .kind(Some(kind))
@@ -612,6 +618,22 @@ impl Marker<'_> {
 }
 
 impl FieldIndex {
+    /// The literal automaton: the DFA once built (building it on first use), else the NFA.
+    fn automaton(&self) -> Option<&AhoCorasick> {
+        let nfa = self.ac.as_ref()?;
+        if self.dfa_literals.is_empty() {
+            return Some(nfa);
+        }
+        let dfa = self.dfa.get_or_init(|| {
+            AhoCorasick::builder()
+                .match_kind(MatchKind::Standard)
+                .kind(Some(AhoCorasickKind::DFA))
+                .build(self.dfa_literals.iter().map(|l| l.as_bytes()))
+                .ok()
+        });
+        Some(dfa.as_ref().unwrap_or(nfa))
+    }
+
     /// Marks every posting the alert's values at this field hit.
     fn probe(&self, ctx: &mut Ctx<'_>, mk: &mut Marker<'_>) {
         if (!self.exact.is_empty() || self.ac.is_some())
@@ -621,7 +643,7 @@ impl FieldIndex {
                 if let Some(span) = self.exact.get(v) {
                     mk.span(&self.posts, *span);
                 }
-                let Some(ac) = &self.ac else { continue };
+                let Some(ac) = self.automaton() else { continue };
                 for m in ac.find_overlapping_iter(v) {
                     let Some(&(a, b)) = self.ac_posts.get(m.pattern().as_usize()) else {
                         continue;
