@@ -2,9 +2,8 @@
 //! rule — careless or hostile — can make compiling slow or matching one alert expensive.
 //!
 //! Within these budgets every condition is checked in time linear in the alert's values (exact
-//! values by hash, substring lists by one automaton scan, regexes by a compiled automaton,
-//! wildcard lists by one automaton), and the only per-value work left, CIDR comparisons inside
-//! `anyOf`/`not`, is capped.
+//! values by hash, substring lists by one automaton scan, regexes by a compiled automaton); the
+//! per-pattern work left, wildcard globs and CIDR comparisons, is capped.
 
 use super::cond::{Cond, Op};
 
@@ -12,11 +11,10 @@ use super::cond::{Cond, Op};
 pub const MAX_VALUES_PER_CONDITION: usize = 100_000;
 /// Most CIDR networks one condition may list (each is compared in turn when checked).
 pub const MAX_CIDRS_PER_CONDITION: usize = 1_024;
-/// Most wildcard patterns one condition may list (a long list is checked as one automaton,
-/// built on first use).
-pub const MAX_WILDCARDS_PER_CONDITION: usize = 4_096;
-/// Most wildcard patterns a whole rule set may hold.
-pub const MAX_WILDCARDS_PER_SET: usize = 65_536;
+/// Most wildcard patterns one condition may list (each is a glob match when checked).
+pub const MAX_WILDCARDS_PER_CONDITION: usize = 256;
+/// Most distinct wildcard patterns a whole rule set may hold.
+pub const MAX_WILDCARDS_PER_SET: usize = 1_024;
 /// Most bytes of values (literals, patterns, networks) one rule may hold.
 pub const MAX_LITERAL_BYTES_PER_RULE: usize = 4 << 20;
 /// Most bytes of values a whole rule set may hold.
@@ -32,7 +30,7 @@ pub const MAX_REGEX_PROGRAM_PER_SET: u64 = 16 * super::cond::MAX_REGEX_PROGRAM;
 #[derive(Debug, Default)]
 pub(crate) struct Tally {
     pub(crate) set_bytes: usize,
-    pub(crate) set_wildcards: usize,
+    pub(crate) set_wildcards: std::collections::HashSet<String, foldhash::fast::RandomState>,
 }
 
 /// Running totals of the rule set's distinct regexes (a regex written many times counts once).
@@ -81,10 +79,15 @@ fn walk(
                     if k > MAX_WILDCARDS_PER_CONDITION {
                         out.push((at.to_owned(), field.clone(), format!("\"wildcard\" lists {k} patterns; the limit is {MAX_WILDCARDS_PER_CONDITION} per condition (use \"contains\", \"startsWith\" or \"in\" for plain values, or split the list)")));
                     }
-                    let before = t.set_wildcards;
-                    t.set_wildcards += k;
-                    if before <= MAX_WILDCARDS_PER_SET && t.set_wildcards > MAX_WILDCARDS_PER_SET {
-                        out.push((at.to_owned(), field.clone(), format!("the rule set's wildcard patterns reach {} here; the limit is {MAX_WILDCARDS_PER_SET} per rule set (use \"contains\", \"startsWith\" or \"in\" where a pattern is a plain value)", t.set_wildcards)));
+                    let before = t.set_wildcards.len();
+                    for p in &n.list {
+                        if !t.set_wildcards.contains(p.as_str()) {
+                            t.set_wildcards.insert(p.clone());
+                        }
+                    }
+                    let after = t.set_wildcards.len();
+                    if before <= MAX_WILDCARDS_PER_SET && after > MAX_WILDCARDS_PER_SET {
+                        out.push((at.to_owned(), field.clone(), format!("the rule set's distinct wildcard patterns reach {after} here; the limit is {MAX_WILDCARDS_PER_SET} per rule set (use \"contains\", \"startsWith\" or \"in\" where a pattern is a plain value)")));
                     }
                 }
                 Op::Cidr(nets) if nets.len() > MAX_CIDRS_PER_CONDITION => {

@@ -208,7 +208,6 @@ pub(crate) struct Needles {
     pub(crate) list: Vec<String>,
     set: Option<std::collections::HashSet<String, foldhash::fast::RandomState>>,
     ac: std::sync::OnceLock<Option<aho_corasick::AhoCorasick>>,
-    globs: std::sync::OnceLock<Option<Regex>>,
 }
 
 impl Needles {
@@ -218,7 +217,6 @@ impl Needles {
             list,
             set,
             ac: std::sync::OnceLock::new(),
-            globs: std::sync::OnceLock::new(),
         }
     }
 
@@ -244,36 +242,16 @@ impl Needles {
             .as_ref()
     }
 
-    /// Some needle, read as a glob, matches the whole of `v`. A long list is one regex built on
-    /// first use (`*` as `.*`, `?` as `.`, the rest literal), so that the cost does not grow
-    /// with the number of patterns.
+    /// Some needle, read as a glob, matches the whole of `v`. Each pattern's literal pieces
+    /// are looked for first (a substring search), so that a pattern whose pieces the value
+    /// lacks costs no backtracking glob match.
     pub(crate) fn glob_any(&self, v: &str) -> bool {
-        if self.list.len() > LONG_LIST {
-            let re = self.globs.get_or_init(|| {
-                let mut src = String::from("(?s)^(?:");
-                for (i, p) in self.list.iter().enumerate() {
-                    if i > 0 {
-                        src.push('|');
-                    }
-                    for c in p.chars() {
-                        match c {
-                            '*' => src.push_str(".*"),
-                            '?' => src.push('.'),
-                            c => src.push_str(&regex::escape(c.encode_utf8(&mut [0u8; 4]))),
-                        }
-                    }
-                }
-                src.push_str(")$");
-                RegexBuilder::new(&src)
-                    .size_limit(MAX_REGEX_SIZE.saturating_mul(64))
-                    .build()
-                    .ok()
-            });
-            if let Some(re) = re {
-                return re.is_match(v);
-            }
-        }
-        self.list.iter().any(|x| glob(x, v))
+        self.list.iter().any(|p| {
+            p.split(['*', '?'])
+                .filter(|piece| !piece.is_empty())
+                .all(|piece| v.contains(piece))
+                && glob(p, v)
+        })
     }
 
     /// Some needle occurs in `v`.
