@@ -601,9 +601,9 @@ fn bench_hostile(c: &mut Criterion) {
     let alerts = alerts();
     let base = vigil_rules(&specs(1_000));
     let per_cond = vigil_core::suppression::budget::MAX_WILDCARDS_PER_CONDITION;
-    // Three conditions at the per-condition limit: with the ordinary rules' patterns, under the
-    // per-set limit of distinct patterns.
-    let wild_patterns = hostile::wildcards(3 * per_cond);
+    // Four conditions at the per-condition limit whose common piece hits every PowerShell
+    // command line.
+    let wild_patterns = hostile::wildcards(4 * per_cond);
     let cases: Vec<(&str, Vec<SuppressionRule>)> = vec![
         ("baseline", Vec::new()),
         (
@@ -615,7 +615,7 @@ fn bench_hostile(c: &mut Criterion) {
             )],
         ),
         (
-            "wildcards-3x256",
+            "wildcards-4x256",
             wild_patterns
                 .chunks(per_cond)
                 .enumerate()

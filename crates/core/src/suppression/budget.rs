@@ -14,7 +14,7 @@ pub const MAX_CIDRS_PER_CONDITION: usize = 1_024;
 /// Most wildcard patterns one condition may list (each is a glob match when checked).
 pub const MAX_WILDCARDS_PER_CONDITION: usize = 256;
 /// Most distinct wildcard patterns a whole rule set may hold.
-pub const MAX_WILDCARDS_PER_SET: usize = 1_024;
+pub const MAX_WILDCARDS_PER_SET: usize = 8_192;
 /// Most bytes of values (literals, patterns, networks) one rule may hold.
 pub const MAX_LITERAL_BYTES_PER_RULE: usize = 4 << 20;
 /// Most bytes of values a whole rule set may hold.
