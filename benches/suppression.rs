@@ -40,15 +40,14 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use criterion::{
-    BatchSize, BenchmarkId, Criterion, SamplingMode, Throughput, criterion_group, criterion_main,
-};
+use criterion::{BatchSize, BenchmarkId, Criterion, SamplingMode, Throughput, criterion_group};
 use tau_engine::{Document, Rule, Value};
 use vigil_core::suppression::reference::ReferenceMatcher;
 use vigil_core::suppression::{RuleSet, SuppressionRule};
 use vigil_core::{Alert, EntityKind};
 use vigil_testkit::generate::{
-    AlertGenerator, CondSpec, HotRules, RuleGenerator, RuleMix, RuleSpec, fields, reference_time,
+    AlertGenerator, CondSpec, HotRules, RuleGenerator, RuleMix, RuleSpec, SkewedWorkload, fields,
+    hostile, reference_time,
 };
 
 /// Alerts per iteration.
@@ -425,6 +424,231 @@ fn bench_matching(c: &mut Criterion) {
     group.finish();
 }
 
+/// Group `first-match`: the ingest path's call ([`RuleSet::first_match`]) on the same alerts and
+/// rules as `suppression`.
+fn bench_first_match(c: &mut Criterion) {
+    let at = reference_time();
+    let alerts = alerts();
+    let mut group = c.benchmark_group("first-match");
+    configure(&mut group);
+    for n in SIZES {
+        let set = RuleSet::compile(vigil_rules(&specs(n))).expect("generated rules compile");
+        group.bench_with_input(BenchmarkId::new("vigil", n), &set, |b, set| {
+            b.iter(|| {
+                let mut total = 0usize;
+                for alert in &alerts {
+                    total += usize::from(set.first_match(black_box(alert), at).is_some());
+                }
+                black_box(total)
+            })
+        });
+    }
+    group.finish();
+}
+
+fn configure(group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>) {
+    group.sample_size(10);
+    group.sampling_mode(SamplingMode::Flat);
+    group.measurement_time(Duration::from_secs(5));
+    group.warm_up_time(Duration::from_secs(1));
+    group.throughput(Throughput::Elements(BATCH as u64));
+}
+
+// ---------------------------------------------------------------------------------------------
+// the skewed workload
+
+const SKEWED_SIZES: [usize; 3] = [1_000, 10_000, 100_000];
+
+fn skewed_rules(n: usize) -> Vec<SuppressionRule> {
+    vigil_rules(&SkewedWorkload::new(SEED).rules(n))
+}
+
+/// Group `suppression-skewed`: every match of 1,000 skewed alerts (`vigil` at every size, `naive`
+/// at 1,000 rules); `first-match-skewed`: the first match only; `compile-skewed`: compiling.
+fn bench_skewed(c: &mut Criterion) {
+    let at = reference_time();
+    let alerts = SkewedWorkload::new(SEED + 100).alerts(BATCH);
+    let mut matching = c.benchmark_group("suppression-skewed");
+    configure(&mut matching);
+    for n in SKEWED_SIZES {
+        let rules = skewed_rules(n);
+        let set = RuleSet::compile(rules.clone()).expect("skewed rules compile");
+        let matches: usize = alerts.iter().map(|a| set.matching(a, at).len()).sum();
+        let suppressed = alerts.iter().filter(|a| set.is_suppressed(a, at)).count();
+        if n == CHECK_SIZE {
+            let naive = ReferenceMatcher::new(rules.clone()).expect("skewed rules compile");
+            for a in &alerts {
+                let ours: Vec<&str> = set.matching(a, at).iter().map(|r| r.name()).collect();
+                let theirs: Vec<&str> = naive.matching(a, at).iter().map(|r| r.name()).collect();
+                assert_eq!(ours, theirs, "vigil and naive disagree on a skewed alert");
+            }
+        }
+        eprintln!(
+            "skewed: {n} rules, {matches} matches on {BATCH} alerts ({:.1} per alert), {suppressed} alerts suppressed",
+            matches as f64 / BATCH as f64
+        );
+        matching.bench_with_input(BenchmarkId::new("vigil", n), &set, |b, set| {
+            b.iter(|| {
+                let mut total = 0usize;
+                for alert in &alerts {
+                    total += set.matching(black_box(alert), at).len();
+                }
+                black_box(total)
+            })
+        });
+        if n == CHECK_SIZE {
+            let naive = ReferenceMatcher::new(rules).expect("skewed rules compile");
+            matching.bench_with_input(BenchmarkId::new("naive", n), &naive, |b, naive| {
+                b.iter(|| {
+                    let mut total = 0usize;
+                    for alert in &alerts {
+                        total += naive.matching(black_box(alert), at).len();
+                    }
+                    black_box(total)
+                })
+            });
+        }
+    }
+    matching.finish();
+
+    let mut first = c.benchmark_group("first-match-skewed");
+    configure(&mut first);
+    for n in SKEWED_SIZES {
+        let set = RuleSet::compile(skewed_rules(n)).expect("skewed rules compile");
+        first.bench_with_input(BenchmarkId::new("vigil", n), &set, |b, set| {
+            b.iter(|| {
+                let mut total = 0usize;
+                for alert in &alerts {
+                    total += usize::from(set.first_match(black_box(alert), at).is_some());
+                }
+                black_box(total)
+            })
+        });
+    }
+    first.finish();
+
+    let mut compile = c.benchmark_group("compile-skewed");
+    compile.sample_size(10);
+    compile.sampling_mode(SamplingMode::Flat);
+    compile.measurement_time(Duration::from_secs(5));
+    compile.warm_up_time(Duration::from_secs(1));
+    for n in SKEWED_SIZES {
+        let rules = skewed_rules(n);
+        compile.throughput(Throughput::Elements(n as u64));
+        compile.bench_with_input(BenchmarkId::new("vigil", n), &rules, |b, rules| {
+            b.iter_batched(
+                || rules.clone(),
+                |rules| RuleSet::compile(rules).expect("skewed rules compile"),
+                BatchSize::LargeInput,
+            )
+        });
+    }
+    compile.finish();
+}
+
+// ---------------------------------------------------------------------------------------------
+// hostile rules
+
+const COMMAND_LINE: &str = "entities.process.commandline";
+
+fn hostile_rule(name: &str, op: &str, values: Vec<String>) -> SuppressionRule {
+    hostile::rule(name, "*", COMMAND_LINE, op, values).expect("hostile rule reads")
+}
+
+/// Group `hostile`: compiling rules that once stalled the matcher (refused or not), and matching
+/// the benchmark's alerts against 1,000 ordinary rules plus hostile rules within the budgets
+/// (`*` rules that never match, whose index keys are common).
+fn bench_hostile(c: &mut Criterion) {
+    let at = reference_time();
+    let mut group = c.benchmark_group("hostile");
+    group.sample_size(10);
+    group.sampling_mode(SamplingMode::Flat);
+    group.measurement_time(Duration::from_secs(3));
+    group.warm_up_time(Duration::from_secs(1));
+
+    for n in [1_000, 10_000, 30_000, 100_000] {
+        let rule = hostile_rule("contains-list", "contains", hostile::distinct_texts(n, 12));
+        group.bench_with_input(
+            BenchmarkId::new("compile-contains-list", n),
+            &rule,
+            |b, rule| {
+                b.iter_batched(
+                    || vec![rule.clone()],
+                    |rules| RuleSet::compile(rules).expect("a 100,000-value list is in budget"),
+                    BatchSize::LargeInput,
+                )
+            },
+        );
+    }
+    let regexes = hostile_rule("long-regexes", "regex", hostile::long_regexes(2_000, 990));
+    group.bench_function("compile-regexes-2000x990-refused", |b| {
+        b.iter_batched(
+            || vec![regexes.clone()],
+            |rules| RuleSet::compile(rules).expect_err("over the regex budget"),
+            BatchSize::LargeInput,
+        )
+    });
+    let wild = hostile_rule("wildcards", "wildcard", hostile::wildcards(20_000));
+    group.bench_function("compile-wildcards-20000-refused", |b| {
+        b.iter_batched(
+            || vec![wild.clone()],
+            |rules| RuleSet::compile(rules).expect_err("over the wildcard budget"),
+            BatchSize::LargeInput,
+        )
+    });
+
+    // Matching: 1,000 ordinary rules, plus hostile ones.
+    let alerts = alerts();
+    let base = vigil_rules(&specs(1_000));
+    let per_cond = vigil_core::suppression::budget::MAX_WILDCARDS_PER_CONDITION;
+    // Four conditions at the per-condition limit whose common piece hits every PowerShell
+    // command line.
+    let wild_patterns = hostile::wildcards(4 * per_cond);
+    let cases: Vec<(&str, Vec<SuppressionRule>)> = vec![
+        ("baseline", Vec::new()),
+        (
+            "contains-list-100000",
+            vec![hostile_rule(
+                "contains-list",
+                "contains",
+                hostile::distinct_texts(100_000, 12),
+            )],
+        ),
+        (
+            "wildcards-4x256",
+            wild_patterns
+                .chunks(per_cond)
+                .enumerate()
+                .map(|(i, p)| hostile_rule(&format!("wild-{i}"), "wildcard", p.to_vec()))
+                .collect(),
+        ),
+        (
+            "regexes-16x990",
+            vec![hostile_rule(
+                "regexes",
+                "regex",
+                hostile::long_regexes(16, 990),
+            )],
+        ),
+    ];
+    group.throughput(Throughput::Elements(BATCH as u64));
+    for (name, extra) in cases {
+        let mut rules = base.clone();
+        rules.extend(extra);
+        let set = RuleSet::compile(rules).expect("within the budgets");
+        group.bench_with_input(BenchmarkId::new("match", name), &set, |b, set| {
+            b.iter(|| {
+                let mut total = 0usize;
+                for alert in &alerts {
+                    total += set.matching(black_box(alert), at).len();
+                }
+                black_box(total)
+            })
+        });
+    }
+    group.finish();
+}
+
 fn bench_compile(c: &mut Criterion) {
     let mut group = c.benchmark_group("compile");
     // Ten samples of equal iteration counts: the largest cases take a second or more per
@@ -447,5 +671,56 @@ fn bench_compile(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench_matching, bench_compile);
-criterion_main!(benches);
+criterion_group!(
+    benches,
+    bench_matching,
+    bench_first_match,
+    bench_compile,
+    bench_skewed,
+    bench_hostile
+);
+
+/// A plain loop for instruction counting (`valgrind --tool=callgrind`), outside criterion:
+/// `VIGIL_PROFILE=<rules>:<rounds>[:first|:skewed|:skewed-first]`. Rounds of 0 measure the set-up alone, so the
+/// difference between two runs divided by rounds × 1,000 is the cost per alert.
+fn profile(spec: &str) {
+    let mut parts = spec.split(':');
+    let n: usize = parts
+        .next()
+        .and_then(|s| s.parse().ok())
+        .expect("VIGIL_PROFILE=<rules>:<rounds>");
+    let rounds: usize = parts.next().and_then(|s| s.parse().ok()).unwrap_or(1);
+    let mode = parts.next().unwrap_or("mix");
+    let at = reference_time();
+    let skewed = mode.starts_with("skewed");
+    let (alerts, rules) = if skewed {
+        (
+            SkewedWorkload::new(SEED + 100).alerts(BATCH),
+            skewed_rules(n),
+        )
+    } else {
+        (alerts(), vigil_rules(&specs(n)))
+    };
+    let set = RuleSet::compile(rules).expect("generated rules compile");
+    let mut total = 0usize;
+    for _ in 0..rounds {
+        for alert in &alerts {
+            total += match mode {
+                "first" | "skewed-first" => {
+                    usize::from(set.first_match(black_box(alert), at).is_some())
+                }
+                _ => set.matching(black_box(alert), at).len(),
+            };
+        }
+    }
+    eprintln!("{n} rules, {rounds} rounds of {BATCH} alerts ({mode}): {total} matches");
+}
+
+fn main() {
+    if let Ok(spec) = std::env::var("VIGIL_PROFILE") {
+        profile(&spec);
+        return;
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}

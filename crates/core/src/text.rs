@@ -49,3 +49,26 @@ fn needs_fold(c: char) -> bool {
 pub(crate) fn fold_char(c: char) -> std::char::ToLowercase {
     if c == '\u{17F}' { 's' } else { c }.to_lowercase()
 }
+
+/// Folds `s` onto the end of `out`; `false` (and nothing written) if folding changes nothing.
+pub(crate) fn fold_into(s: &str, out: &mut String) -> bool {
+    let start = out.len();
+    if s.is_ascii() {
+        if !s.bytes().any(|b| b.is_ascii_uppercase()) {
+            return false;
+        }
+        out.push_str(s);
+        if let Some(tail) = out.get_mut(start..) {
+            tail.make_ascii_lowercase();
+        }
+        return true;
+    }
+    if !s
+        .chars()
+        .any(|c| c.is_uppercase() || (!c.is_ascii() && needs_fold(c)))
+    {
+        return false;
+    }
+    out.extend(s.chars().flat_map(fold_char));
+    true
+}

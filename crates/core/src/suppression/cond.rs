@@ -1,7 +1,6 @@
 //! Conditions: checking the JSON form, the compiled form, and three-valued evaluation.
 
 use std::borrow::Cow;
-use std::collections::HashSet;
 use std::net::IpAddr;
 
 use regex::{Regex, RegexBuilder};
@@ -16,7 +15,7 @@ pub(crate) const MAX_REGEX_LEN: usize = 1000;
 /// Largest compiled regex program accepted, in bytes.
 pub(crate) const MAX_REGEX_SIZE: usize = 256 * 1024;
 
-pub(crate) use crate::text::fold;
+pub(crate) use crate::text::{fold, fold_into};
 
 /// Three-valued truth: a test on a value the alert does not have is `Absent`.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -116,50 +115,137 @@ pub(crate) fn canonical_ip(ip: IpAddr) -> IpAddr {
     }
 }
 
-/// Glob match of the whole `text` against `pat` (`*` any run, `?` one character).
+/// Glob match of the whole `text` against `pat` (`*` any run, `?` one character), character by
+/// character without allocating.
 pub(crate) fn glob(pat: &str, text: &str) -> bool {
-    let p: Vec<char> = pat.chars().collect();
-    let t: Vec<char> = text.chars().collect();
-    let (mut pi, mut ti) = (0usize, 0usize);
-    let mut star: Option<(usize, usize)> = None;
-    while ti < t.len() {
-        if pi < p.len() && (p[pi] == '?' || (p[pi] != '*' && p[pi] == t[ti])) {
-            pi += 1;
-            ti += 1;
-        } else if pi < p.len() && p[pi] == '*' {
-            star = Some((pi, ti));
-            pi += 1;
-        } else if let Some((sp, st)) = star {
-            pi = sp + 1;
-            ti = st + 1;
-            star = Some((sp, st + 1));
-        } else {
-            return false;
+    // Length of the UTF-8 character starting with byte `b`.
+    fn width(b: u8) -> usize {
+        match b {
+            0..0x80 => 1,
+            0xF0.. => 4,
+            0xE0.. => 3,
+            _ => 2,
         }
     }
-    while pi < p.len() && p[pi] == '*' {
+    let (p, t) = (pat.as_bytes(), text.as_bytes());
+    let (mut pi, mut ti) = (0usize, 0usize);
+    let mut star: Option<(usize, usize)> = None;
+    while let Some(&tb) = t.get(ti) {
+        let w = width(tb);
+        match p.get(pi) {
+            Some(b'?') => {
+                pi += 1;
+                ti += w;
+                continue;
+            }
+            Some(b'*') => {
+                star = Some((pi, ti));
+                pi += 1;
+                continue;
+            }
+            // Same lead byte means same width, so comparing the text character's bytes is
+            // comparing characters.
+            Some(_) if p.get(pi..pi + w).is_some() && p.get(pi..pi + w) == t.get(ti..ti + w) => {
+                pi += w;
+                ti += w;
+                continue;
+            }
+            _ => {}
+        }
+        match star {
+            Some((sp, st)) => {
+                let next = st + t.get(st).map_or(1, |b| width(*b));
+                pi = sp + 1;
+                ti = next;
+                star = Some((sp, next));
+            }
+            None => return false,
+        }
+    }
+    while p.get(pi) == Some(&b'*') {
         pi += 1;
     }
     pi == p.len()
 }
 
-/// Values to compare against, folded unless case-sensitive. Large lists get a hash set.
+/// Lists longer than this get a hash set (exact values) or an automaton (substrings, prefixes,
+/// suffixes) for checking, so that a long list costs one probe or one scan per value.
+const LONG_LIST: usize = 8;
+
+/// Values to compare against, folded unless case-sensitive. Long lists get a hash set, and an
+/// Aho-Corasick automaton built on first use for substring, prefix and suffix tests.
 #[derive(Debug)]
 pub(crate) struct Needles {
     pub(crate) list: Vec<String>,
-    set: Option<HashSet<String>>,
+    set: Option<std::collections::HashSet<String, foldhash::fast::RandomState>>,
+    ac: std::sync::OnceLock<Option<aho_corasick::AhoCorasick>>,
 }
 
 impl Needles {
     fn new(list: Vec<String>) -> Needles {
-        let set = (list.len() > 8).then(|| list.iter().cloned().collect());
-        Needles { list, set }
+        let set = (list.len() > LONG_LIST).then(|| list.iter().cloned().collect());
+        Needles {
+            list,
+            set,
+            ac: std::sync::OnceLock::new(),
+        }
     }
 
-    fn has(&self, v: &str) -> bool {
+    pub(crate) fn has(&self, v: &str) -> bool {
         match &self.set {
             Some(s) => s.contains(v),
             None => self.list.iter().any(|n| n == v),
+        }
+    }
+
+    /// The automaton over a long list; `None` for short lists (or if it cannot be built).
+    fn automaton(&self) -> Option<&aho_corasick::AhoCorasick> {
+        if self.list.len() <= LONG_LIST {
+            return None;
+        }
+        self.ac
+            .get_or_init(|| {
+                aho_corasick::AhoCorasick::builder()
+                    .kind(Some(aho_corasick::AhoCorasickKind::NoncontiguousNFA))
+                    .build(&self.list)
+                    .ok()
+            })
+            .as_ref()
+    }
+
+    /// Some needle, read as a glob, matches the whole of `v`. Each pattern's literal pieces
+    /// are looked for first (a substring search), so that a pattern whose pieces the value
+    /// lacks costs no backtracking glob match.
+    pub(crate) fn glob_any(&self, v: &str) -> bool {
+        self.list.iter().any(|p| {
+            p.split(['*', '?'])
+                .filter(|piece| !piece.is_empty())
+                .all(|piece| v.contains(piece))
+                && glob(p, v)
+        })
+    }
+
+    /// Some needle occurs in `v`.
+    pub(crate) fn contains_in(&self, v: &str) -> bool {
+        match self.automaton() {
+            Some(ac) => ac.is_match(v),
+            None => self.list.iter().any(|x| v.contains(x.as_str())),
+        }
+    }
+
+    /// Some needle starts `v`.
+    pub(crate) fn prefix_of(&self, v: &str) -> bool {
+        match self.automaton() {
+            Some(ac) => ac.find_overlapping_iter(v).any(|m| m.start() == 0),
+            None => self.list.iter().any(|x| v.starts_with(x.as_str())),
+        }
+    }
+
+    /// Some needle ends `v`.
+    pub(crate) fn suffix_of(&self, v: &str) -> bool {
+        match self.automaton() {
+            Some(ac) => ac.find_overlapping_iter(v).any(|m| m.end() == v.len()),
+            None => self.list.iter().any(|x| v.ends_with(x.as_str())),
         }
     }
 }
@@ -303,6 +389,8 @@ pub(crate) struct Compiler<'a> {
     pub(crate) problems: Vec<CondProblem>,
     /// `(condition, message)` lint warnings.
     pub(crate) warnings: Vec<(String, String)>,
+    /// The rule set's distinct regexes so far (for the budgets).
+    pub(crate) regex_tally: &'a mut super::budget::RegexTally,
 }
 
 impl Compiler<'_> {
@@ -553,6 +641,18 @@ impl Compiler<'_> {
             );
             return None;
         }
+        if items.len() > super::budget::MAX_VALUES_PER_CONDITION {
+            self.problem(
+                at,
+                Some(field),
+                format!(
+                    "\"{op}\" lists {} values; the limit is {} values per condition (split the list across rules)",
+                    items.len(),
+                    super::budget::MAX_VALUES_PER_CONDITION
+                ),
+            );
+            return None;
+        }
         let mut out = Vec::with_capacity(items.len());
         for (i, item) in items.iter().enumerate() {
             match scalar_text(item) {
@@ -688,6 +788,21 @@ impl Compiler<'_> {
         if let Some(r) = self.regexes.get(&source) {
             return Some(r.clone());
         }
+        // Checked before parsing, so that a set of thousands of long regexes is refused at
+        // once rather than parsed first.
+        self.regex_tally.chars += p.len();
+        if self.regex_tally.chars > super::budget::MAX_REGEX_CHARS_PER_SET {
+            self.problem(
+                at,
+                Some(field),
+                format!(
+                    "the rule set's distinct regexes reach {} characters here; the limit is {} characters of regex per rule set (simplify them, or use \"contains\", \"wildcard\" or \"in\")",
+                    self.regex_tally.chars,
+                    super::budget::MAX_REGEX_CHARS_PER_SET
+                ),
+            );
+            return None;
+        }
         // Checked now, compiled on first use: most rules' regexes never meet a candidate alert,
         // and compiling thousands of them would make `compile` slow.
         let hir = match regex_syntax::ParserBuilder::new()
@@ -703,12 +818,26 @@ impl Compiler<'_> {
                 return None;
             }
         };
-        if program_size(&hir) > MAX_REGEX_PROGRAM {
+        let size = program_size(&hir);
+        if size > MAX_REGEX_PROGRAM {
             self.problem(
                 at,
                 Some(field),
                 format!(
                     "regex compiles to more than {MAX_REGEX_SIZE} bytes (about {MAX_REGEX_PROGRAM} automaton states); simplify it"
+                ),
+            );
+            return None;
+        }
+        self.regex_tally.program = self.regex_tally.program.saturating_add(size);
+        if self.regex_tally.program > super::budget::MAX_REGEX_PROGRAM_PER_SET {
+            self.problem(
+                at,
+                Some(field),
+                format!(
+                    "the rule set's distinct regexes reach an estimated {} automaton states here; the limit is {} per rule set (simplify them, or use \"contains\", \"wildcard\" or \"in\")",
+                    self.regex_tally.program,
+                    super::budget::MAX_REGEX_PROGRAM_PER_SET
                 ),
             );
             return None;
@@ -842,69 +971,177 @@ pub(crate) fn anchored_source(p: &str, case_sensitive: bool) -> String {
     format!("{flag}^(?:{p})$")
 }
 
-/// The values of one field in one alert, resolved once and shared by every test on it.
-pub(crate) struct Resolved<'a> {
-    pub(crate) presence: Presence,
-    pub(crate) raw: Vec<Cow<'a, str>>,
-    folded: Option<Vec<Cow<'a, str>>>,
+/// Where one field's values sit in a [`Ctx`]'s flat value lists.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Slot {
+    resolved: bool,
+    no_entity: bool,
+    start: u32,
+    end: u32,
+    /// Start of the folded copies, or `u32::MAX` until folded.
+    folded: u32,
 }
 
-impl<'a> Resolved<'a> {
-    pub(crate) fn folded(&mut self) -> &[Cow<'a, str>] {
-        let raw = &self.raw;
-        self.folded.get_or_insert_with(|| {
-            raw.iter()
-                .map(|v| match v {
-                    Cow::Borrowed(b) => fold(b),
-                    Cow::Owned(o) => Cow::Owned(fold(o).into_owned()),
-                })
-                .collect()
+/// Buffers a [`Ctx`] can be built from and handed back, so that matching many alerts reuses
+/// the same allocations.
+#[derive(Debug, Default)]
+pub(crate) struct CtxBuffers {
+    slots: Vec<Slot>,
+    raw: Vec<Cow<'static, str>>,
+    folded: Vec<Folded>,
+    arena: String,
+}
+
+/// An empty vector of another lifetime, keeping the allocation (the element layout is the same).
+fn recycle<'b>(mut v: Vec<Cow<'_, str>>) -> Vec<Cow<'b, str>> {
+    v.clear();
+    v.into_iter().map(|_| Cow::Borrowed("")).collect()
+}
+
+/// A folded value: the raw value itself (folding changed nothing), or a range of the arena.
+#[derive(Clone, Copy, Debug)]
+enum Folded {
+    Raw(u32),
+    Arena(u32, u32),
+}
+
+/// One field's folded values, in the order of its raw values.
+#[derive(Clone, Copy)]
+pub(crate) struct FoldedValues<'c, 'a> {
+    raw: &'c [Cow<'a, str>],
+    refs: &'c [Folded],
+    arena: &'c str,
+}
+
+impl<'c> FoldedValues<'c, '_> {
+    /// The folded values.
+    pub(crate) fn iter(self) -> impl Iterator<Item = &'c str> {
+        self.refs.iter().map(move |f| match *f {
+            Folded::Raw(i) => self.raw.get(i as usize).map_or("", |v| v.as_ref()),
+            Folded::Arena(a, b) => self.arena.get(a as usize..b as usize).unwrap_or_default(),
         })
     }
 }
 
-/// Per-alert evaluation state: the alert and the values resolved so far.
+/// Per-alert evaluation state: the alert and the values resolved so far, each field resolved
+/// (and folded) at most once, all fields' values in flat lists and folded text in one arena.
 pub(crate) struct Ctx<'a> {
     pub(crate) alert: &'a Alert,
     fields: &'a [FieldPath],
-    cache: Vec<Option<Resolved<'a>>>,
+    slots: Vec<Slot>,
+    raw: Vec<Cow<'a, str>>,
+    folded: Vec<Folded>,
+    arena: String,
 }
 
 impl<'a> Ctx<'a> {
     pub(crate) fn new(alert: &'a Alert, fields: &'a [FieldPath]) -> Ctx<'a> {
-        let mut cache = Vec::new();
-        cache.resize_with(fields.len(), || None);
+        Ctx::with_buffers(alert, fields, CtxBuffers::default())
+    }
+
+    /// A context over reused buffers.
+    pub(crate) fn with_buffers(
+        alert: &'a Alert,
+        fields: &'a [FieldPath],
+        b: CtxBuffers,
+    ) -> Ctx<'a> {
+        let mut slots = b.slots;
+        slots.clear();
+        slots.resize(fields.len(), Slot::default());
+        let (mut folded, mut arena) = (b.folded, b.arena);
+        folded.clear();
+        arena.clear();
         Ctx {
             alert,
             fields,
-            cache,
+            slots,
+            raw: b.raw,
+            folded,
+            arena,
         }
     }
 
-    pub(crate) fn get(&mut self, field: usize) -> Option<&mut Resolved<'a>> {
-        let alert = self.alert;
+    /// The buffers back, emptied, for the next alert.
+    pub(crate) fn into_buffers(self) -> CtxBuffers {
+        CtxBuffers {
+            slots: self.slots,
+            raw: recycle(self.raw),
+            folded: self.folded,
+            arena: self.arena,
+        }
+    }
+
+    fn slot(&mut self, field: usize) -> Option<Slot> {
+        let s = *self.slots.get(field)?;
+        if s.resolved {
+            return Some(s);
+        }
         let path = self.fields.get(field)?;
-        let slot = self.cache.get_mut(field)?;
-        Some(slot.get_or_insert_with(|| {
-            let mut raw = Vec::new();
-            let presence = path.resolve(alert, &mut raw);
-            Resolved {
-                presence,
-                raw,
-                folded: None,
+        let start = self.raw.len();
+        let presence = path.resolve(self.alert, &mut self.raw);
+        let s = Slot {
+            resolved: true,
+            no_entity: presence == Presence::NoEntityOfType,
+            start: u32::try_from(start).ok()?,
+            end: u32::try_from(self.raw.len()).ok()?,
+            folded: u32::MAX,
+        };
+        *self.slots.get_mut(field)? = s;
+        Some(s)
+    }
+
+    /// The field's values as the alert has them, and whether the alert lacks the entity type.
+    pub(crate) fn raw(&mut self, field: usize) -> Option<(&[Cow<'a, str>], bool)> {
+        let s = self.slot(field)?;
+        Some((self.raw.get(s.start as usize..s.end as usize)?, s.no_entity))
+    }
+
+    /// The field's values, raw and folded (same order).
+    pub(crate) fn both(&mut self, field: usize) -> Option<(&[Cow<'a, str>], FoldedValues<'_, 'a>)> {
+        let mut s = self.slot(field)?;
+        if s.folded == u32::MAX {
+            s.folded = u32::try_from(self.folded.len()).ok()?;
+            for i in s.start..s.end {
+                let v = self.raw.get(i as usize)?;
+                let a = self.arena.len();
+                let f = if fold_into(v, &mut self.arena) {
+                    Folded::Arena(
+                        u32::try_from(a).ok()?,
+                        u32::try_from(self.arena.len()).ok()?,
+                    )
+                } else {
+                    Folded::Raw(i)
+                };
+                self.folded.push(f);
             }
-        }))
+            *self.slots.get_mut(field)? = s;
+        }
+        let n = (s.end - s.start) as usize;
+        let f = s.folded as usize;
+        Some((
+            self.raw.get(s.start as usize..s.end as usize)?,
+            FoldedValues {
+                raw: &self.raw,
+                refs: self.folded.get(f..f + n)?,
+                arena: &self.arena,
+            },
+        ))
+    }
+
+    /// The field's folded values.
+    pub(crate) fn folded(&mut self, field: usize) -> Option<FoldedValues<'_, 'a>> {
+        self.both(field).map(|(_, f)| f)
     }
 }
 
-fn any_value(t: &Test, r: &mut Resolved<'_>) -> Option<String> {
+fn any_value(t: &Test, ctx: &mut Ctx<'_>) -> Option<String> {
     let matches_one = |v: &str, raw: &str| -> bool {
         match &t.op {
             Op::Equals(n) => n.has(v),
-            Op::Contains(n) => n.list.iter().any(|x| v.contains(x.as_str())),
-            Op::StartsWith(n) => n.list.iter().any(|x| v.starts_with(x.as_str())),
-            Op::EndsWith(n) => n.list.iter().any(|x| v.ends_with(x.as_str())),
-            Op::Wildcard(n) => n.list.iter().any(|x| glob(x, v)),
+            Op::Contains(n) => n.contains_in(v),
+            Op::StartsWith(n) => n.prefix_of(v),
+            Op::EndsWith(n) => n.suffix_of(v),
+            Op::Wildcard(n) => n.glob_any(v),
             Op::Regex(rs) => rs
                 .iter()
                 .any(|re| re.get().is_some_and(|re| re.is_match(raw))),
@@ -916,16 +1153,15 @@ fn any_value(t: &Test, r: &mut Resolved<'_>) -> Option<String> {
         }
     };
     if t.case_sensitive || matches!(t.op, Op::Regex(_) | Op::Cidr(_)) {
-        r.raw
-            .iter()
+        let (raw, _) = ctx.raw(t.field)?;
+        raw.iter()
             .find(|v| matches_one(v, v))
             .map(|v| v.to_string())
     } else {
-        r.folded();
-        let folded = r.folded.as_deref().unwrap_or_default();
+        let (raw, folded) = ctx.both(t.field)?;
         folded
             .iter()
-            .zip(&r.raw)
+            .zip(raw.iter())
             .find(|(f, raw)| matches_one(f, raw))
             .map(|(_, raw)| raw.to_string())
     }
@@ -937,20 +1173,20 @@ pub(crate) fn eval_test(
     ctx: &mut Ctx<'_>,
     absent_match: bool,
 ) -> (Truth, Option<String>) {
-    let Some(r) = ctx.get(t.field) else {
+    let Some((raw, no_entity)) = ctx.raw(t.field) else {
         return (Truth::Absent, None);
     };
     if let Op::Exists(want) = t.op {
-        return (Truth::from_bool(r.raw.is_empty() != want), None);
+        return (Truth::from_bool(raw.is_empty() != want), None);
     }
-    if r.raw.is_empty() {
-        return if r.presence == Presence::NoEntityOfType && absent_match {
+    if raw.is_empty() {
+        return if no_entity && absent_match {
             (Truth::True, None)
         } else {
             (Truth::Absent, None)
         };
     }
-    match any_value(t, r) {
+    match any_value(t, ctx) {
         Some(v) => (Truth::True, Some(v)),
         None => (Truth::False, None),
     }

@@ -121,8 +121,8 @@ fn trace(
         Cond::Test(t) => {
             let (truth, matched_value) = eval_test(t, ctx, absent_match);
             let values = ctx
-                .get(t.field)
-                .map(|r| r.raw.iter().take(10).map(|v| v.to_string()).collect())
+                .raw(t.field)
+                .map(|(r, _)| r.iter().take(10).map(|v| v.to_string()).collect())
                 .unwrap_or_default();
             let cs = if t.case_sensitive {
                 " (case-sensitive)"

@@ -1,14 +1,16 @@
 //! The compiled rule set: partitions by alert type, witness indexes, exact verification.
 
 use std::borrow::Cow;
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::net::IpAddr;
+use std::sync::OnceLock;
 
 use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 use chrono::{DateTime, Utc};
 
 use super::compiled::Compiled;
-use super::cond::{Compiler, Cond, Ctx, Fields, Net, Op, Test, Truth, eval_all};
+use super::cond::{Compiler, Cond, Ctx, CtxBuffers, Fields, Net, Op, Test, Truth, eval, fold};
 use super::explain::{Explanation, explain};
 use super::rule::{EntityAbsence, RuleState};
 use super::{RuleError, RuleProblem, RuleWarning, SuppressionRule};
@@ -28,6 +30,8 @@ pub(crate) fn compile_all(
 ) -> Result<(Vec<Compiled>, Fields, Vec<RuleWarning>), RuleError> {
     let mut fields = Fields::default();
     let mut regexes = HashMap::new();
+    let mut regex_tally = super::budget::RegexTally::default();
+    let mut tally = super::budget::Tally::default();
     let mut problems = Vec::new();
     let mut warnings = Vec::new();
     let mut compiled = Vec::with_capacity(rules.len());
@@ -61,12 +65,21 @@ pub(crate) fn compile_all(
             regexes: &mut regexes,
             problems: Vec::new(),
             warnings: Vec::new(),
+            regex_tally: &mut regex_tally,
         };
         let mut conds = Vec::with_capacity(rule.conditions.len());
         for (ci, cond) in rule.conditions.iter().enumerate() {
             if let Some(x) = c.condition(&cond.0, &ci.to_string()) {
                 conds.push(x);
             }
+        }
+        for (at, field, message) in super::budget::check_rule(&conds, &mut tally) {
+            problems.push(RuleProblem {
+                rule: name.to_owned(),
+                condition: Some(at),
+                field: Some(field),
+                message,
+            });
         }
         for p in c.problems {
             problems.push(RuleProblem {
@@ -102,76 +115,118 @@ pub(crate) fn compile_all(
     }
 }
 
-/// How many conjuncts of one rule are indexed (the rest are only verified).
-const MAX_INDEXED: usize = 1;
+/// Hash maps of the index: a fast non-cryptographic hasher with a per-map random seed.
+type Map<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 
-/// A hit: rule index << 3 | conjunct number.
-type Hit = u32;
+/// At most this many necessary conditions of one rule are indexed (one bit each).
+const MAX_INDEXED: usize = 8;
+/// Beyond a rule's most selective witness, another is indexed only if at most this many rules
+/// of the partition share its key: a long posting list costs more to walk than the check it
+/// would save.
+const SHARED_LIMIT: u64 = 64;
 
-/// Rules of one partition. A rule is a candidate for an alert when every one of its indexed
-/// conjuncts (necessary conditions) has a hit; rules with none are always candidates.
+/// Most literals of one field index scanned with a DFA (built on first use).
+const DFA_LITERALS: usize = 2_000;
+
+/// How a literal must sit in a value for its posting to count.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Place {
+    Anywhere,
+    Start,
+    End,
+}
+
+/// One entry of a posting list: this rule's indexed condition number `bit` holds (or, if not
+/// exact, may hold) for the value.
+#[derive(Clone, Copy, Debug)]
+struct Post {
+    rule: u32,
+    bit: u8,
+    place: Place,
+}
+
+/// A range in a field index's posting array.
+type Span = (u32, u32);
+
+/// The index of one field in one partition: exact values, one automaton over every literal, and
+/// CIDR networks by prefix length, all pointing into one posting array.
+#[derive(Debug)]
+struct FieldIndex {
+    field: usize,
+    exact: Map<Box<str>, Span>,
+    ac: Option<AhoCorasick>,
+    /// The literals again, for the DFA built on first use (empty if the set is too large).
+    dfa_literals: Box<[Box<str>]>,
+    dfa: OnceLock<Option<AhoCorasick>>,
+    ac_posts: Vec<Span>,
+    v4: Vec<(u8, Map<u32, Span>)>,
+    v6: Vec<(u8, Map<u128, Span>)>,
+    posts: Vec<Post>,
+}
+
+/// The rules of one partition (one alert type, or `*`).
 #[derive(Debug, Default)]
 struct Bucket {
+    /// Rules with no indexed condition: always checked.
     always: Vec<u32>,
     fields: Vec<FieldIndex>,
 }
 
-#[derive(Debug)]
-struct FieldIndex {
+/// What matching needs of a rule beyond the index.
+#[derive(Debug, Default)]
+struct Meta {
+    /// The bits of the indexed conditions: all must be seen before the rule is a candidate.
+    needed: u8,
+    /// Top-level conditions the index does not prove, checked on each candidate.
+    verify: Box<[u16]>,
+    expires: Option<DateTime<Utc>>,
+}
+
+/// Index keys of one necessary condition.
+enum Keys<'a> {
+    Exact(Vec<Cow<'a, str>>),
+    Literals(Vec<(Cow<'a, str>, Place)>),
+    Cidr(&'a [Net]),
+}
+
+/// A necessary condition of a rule that the index can find: a field test at top level (or
+/// inside a top-level `allOf`), with its keys.
+struct Witness<'a> {
     field: usize,
-    exact: HashMap<String, Vec<Hit>>,
-    ac: Option<AhoCorasick>,
-    ac_hits: Vec<Vec<Hit>>,
-    v4: Vec<(u8, HashMap<u32, Vec<Hit>>)>,
-    v6: Vec<(u8, HashMap<u128, Vec<Hit>>)>,
+    /// The top-level condition it comes from.
+    top: usize,
+    /// A hit proves the top-level condition (not only makes it possible).
+    exact: bool,
+    keys: Keys<'a>,
 }
 
-/// A necessary condition of a rule that an index can find.
-enum Witness<'a> {
-    /// The value equals one of these (folded).
-    Exact(usize, &'a [String]),
-    /// The folded value contains one of these.
-    Literals(usize, Vec<String>),
-    /// The value is an address in one of these networks.
-    Cidr(usize, &'a [Net]),
-}
-
-impl<'a> Witness<'a> {
-    fn clone_ref(&self) -> Witness<'a> {
-        match self {
-            Witness::Exact(f, v) => Witness::Exact(*f, v),
-            Witness::Literals(f, l) => Witness::Literals(*f, l.clone()),
-            Witness::Cidr(f, n) => Witness::Cidr(*f, n),
-        }
-    }
-
-    fn rank(&self) -> u32 {
-        match self {
-            Witness::Exact(..) => 0,
-            Witness::Cidr(..) => 1,
-            Witness::Literals(_, l) if l.iter().all(|s| s.len() >= 4) => 2,
-            Witness::Literals(..) => 3,
+impl Witness<'_> {
+    /// Weight of the keys' kind: short literals hit many values.
+    fn weight(&self) -> u64 {
+        match &self.keys {
+            Keys::Exact(_) | Keys::Cidr(_) => 1,
+            Keys::Literals(l) if l.iter().all(|(s, _)| s.len() >= 4) => 2,
+            Keys::Literals(_) => 16,
         }
     }
 }
 
-fn fold_owned(v: &str) -> String {
-    super::cond::fold(v).into_owned()
-}
-
-fn witness_of<'a>(t: &'a Test, fields: &Fields, absent_match: bool) -> Option<Witness<'a>> {
+fn keys_of<'a>(t: &'a Test, fields: &Fields, absent_match: bool) -> Option<(Keys<'a>, bool)> {
     if absent_match && fields.paths.get(t.field).is_some_and(|p| p.is_entity()) {
         // An alert without the entity type satisfies this test: it is not necessary.
         return None;
     }
-    match &t.op {
-        Op::Equals(n) => Some(Witness::Exact(t.field, &n.list)),
-        Op::Contains(n) | Op::StartsWith(n) | Op::EndsWith(n) => Some(Witness::Literals(
-            t.field,
-            n.list.iter().map(|s| fold_owned(s)).collect(),
-        )),
+    let cs = t.case_sensitive;
+    let lits = |n: &'a [String], place: Place| {
+        Keys::Literals(n.iter().map(|s| (fold(s), place)).collect())
+    };
+    Some(match &t.op {
+        Op::Equals(n) => (Keys::Exact(n.list.iter().map(|s| fold(s)).collect()), !cs),
+        Op::Contains(n) => (lits(&n.list, Place::Anywhere), !cs),
+        Op::StartsWith(n) => (lits(&n.list, Place::Start), !cs),
+        Op::EndsWith(n) => (lits(&n.list, Place::End), !cs),
         Op::Wildcard(n) => {
-            let mut lits = Vec::new();
+            let mut out = Vec::with_capacity(n.list.len());
             for p in &n.list {
                 let best = p
                     .split(['*', '?'])
@@ -180,234 +235,447 @@ fn witness_of<'a>(t: &'a Test, fields: &Fields, absent_match: bool) -> Option<Wi
                 if best.is_empty() {
                     return None;
                 }
-                lits.push(fold_owned(best));
+                out.push((fold(best), Place::Anywhere));
             }
-            Some(Witness::Literals(t.field, lits))
+            (Keys::Literals(out), false)
         }
         Op::Regex(rs) => {
-            let mut lits = Vec::new();
+            let mut out = Vec::new();
             for r in rs {
-                lits.extend(r.literals.as_ref()?.iter().cloned());
+                let l = r.literals.as_ref()?;
+                out.extend(
+                    l.iter()
+                        .map(|s| (Cow::Borrowed(s.as_str()), Place::Anywhere)),
+                );
             }
-            Some(Witness::Literals(t.field, lits))
+            (Keys::Literals(out), false)
         }
-        Op::Cidr(nets) => Some(Witness::Cidr(t.field, nets)),
-        Op::Exists(_) => None,
-    }
+        Op::Cidr(nets) => (Keys::Cidr(nets), true),
+        Op::Exists(_) => return None,
+    })
 }
 
-/// The witnesses of a rule: its best indexable top-level conjuncts, at most [`MAX_INDEXED`].
-fn witnesses<'a>(conds: &'a [Cond], fields: &Fields, absent_match: bool) -> Vec<Witness<'a>> {
-    let mut found: Vec<Witness<'a>> = Vec::new();
-    let mut stack: Vec<&'a Cond> = conds.iter().rev().collect();
-    while let Some(c) = stack.pop() {
-        match c {
-            Cond::All(items) => stack.extend(items.iter().rev()),
-            Cond::Test(t) => found.extend(witness_of(t, fields, absent_match)),
-            Cond::Any(_) | Cond::Not(_) => {}
+/// Every necessary condition of a rule the index can find.
+fn witnesses<'a>(c: &'a Compiled, fields: &Fields) -> Vec<Witness<'a>> {
+    let mut found = Vec::new();
+    for (top, cond) in c.conds.iter().enumerate() {
+        let mut stack = vec![(cond, true)];
+        while let Some((cond, is_top)) = stack.pop() {
+            match cond {
+                Cond::Test(t) => {
+                    if let Some((keys, exact)) = keys_of(t, fields, c.absent_match) {
+                        found.push(Witness {
+                            field: t.field,
+                            top,
+                            exact: exact && is_top,
+                            keys,
+                        });
+                    }
+                }
+                Cond::All(items) => stack.extend(items.iter().map(|i| (i, false))),
+                Cond::Any(_) | Cond::Not(_) => {}
+            }
         }
     }
     found
 }
 
-/// Index keys of a witness, for counting how many rules of a partition share them.
-fn witness_keys<'w>(w: &'w Witness<'_>) -> Vec<(usize, u8, Cow<'w, str>)> {
-    match w {
-        Witness::Exact(f, vals) => vals.iter().map(|v| (*f, 0, super::cond::fold(v))).collect(),
-        Witness::Literals(f, lits) => lits
+/// Key of a witness value, for counting how many rules of a partition share it.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+enum KeyRef<'k> {
+    Text(usize, bool, &'k str),
+    Net(usize, u8, IpAddr),
+}
+
+fn for_each_key<'k>(w: &'k Witness<'_>, mut f: impl FnMut(KeyRef<'k>)) {
+    match &w.keys {
+        Keys::Exact(v) => v.iter().for_each(|s| f(KeyRef::Text(w.field, true, s))),
+        Keys::Literals(v) => v
             .iter()
-            .map(|l| (*f, 1, Cow::Borrowed(l.as_str())))
-            .collect(),
-        Witness::Cidr(f, nets) => nets
-            .iter()
-            .map(|n| {
-                let (p, a) = n.masked();
-                (*f, 2, Cow::Owned(format!("{a}/{p}")))
-            })
-            .collect(),
+            .for_each(|(s, _)| f(KeyRef::Text(w.field, false, s))),
+        Keys::Cidr(nets) => nets.iter().for_each(|n| {
+            let (p, a) = n.masked();
+            f(KeyRef::Net(w.field, p, a))
+        }),
     }
 }
 
-#[derive(Default)]
-struct BucketBuilder<'a> {
-    always: Vec<u32>,
-    pending: Vec<(u32, Vec<Witness<'a>>)>,
-    fields: HashMap<usize, FieldBuilder>,
-}
-
-#[derive(Default)]
-struct FieldBuilder {
-    exact: HashMap<String, Vec<Hit>>,
-    literals: Vec<String>,
-    literal_ids: HashMap<String, usize>,
-    literal_hits: Vec<Vec<Hit>>,
-    v4: HashMap<u8, HashMap<u32, Vec<Hit>>>,
-    v6: HashMap<u8, HashMap<u128, Vec<Hit>>>,
-}
-
-fn push_hit(list: &mut Vec<Hit>, hit: Hit) {
-    if list.last() != Some(&hit) {
-        list.push(hit);
-    }
-}
-
-impl<'a> BucketBuilder<'a> {
-    fn push(&mut self, rule: u32, ws: Vec<Witness<'a>>) {
-        if ws.is_empty() {
-            self.always.push(rule);
-        } else {
-            self.pending.push((rule, ws));
-        }
-    }
-
-    /// Picks each rule's most selective witnesses: those whose keys the fewest rules of the
-    /// partition share (a value many rules name is likely a common one), weighing short
-    /// literals down since they hit many values. Returns per rule how many were indexed.
-    fn choose(&mut self, needed: &mut [u8]) {
-        let pending = std::mem::take(&mut self.pending);
-        let mut freq: HashMap<(usize, u8, Cow<'_, str>), u32> = HashMap::new();
-        for (_, ws) in &pending {
-            for w in ws {
-                for k in witness_keys(w) {
-                    *freq.entry(k).or_default() += 1;
-                }
-            }
-        }
-        let mut chosen: Vec<(u32, Vec<Witness<'a>>)> = Vec::with_capacity(pending.len());
-        for (rule, ws) in &pending {
-            let mut scored: Vec<(u64, usize)> = ws
-                .iter()
-                .enumerate()
-                .map(|(i, w)| {
-                    let shared = witness_keys(w)
-                        .into_iter()
-                        .map(|k| u64::from(freq.get(&k).copied().unwrap_or(1)))
-                        .max()
-                        .unwrap_or(1);
-                    let weight = match w.rank() {
-                        0 | 1 => 1,
-                        2 => 2,
-                        _ => 16,
-                    };
-                    (shared * weight, i)
-                })
-                .collect();
-            scored.sort_by_key(|(score, _)| *score);
-            scored.truncate(MAX_INDEXED);
-            if let Some(n) = needed.get_mut(*rule as usize) {
-                *n = scored.len() as u8;
-            }
-            let picks: Vec<usize> = scored.into_iter().map(|(_, i)| i).collect();
-            chosen.push((
-                *rule,
-                picks
-                    .iter()
-                    .filter_map(|i| ws.get(*i))
-                    .map(Witness::clone_ref)
-                    .collect(),
-            ));
-        }
-        drop(freq);
-        for (rule, ws) in chosen {
-            self.add(rule, ws);
-        }
-    }
-
-    fn add(&mut self, rule: u32, ws: Vec<Witness<'_>>) {
-        for (j, w) in ws.into_iter().enumerate() {
-            let hit = (rule << 3) | j as u32;
-            match w {
-                Witness::Exact(f, values) => {
-                    let fb = self.fields.entry(f).or_default();
-                    for v in values {
-                        push_hit(fb.exact.entry(fold_owned(v)).or_default(), hit);
-                    }
-                }
-                Witness::Literals(f, lits) => {
-                    let fb = self.fields.entry(f).or_default();
-                    for l in lits {
-                        let id = match fb.literal_ids.get(&l) {
-                            Some(id) => *id,
-                            None => {
-                                let id = fb.literals.len();
-                                fb.literal_ids.insert(l.clone(), id);
-                                fb.literals.push(l);
-                                fb.literal_hits.push(Vec::new());
-                                id
-                            }
-                        };
-                        if let Some(list) = fb.literal_hits.get_mut(id) {
-                            push_hit(list, hit);
-                        }
-                    }
-                }
-                Witness::Cidr(f, nets) => {
-                    let fb = self.fields.entry(f).or_default();
-                    for n in nets {
-                        match n.masked() {
-                            (prefix, IpAddr::V4(a)) => push_hit(
-                                fb.v4
-                                    .entry(prefix)
-                                    .or_default()
-                                    .entry(u32::from(a))
-                                    .or_default(),
-                                hit,
-                            ),
-                            (prefix, IpAddr::V6(a)) => push_hit(
-                                fb.v6
-                                    .entry(prefix)
-                                    .or_default()
-                                    .entry(u128::from(a))
-                                    .or_default(),
-                                hit,
-                            ),
-                        }
-                    }
-                }
-            }
-        }
-    }
-
-    fn build(mut self, needed: &mut [u8]) -> Bucket {
-        self.choose(needed);
-        let mut always = self.always;
-        let mut fields: Vec<FieldIndex> = Vec::with_capacity(self.fields.len());
-        for (field, fb) in self.fields {
-            // Building an automaton cannot fail for these inputs, but a rule must never be
-            // lost: if one does fail, its rules become always-candidates.
-            let ac = (!fb.literals.is_empty())
-                .then(|| {
-                    AhoCorasick::builder()
-                        .match_kind(MatchKind::Standard)
-                        .kind(Some(AhoCorasickKind::NoncontiguousNFA))
-                        .build(&fb.literals)
-                        .ok()
-                })
-                .flatten();
-            let (ac, ac_hits) = match ac {
-                Some(a) => (Some(a), fb.literal_hits),
-                None => {
-                    always.extend(fb.literal_hits.into_iter().flatten().map(|h| h >> 3));
-                    (None, Vec::new())
-                }
-            };
-            let mut v4: Vec<_> = fb.v4.into_iter().collect();
-            v4.sort_by_key(|(p, _)| *p);
-            let mut v6: Vec<_> = fb.v6.into_iter().collect();
-            v6.sort_by_key(|(p, _)| *p);
-            fields.push(FieldIndex {
+/// The index of `field` in `list`, added if missing.
+fn field_slot(list: &mut Vec<FieldIndex>, field: usize) -> &mut FieldIndex {
+    let i = match list.iter().position(|f| f.field == field) {
+        Some(i) => i,
+        None => {
+            list.push(FieldIndex {
                 field,
-                exact: fb.exact,
-                ac,
-                ac_hits,
-                v4,
-                v6,
+                exact: Map::default(),
+                ac: None,
+                dfa_literals: Box::default(),
+                dfa: OnceLock::new(),
+                ac_posts: Vec::new(),
+                v4: Vec::new(),
+                v6: Vec::new(),
+                posts: Vec::new(),
             });
+            list.len() - 1
         }
-        fields.sort_by_key(|f| f.field);
-        always.sort_unstable();
-        always.dedup();
-        Bucket { always, fields }
+    };
+    &mut list[i]
+}
+
+/// Builds one partition's index and fills in its rules' [`Meta`].
+fn build_bucket(ids: &[u32], compiled: &[Compiled], fields: &Fields, meta: &mut [Meta]) -> Bucket {
+    let per_rule: Vec<(u32, Vec<Witness<'_>>)> = ids
+        .iter()
+        .filter_map(|&id| Some((id, witnesses(compiled.get(id as usize)?, fields))))
+        .collect();
+    let mut freq: Map<KeyRef<'_>, u32> = Map::default();
+    if per_rule.iter().any(|(_, ws)| ws.len() > 1) {
+        for (_, ws) in &per_rule {
+            for w in ws {
+                for_each_key(w, |k| *freq.entry(k).or_default() += 1);
+            }
+        }
+    }
+    let mut always = Vec::new();
+    let mut exact: Vec<(usize, &str, Post)> = Vec::new();
+    let mut lits: Vec<(usize, &str, Post)> = Vec::new();
+    let mut v4: Vec<(usize, u8, u32, Post)> = Vec::new();
+    let mut v6: Vec<(usize, u8, u128, Post)> = Vec::new();
+    for (rule, ws) in &per_rule {
+        let Some(m) = meta.get_mut(*rule as usize) else {
+            continue;
+        };
+        let mut scored: Vec<(u64, usize)> = ws
+            .iter()
+            .enumerate()
+            .map(|(i, w)| {
+                let mut shared = 1u64;
+                if !freq.is_empty() {
+                    for_each_key(w, |k| {
+                        shared = shared.max(u64::from(freq.get(&k).copied().unwrap_or(1)));
+                    });
+                }
+                (shared * w.weight(), i)
+            })
+            .collect();
+        scored.sort_by_key(|(score, _)| *score);
+        let chosen: Vec<usize> = scored
+            .iter()
+            .enumerate()
+            .filter(|(rank, (score, _))| *rank == 0 || *score <= SHARED_LIMIT)
+            .take(MAX_INDEXED)
+            .map(|(_, (_, i))| *i)
+            .collect();
+        let conds = compiled.get(*rule as usize).map_or(0, |c| c.conds.len());
+        let mut proven = vec![false; conds];
+        for (bit, &i) in chosen.iter().enumerate() {
+            let Some(w) = ws.get(i) else { continue };
+            let bit = bit as u8;
+            if w.exact
+                && let Some(p) = proven.get_mut(w.top)
+            {
+                *p = true;
+            }
+            let post = |place| Post {
+                rule: *rule,
+                bit,
+                place,
+            };
+            match &w.keys {
+                Keys::Exact(v) => exact.extend(
+                    v.iter()
+                        .map(|s| (w.field, s.as_ref(), post(Place::Anywhere))),
+                ),
+                Keys::Literals(v) => {
+                    lits.extend(v.iter().map(|(s, pl)| (w.field, s.as_ref(), post(*pl))))
+                }
+                Keys::Cidr(nets) => {
+                    for n in nets.iter() {
+                        match n.masked() {
+                            (p, IpAddr::V4(a)) => {
+                                v4.push((w.field, p, u32::from(a), post(Place::Anywhere)))
+                            }
+                            (p, IpAddr::V6(a)) => {
+                                v6.push((w.field, p, u128::from(a), post(Place::Anywhere)))
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        m.needed = u8::try_from((1u16 << chosen.len()) - 1).unwrap_or(u8::MAX);
+        m.verify = proven
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| !**p)
+            .filter_map(|(i, _)| u16::try_from(i).ok())
+            .collect();
+        if chosen.is_empty() {
+            always.push(*rule);
+        }
+    }
+    let mut by_field: Vec<FieldIndex> = Vec::new();
+    // Each posting list in rule order: `first_match` stops walking a list at its best rule.
+    exact.sort_unstable_by(|a, b| (a.0, a.1, a.2.rule).cmp(&(b.0, b.1, b.2.rule)));
+    for group in exact.chunk_by(|a, b| a.0 == b.0 && a.1 == b.1) {
+        let Some(&(field, key, _)) = group.first() else {
+            continue;
+        };
+        let fi = field_slot(&mut by_field, field);
+        let start = fi.posts.len() as u32;
+        fi.posts.extend(group.iter().map(|e| e.2));
+        fi.exact.insert(key.into(), (start, fi.posts.len() as u32));
+    }
+    lits.sort_unstable_by(|a, b| (a.0, a.1, a.2.rule).cmp(&(b.0, b.1, b.2.rule)));
+    let mut patterns: Vec<(usize, Vec<&str>)> = Vec::new();
+    for group in lits.chunk_by(|a, b| a.0 == b.0 && a.1 == b.1) {
+        let Some(&(field, key, _)) = group.first() else {
+            continue;
+        };
+        let fi = field_slot(&mut by_field, field);
+        let start = fi.posts.len() as u32;
+        fi.posts.extend(group.iter().map(|e| e.2));
+        fi.ac_posts.push((start, fi.posts.len() as u32));
+        match patterns.last_mut() {
+            Some((f, list)) if *f == field => list.push(key),
+            _ => patterns.push((field, vec![key])),
+        }
+    }
+    for (field, list) in patterns {
+        let fi = field_slot(&mut by_field, field);
+        // Compile builds the NFA, in time linear in the literals. A DFA scans faster but costs
+        // far more to build, so for sets of moderate size it is built on the first alert that
+        // needs it (like regexes), from the same literals in the same order.
+        let kind = AhoCorasickKind::NoncontiguousNFA;
+        if list.len() <= DFA_LITERALS {
+            fi.dfa_literals = list.iter().map(|l| Box::<str>::from(*l)).collect();
+        }
+        match AhoCorasick::builder()
+            .match_kind(MatchKind::Standard)
+            .kind(Some(kind))
+            .build(&list)
+        {
+            Ok(ac) => fi.ac = Some(ac),
+            Err(_) => {
+                // Cannot happen for these inputs, but a rule must never be lost: its rules
+                // become always-candidates, checked in full.
+                for p in fi.posts.drain(..) {
+                    always.push(p.rule);
+                    if let Some(m) = meta.get_mut(p.rule as usize) {
+                        m.needed = 0;
+                        m.verify = (0..compiled.get(p.rule as usize).map_or(0, |c| c.conds.len()))
+                            .filter_map(|i| u16::try_from(i).ok())
+                            .collect();
+                    }
+                }
+                fi.exact.clear();
+                fi.ac_posts.clear();
+            }
+        }
+    }
+    v4.sort_unstable_by_key(|e| (e.0, e.1, e.2, e.3.rule));
+    for group in v4.chunk_by(|a, b| (a.0, a.1, a.2) == (b.0, b.1, b.2)) {
+        let Some(&(field, prefix, addr, _)) = group.first() else {
+            continue;
+        };
+        let fi = field_slot(&mut by_field, field);
+        let start = fi.posts.len() as u32;
+        fi.posts.extend(group.iter().map(|e| e.3));
+        let span = (start, fi.posts.len() as u32);
+        match fi.v4.last_mut() {
+            Some((p, map)) if *p == prefix => {
+                map.insert(addr, span);
+            }
+            _ => {
+                let mut map = Map::default();
+                map.insert(addr, span);
+                fi.v4.push((prefix, map));
+            }
+        }
+    }
+    v6.sort_unstable_by_key(|e| (e.0, e.1, e.2, e.3.rule));
+    for group in v6.chunk_by(|a, b| (a.0, a.1, a.2) == (b.0, b.1, b.2)) {
+        let Some(&(field, prefix, addr, _)) = group.first() else {
+            continue;
+        };
+        let fi = field_slot(&mut by_field, field);
+        let start = fi.posts.len() as u32;
+        fi.posts.extend(group.iter().map(|e| e.3));
+        let span = (start, fi.posts.len() as u32);
+        match fi.v6.last_mut() {
+            Some((p, map)) if *p == prefix => {
+                map.insert(addr, span);
+            }
+            _ => {
+                let mut map = Map::default();
+                map.insert(addr, span);
+                fi.v6.push((prefix, map));
+            }
+        }
+    }
+    by_field.sort_by_key(|f| f.field);
+    always.sort_unstable();
+    always.dedup();
+    Bucket {
+        always,
+        fields: by_field,
+    }
+}
+
+/// Reused per-thread matching state: no allocation per alert once warm.
+#[derive(Debug, Default)]
+struct Scratch {
+    ctx: CtxBuffers,
+    /// Per rule: the bits of its indexed conditions seen for the current alert.
+    masks: Vec<u8>,
+    /// Rules whose mask is not zero.
+    touched: Vec<u32>,
+    /// Candidates, in rule order.
+    cands: Vec<u32>,
+}
+
+thread_local! {
+    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
+}
+
+/// Runs `f` with this thread's scratch space (or a fresh one if it is in use).
+fn with_scratch<R>(f: impl FnOnce(&mut Scratch) -> R) -> R {
+    let mut s = SCRATCH
+        .try_with(|c| c.try_borrow_mut().map(|mut s| std::mem::take(&mut *s)).ok())
+        .ok()
+        .flatten()
+        .unwrap_or_default();
+    let r = f(&mut s);
+    let _ = SCRATCH.try_with(|c| {
+        if let Ok(mut slot) = c.try_borrow_mut() {
+            *slot = s;
+        }
+    });
+    r
+}
+
+/// Marking state for one alert: the scratch masks, and for `first_match` the lowest rule
+/// known to match so far (postings of later rules need not be walked).
+struct Marker<'s> {
+    masks: &'s mut [u8],
+    touched: &'s mut Vec<u32>,
+    meta: &'s [Meta],
+    at: DateTime<Utc>,
+    /// Only the first match is wanted.
+    first: bool,
+    best: u32,
+}
+
+impl Marker<'_> {
+    #[inline]
+    fn post(&mut self, p: &Post) {
+        let Some(m) = self.masks.get_mut(p.rule as usize) else {
+            return;
+        };
+        if *m == 0 {
+            self.touched.push(p.rule);
+        }
+        *m |= 1 << p.bit;
+        if self.first
+            && p.rule < self.best
+            && let Some(meta) = self.meta.get(p.rule as usize)
+            && *m == meta.needed
+            && meta.verify.is_empty()
+            && meta.expires.is_none_or(|e| self.at < e)
+        {
+            self.best = p.rule;
+        }
+    }
+
+    #[inline]
+    fn span(&mut self, posts: &[Post], span: Span) {
+        for p in posts
+            .get(span.0 as usize..span.1 as usize)
+            .unwrap_or_default()
+        {
+            if p.rule >= self.best {
+                break; // lists are in rule order
+            }
+            self.post(p);
+        }
+    }
+}
+
+impl FieldIndex {
+    /// The literal automaton: the DFA once built (building it on first use), else the NFA.
+    fn automaton(&self) -> Option<&AhoCorasick> {
+        let nfa = self.ac.as_ref()?;
+        if self.dfa_literals.is_empty() {
+            return Some(nfa);
+        }
+        let dfa = self.dfa.get_or_init(|| {
+            AhoCorasick::builder()
+                .match_kind(MatchKind::Standard)
+                .kind(Some(AhoCorasickKind::DFA))
+                .build(self.dfa_literals.iter().map(|l| l.as_bytes()))
+                .ok()
+        });
+        Some(dfa.as_ref().unwrap_or(nfa))
+    }
+
+    /// Marks every posting the alert's values at this field hit.
+    fn probe(&self, ctx: &mut Ctx<'_>, mk: &mut Marker<'_>) {
+        if (!self.exact.is_empty() || self.ac.is_some())
+            && let Some(folded) = ctx.folded(self.field)
+        {
+            for v in folded.iter() {
+                if let Some(span) = self.exact.get(v) {
+                    mk.span(&self.posts, *span);
+                }
+                let Some(ac) = self.automaton() else { continue };
+                for m in ac.find_overlapping_iter(v) {
+                    let Some(&(a, b)) = self.ac_posts.get(m.pattern().as_usize()) else {
+                        continue;
+                    };
+                    for p in self.posts.get(a as usize..b as usize).unwrap_or_default() {
+                        if p.rule >= mk.best {
+                            break;
+                        }
+                        let ok = match p.place {
+                            Place::Anywhere => true,
+                            Place::Start => m.start() == 0,
+                            Place::End => m.end() == v.len(),
+                        };
+                        if ok {
+                            mk.post(p);
+                        }
+                    }
+                }
+            }
+        }
+        if !self.v4.is_empty() || !self.v6.is_empty() {
+            let Some((raw, _)) = ctx.raw(self.field) else {
+                return;
+            };
+            for v in raw {
+                match v.trim().parse::<IpAddr>().map(super::cond::canonical_ip) {
+                    Ok(IpAddr::V4(a)) => {
+                        let a = u32::from(a);
+                        for (p, map) in &self.v4 {
+                            let mask = u32::MAX.checked_shl(32 - u32::from(*p)).unwrap_or(0);
+                            if let Some(span) = map.get(&(a & mask)) {
+                                mk.span(&self.posts, *span);
+                            }
+                        }
+                    }
+                    Ok(IpAddr::V6(a)) => {
+                        let a = u128::from(a);
+                        for (p, map) in &self.v6 {
+                            let mask = u128::MAX.checked_shl(128 - u32::from(*p)).unwrap_or(0);
+                            if let Some(span) = map.get(&(a & mask)) {
+                                mk.span(&self.posts, *span);
+                            }
+                        }
+                    }
+                    Err(_) => {}
+                }
+            }
+        }
     }
 }
 
@@ -421,11 +689,10 @@ pub struct RuleSet {
     rules: Vec<SuppressionRule>,
     compiled: Vec<Compiled>,
     fields: Fields,
-    by_type: HashMap<String, Bucket>,
+    by_type: Map<Box<str>, Bucket>,
     any_type: Bucket,
-    /// Per rule: how many indexed conjuncts must hit before it is a candidate.
-    needed: Vec<u8>,
-    by_name: HashMap<String, usize>,
+    meta: Vec<Meta>,
+    by_name: Map<String, usize>,
     warnings: Vec<RuleWarning>,
 }
 
@@ -435,41 +702,56 @@ impl RuleSet {
     pub fn compile(rules: impl IntoIterator<Item = SuppressionRule>) -> Result<RuleSet, RuleError> {
         let rules: Vec<SuppressionRule> = rules.into_iter().collect();
         let (compiled, fields, warnings) = compile_all(&rules)?;
-        let mut by_type: HashMap<String, BucketBuilder> = HashMap::new();
-        let mut any_type = BucketBuilder::default();
-        let mut needed = vec![0u8; rules.len()];
-        for (i, (rule, c)) in rules.iter().zip(&compiled).enumerate() {
+        let mut by_type: Map<Box<str>, Vec<u32>> = Map::default();
+        let mut any_type = Vec::new();
+        let mut meta: Vec<Meta> = Vec::with_capacity(rules.len());
+        for (i, rule) in rules.iter().enumerate() {
+            meta.push(Meta {
+                expires: rule.expiration(),
+                ..Meta::default()
+            });
             if rule.state() != RuleState::Enabled {
                 continue; // never matches; kept for listing and explanations
             }
             let Ok(id) = u32::try_from(i) else { break };
-            if id >= (1 << 29) {
-                break; // hits pack the rule index into 29 bits
-            }
-            let ws = witnesses(&c.conds, &fields, c.absent_match);
             if rule.is_any_type() {
-                any_type.push(id, ws);
+                any_type.push(id);
             } else {
-                by_type
-                    .entry(rule.alert_type().trim().to_ascii_lowercase())
-                    .or_default()
-                    .push(id, ws);
+                // Types compare ignoring ASCII case: partitions are keyed in lower case.
+                let t = rule.alert_type().trim();
+                let lower;
+                let key = if t.bytes().any(|b| b.is_ascii_uppercase()) {
+                    lower = t.to_ascii_lowercase();
+                    lower.as_str()
+                } else {
+                    t
+                };
+                match by_type.get_mut(key) {
+                    Some(list) => list.push(id),
+                    None => {
+                        by_type.insert(key.into(), vec![id]);
+                    }
+                }
             }
         }
+        let by_type = by_type
+            .into_iter()
+            .map(|(t, mut ids)| {
+                ids.sort_unstable();
+                let b = build_bucket(&ids, &compiled, &fields, &mut meta);
+                (t, b)
+            })
+            .collect();
+        let any_type = build_bucket(&any_type, &compiled, &fields, &mut meta);
         let by_name = rules
             .iter()
             .enumerate()
             .map(|(i, r)| (r.name().to_owned(), i))
             .collect();
-        let by_type = by_type
-            .into_iter()
-            .map(|(k, b)| (k, b.build(&mut needed)))
-            .collect();
-        let any_type = any_type.build(&mut needed);
         Ok(RuleSet {
             by_type,
             any_type,
-            needed,
+            meta,
             rules,
             compiled,
             fields,
@@ -503,111 +785,105 @@ impl RuleSet {
         &self.warnings
     }
 
-    fn candidates(&self, ctx: &mut Ctx<'_>, out: &mut Vec<u32>) {
-        let t = &ctx.alert.alert_type;
-        let typed = if t.bytes().any(|b| b.is_ascii_uppercase()) {
-            self.by_type.get(&t.to_ascii_lowercase())
-        } else {
-            self.by_type.get(t.as_str())
-        };
-        let mut hits: Vec<Hit> = Vec::new();
-        for bucket in typed.into_iter().chain([&self.any_type]) {
-            out.extend_from_slice(&bucket.always);
-            for fi in &bucket.fields {
-                let Some(r) = ctx.get(fi.field) else { continue };
-                if !fi.exact.is_empty() || fi.ac.is_some() {
-                    for v in r.folded() {
-                        if let Some(h) = fi.exact.get(v.as_ref()) {
-                            hits.extend_from_slice(h);
-                        }
-                        if let Some(ac) = &fi.ac {
-                            for m in ac.find_overlapping_iter(v.as_ref()) {
-                                if let Some(h) = fi.ac_hits.get(m.pattern().as_usize()) {
-                                    hits.extend_from_slice(h);
-                                }
-                            }
-                        }
-                    }
-                }
-                if !fi.v4.is_empty() || !fi.v6.is_empty() {
-                    for v in &r.raw {
-                        match v.trim().parse::<IpAddr>().map(super::cond::canonical_ip) {
-                            Ok(IpAddr::V4(a)) => {
-                                let a = u32::from(a);
-                                for (p, map) in &fi.v4 {
-                                    let mask =
-                                        u32::MAX.checked_shl(32 - u32::from(*p)).unwrap_or(0);
-                                    if let Some(h) = map.get(&(a & mask)) {
-                                        hits.extend_from_slice(h);
-                                    }
-                                }
-                            }
-                            Ok(IpAddr::V6(a)) => {
-                                let a = u128::from(a);
-                                for (p, map) in &fi.v6 {
-                                    let mask =
-                                        u128::MAX.checked_shl(128 - u32::from(*p)).unwrap_or(0);
-                                    if let Some(h) = map.get(&(a & mask)) {
-                                        hits.extend_from_slice(h);
-                                    }
-                                }
-                            }
-                            Err(_) => {}
-                        }
-                    }
-                }
-            }
+    /// The partition of an alert type (compared ignoring ASCII case).
+    fn bucket_for(&self, t: &str) -> Option<&Bucket> {
+        if !t.bytes().any(|b| b.is_ascii_uppercase()) {
+            return self.by_type.get(t);
         }
-        // A rule is a candidate once every one of its indexed conjuncts has a hit.
-        hits.sort_unstable();
-        hits.dedup();
-        let mut i = 0;
-        while i < hits.len() {
-            let rule = hits[i] >> 3;
-            let mut j = i;
-            while j < hits.len() && hits[j] >> 3 == rule {
-                j += 1;
+        let mut buf = [0u8; 96];
+        match buf.get_mut(..t.len()) {
+            Some(dst) => {
+                dst.copy_from_slice(t.as_bytes());
+                dst.make_ascii_lowercase();
+                std::str::from_utf8(dst)
+                    .ok()
+                    .and_then(|k| self.by_type.get(k))
             }
-            if self
-                .needed
-                .get(rule as usize)
-                .is_some_and(|n| usize::from(*n) == j - i)
-            {
-                out.push(rule);
-            }
-            i = j;
+            None => self.by_type.get(t.to_ascii_lowercase().as_str()),
         }
-        out.sort_unstable();
-        out.dedup();
     }
 
+    /// Fills `s.cands` with the candidate rules for the alert, in rule order; with `first`,
+    /// only those that can come before the first match.
+    fn candidates(&self, ctx: &mut Ctx<'_>, s: &mut Scratch, at: DateTime<Utc>, first: bool) {
+        s.cands.clear();
+        if s.masks.len() < self.rules.len() {
+            s.masks.resize(self.rules.len(), 0);
+        }
+        let typed = self.bucket_for(&ctx.alert.alert_type);
+        let mut mk = Marker {
+            masks: &mut s.masks,
+            touched: &mut s.touched,
+            meta: &self.meta,
+            at,
+            first,
+            best: u32::MAX,
+        };
+        for bucket in typed.into_iter().chain([&self.any_type]) {
+            s.cands.extend_from_slice(&bucket.always);
+            for fi in &bucket.fields {
+                fi.probe(ctx, &mut mk);
+            }
+        }
+        let best = mk.best;
+        for &r in s.touched.iter() {
+            if let Some(m) = s.masks.get_mut(r as usize) {
+                if r <= best && self.meta.get(r as usize).is_some_and(|x| x.needed == *m) {
+                    s.cands.push(r);
+                }
+                *m = 0;
+            }
+        }
+        s.touched.clear();
+        if first {
+            s.cands.retain(|&r| r <= best);
+        }
+        s.cands.sort_unstable();
+    }
+
+    /// The rule if it matches: not expired, and every condition the index did not prove holds.
     fn verify(&self, i: u32, ctx: &mut Ctx<'_>, at: DateTime<Utc>) -> Option<&SuppressionRule> {
         let i = i as usize;
-        let rule = self.rules.get(i)?;
-        let c = self.compiled.get(i)?;
-        if rule.expiration().is_some_and(|e| at >= e) {
+        let m = self.meta.get(i)?;
+        if m.expires.is_some_and(|e| at >= e) {
             return None;
         }
-        (eval_all(&c.conds, ctx, c.absent_match) == Truth::True).then_some(rule)
+        let c = self.compiled.get(i)?;
+        let mut absent = false;
+        for &top in m.verify.iter() {
+            match eval(c.conds.get(usize::from(top))?, ctx, c.absent_match) {
+                Truth::False => return None,
+                Truth::Absent => absent = true,
+                Truth::True => {}
+            }
+        }
+        if absent { None } else { self.rules.get(i) }
     }
 
     /// Every rule that matches `alert` at `at`, in rule-set order.
     pub fn matching(&self, alert: &Alert, at: DateTime<Utc>) -> Vec<&SuppressionRule> {
-        let mut ctx = Ctx::new(alert, &self.fields.paths);
-        let mut cands = Vec::new();
-        self.candidates(&mut ctx, &mut cands);
-        cands
-            .into_iter()
-            .filter_map(|i| self.verify(i, &mut ctx, at))
-            .collect()
+        with_scratch(|s| {
+            let mut ctx = Ctx::with_buffers(alert, &self.fields.paths, std::mem::take(&mut s.ctx));
+            self.candidates(&mut ctx, s, at, false);
+            let out = s
+                .cands
+                .iter()
+                .filter_map(|&i| self.verify(i, &mut ctx, at))
+                .collect();
+            s.ctx = ctx.into_buffers();
+            out
+        })
     }
 
     /// The first rule (in rule-set order) that matches: the cheap call for the ingest path.
     pub fn first_match(&self, alert: &Alert, at: DateTime<Utc>) -> Option<&SuppressionRule> {
-        let mut ctx = Ctx::new(alert, &self.fields.paths);
-        let mut cands = Vec::new();
-        self.candidates(&mut ctx, &mut cands);
-        cands.into_iter().find_map(|i| self.verify(i, &mut ctx, at))
+        with_scratch(|s| {
+            let mut ctx = Ctx::with_buffers(alert, &self.fields.paths, std::mem::take(&mut s.ctx));
+            self.candidates(&mut ctx, s, at, true);
+            let out = s.cands.iter().find_map(|&i| self.verify(i, &mut ctx, at));
+            s.ctx = ctx.into_buffers();
+            out
+        })
     }
 
     /// `true` if any rule matches `alert` at `at`.

@@ -4,10 +4,13 @@
 //! (see `docs/suppression.md` for the language). Rules only match once compiled into a
 //! [`RuleSet`], which checks them all and reports every problem at once, then matches an alert
 //! against thousands of rules at a cost that grows slowly with their number: rules are
-//! partitioned by alert type, and inside a partition each rule is reached through its most
-//! selective necessary condition (exact values in hash maps; substrings, prefixes, suffixes,
-//! wildcard literals and the literals a regex requires in one Aho-Corasick automaton per field;
-//! CIDR networks in per-prefix hash maps) before the few candidates are checked exactly.
+//! partitioned by alert type, and inside a partition every selective
+//! necessary condition of each rule is indexed (exact values in hash maps; substrings,
+//! prefixes, suffixes, wildcard literals and the literals a regex requires in one Aho-Corasick
+//! automaton per field; CIDR networks in per-prefix hash maps). Each of the alert's values is
+//! folded once and probed once; a rule is a candidate once all its indexed conditions are seen
+//! (counting them, as in Whang et al., "Indexing Boolean Expressions"), and only the conditions
+//! an index hit does not prove are checked. [`budget`] bounds what one rule or one set may ask.
 //! Regexes are checked when compiled but built on first use. [`reference::ReferenceMatcher`] is
 //! the plain loop the compiled matcher is tested against.
 //!
@@ -34,6 +37,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+pub mod budget;
 mod compiled;
 mod cond;
 mod explain;

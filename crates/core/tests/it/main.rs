@@ -1,6 +1,7 @@
 //! Integration tests for vigil-core: one binary, one module per area.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
+mod budgets;
 mod common;
 mod defender_samples;
 mod fidelity;

