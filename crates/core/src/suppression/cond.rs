@@ -1,20 +1,20 @@
 //! Conditions: checking the JSON form, the compiled form, and three-valued evaluation.
 
-use std::borrow::Cow;
 use std::net::IpAddr;
 
-use regex::{Regex, RegexBuilder};
 use serde_json::Value;
 
-use super::path::{FieldPath, Presence};
+use super::path::FieldPath;
+use crate::JsonMap;
 use crate::entity::kind_of;
-use crate::{Alert, JsonMap};
 
 /// Longest regex pattern accepted, in characters.
 pub(crate) const MAX_REGEX_LEN: usize = 1000;
 /// Largest compiled regex program accepted, in bytes.
 pub(crate) const MAX_REGEX_SIZE: usize = 256 * 1024;
 
+pub(crate) use super::eval::*;
+pub(crate) use super::regexes::*;
 pub(crate) use crate::text::{fold, fold_into};
 
 /// Three-valued truth: a test on a value the alert does not have is `Absent`.
@@ -29,7 +29,7 @@ pub enum Truth {
 }
 
 impl Truth {
-    fn not(self) -> Truth {
+    pub(crate) fn not(self) -> Truth {
         match self {
             Truth::True => Truth::False,
             Truth::False => Truth::True,
@@ -37,7 +37,7 @@ impl Truth {
         }
     }
 
-    fn from_bool(b: bool) -> Truth {
+    pub(crate) fn from_bool(b: bool) -> Truth {
         if b { Truth::True } else { Truth::False }
     }
 }
@@ -842,392 +842,16 @@ impl Compiler<'_> {
             );
             return None;
         }
-        let lazy = std::sync::Arc::new(LazyRegex {
-            source: source.clone(),
-            literals: required_literals_of(p),
-            cell: std::sync::OnceLock::new(),
-        });
+        let lazy = std::sync::Arc::new(LazyRegex::new(source.clone(), p));
         self.regexes.insert(source, lazy.clone());
         Some(lazy)
     }
 }
 
-/// `true` for a regex that matches every value, such as `.*`, `^.*$` or `(?s).*`.
-pub(crate) fn matches_everything(p: &str) -> bool {
-    let body = p.trim_start_matches("(?s)").trim_start_matches('^');
-    let body = body.strip_suffix('$').unwrap_or(body);
-    matches!(body, ".*" | "(.*)" | "(?:.*)" | "[\\s\\S]*" | "(?s:.*)")
-}
-
-/// The most automaton states [`program_size`] allows: about [`MAX_REGEX_SIZE`] bytes of
-/// compiled program.
-pub(crate) const MAX_REGEX_PROGRAM: u64 = (MAX_REGEX_SIZE / 16) as u64;
-
-/// An estimate of a regex's compiled size, in automaton states: literals count their bytes,
-/// classes their ranges (four UTF-8 states each), repetitions multiply.
-pub(crate) fn program_size(h: &regex_syntax::hir::Hir) -> u64 {
-    use regex_syntax::hir::{Class, HirKind};
-    match h.kind() {
-        HirKind::Empty | HirKind::Look(_) => 1,
-        HirKind::Literal(l) => l.0.len() as u64,
-        HirKind::Class(Class::Unicode(c)) => 4 * c.ranges().len() as u64,
-        HirKind::Class(Class::Bytes(c)) => c.ranges().len() as u64,
-        HirKind::Repetition(r) => {
-            let times = r.max.unwrap_or(r.min.saturating_add(1)).max(1);
-            program_size(&r.sub).saturating_mul(u64::from(times))
-        }
-        HirKind::Capture(c) => program_size(&c.sub),
-        HirKind::Concat(v) | HirKind::Alternation(v) => {
-            v.iter().map(program_size).fold(0u64, u64::saturating_add)
-        }
-    }
-}
-
-/// A regex checked at compile time and compiled on first use, shared by every condition that
-/// writes the same pattern.
-#[derive(Debug)]
-pub(crate) struct LazyRegex {
-    source: String,
-    /// Literals one of which every match contains (folded, ASCII), for the index.
-    pub(crate) literals: Option<Vec<String>>,
-    cell: std::sync::OnceLock<Option<Regex>>,
-}
-
-/// Literals of which every match of `pattern` contains at least one, folded; `None` if there
-/// are none usable as index keys. Only ASCII literals qualify: every character a
-/// case-insensitive regex matches in place of an ASCII one folds to it (see [`fold`]), which is
-/// not true beyond ASCII.
-fn required_literals_of(pattern: &str) -> Option<Vec<String>> {
-    let hir = regex_syntax::ParserBuilder::new()
-        .build()
-        .parse(pattern)
-        .ok()?;
-    let set = required_literals(&hir)?;
-    let mut out = Vec::with_capacity(set.len());
-    for l in set {
-        match String::from_utf8(l) {
-            Ok(s) if !s.is_empty() && s.is_ascii() => out.push(s.to_ascii_lowercase()),
-            _ => return None,
-        }
-    }
-    out.sort();
-    out.dedup();
-    Some(out)
-}
-
-/// A set of literals one of which every match of `h` contains.
-fn required_literals(h: &regex_syntax::hir::Hir) -> Option<Vec<Vec<u8>>> {
-    use regex_syntax::hir::HirKind;
-    let min_len = |v: &Vec<Vec<u8>>| v.iter().map(Vec::len).min().unwrap_or(0);
-    match h.kind() {
-        HirKind::Literal(l) => Some(vec![l.0.to_vec()]),
-        HirKind::Capture(c) => required_literals(&c.sub),
-        HirKind::Repetition(r) if r.min >= 1 => required_literals(&r.sub),
-        HirKind::Concat(items) => items
-            .iter()
-            .filter_map(required_literals)
-            .max_by_key(min_len),
-        HirKind::Alternation(items) => {
-            let mut all = Vec::new();
-            for i in items {
-                all.extend(required_literals(i)?);
-                if all.len() > 64 {
-                    return None;
-                }
-            }
-            Some(all)
-        }
-        _ => None,
-    }
-}
-
-impl LazyRegex {
-    /// The compiled regex; `None` only if the regex engine refuses a pattern the checks passed
-    /// (then the condition matches nothing, the safe side).
-    pub(crate) fn get(&self) -> Option<&Regex> {
-        self.cell
-            .get_or_init(|| {
-                RegexBuilder::new(&self.source)
-                    .size_limit(MAX_REGEX_SIZE.saturating_mul(4))
-                    .build()
-                    .ok()
-            })
-            .as_ref()
-    }
-}
-
-/// The regex a `regex` condition runs: anchored to the whole value, case-insensitive unless
-/// case-sensitive, size-limited.
-pub(crate) fn anchored_regex(p: &str, case_sensitive: bool) -> Result<Regex, regex::Error> {
-    RegexBuilder::new(&anchored_source(p, case_sensitive))
-        .size_limit(MAX_REGEX_SIZE)
-        .build()
-}
-
-/// The source of [`anchored_regex`], with the case flag inline so that a `RegexSet` can mix
-/// case-sensitive and case-insensitive patterns.
-pub(crate) fn anchored_source(p: &str, case_sensitive: bool) -> String {
-    let flag = if case_sensitive { "" } else { "(?i)" };
-    format!("{flag}^(?:{p})$")
-}
-
-/// Where one field's values sit in a [`Ctx`]'s flat value lists.
-#[derive(Clone, Copy, Debug, Default)]
-pub(crate) struct Slot {
-    resolved: bool,
-    no_entity: bool,
-    start: u32,
-    end: u32,
-    /// Start of the folded copies, or `u32::MAX` until folded.
-    folded: u32,
-}
-
-/// Buffers a [`Ctx`] can be built from and handed back, so that matching many alerts reuses
-/// the same allocations.
-#[derive(Debug, Default)]
-pub(crate) struct CtxBuffers {
-    slots: Vec<Slot>,
-    raw: Vec<Cow<'static, str>>,
-    folded: Vec<Folded>,
-    arena: String,
-}
-
-/// An empty vector of another lifetime, keeping the allocation (the element layout is the same).
-fn recycle<'b>(mut v: Vec<Cow<'_, str>>) -> Vec<Cow<'b, str>> {
-    v.clear();
-    v.into_iter().map(|_| Cow::Borrowed("")).collect()
-}
-
-/// A folded value: the raw value itself (folding changed nothing), or a range of the arena.
-#[derive(Clone, Copy, Debug)]
-enum Folded {
-    Raw(u32),
-    Arena(u32, u32),
-}
-
-/// One field's folded values, in the order of its raw values.
-#[derive(Clone, Copy)]
-pub(crate) struct FoldedValues<'c, 'a> {
-    raw: &'c [Cow<'a, str>],
-    refs: &'c [Folded],
-    arena: &'c str,
-}
-
-impl<'c> FoldedValues<'c, '_> {
-    /// The folded values.
-    pub(crate) fn iter(self) -> impl Iterator<Item = &'c str> {
-        self.refs.iter().map(move |f| match *f {
-            Folded::Raw(i) => self.raw.get(i as usize).map_or("", |v| v.as_ref()),
-            Folded::Arena(a, b) => self.arena.get(a as usize..b as usize).unwrap_or_default(),
-        })
-    }
-}
-
-/// Per-alert evaluation state: the alert and the values resolved so far, each field resolved
-/// (and folded) at most once, all fields' values in flat lists and folded text in one arena.
-pub(crate) struct Ctx<'a> {
-    pub(crate) alert: &'a Alert,
-    fields: &'a [FieldPath],
-    slots: Vec<Slot>,
-    raw: Vec<Cow<'a, str>>,
-    folded: Vec<Folded>,
-    arena: String,
-}
-
-impl<'a> Ctx<'a> {
-    pub(crate) fn new(alert: &'a Alert, fields: &'a [FieldPath]) -> Ctx<'a> {
-        Ctx::with_buffers(alert, fields, CtxBuffers::default())
-    }
-
-    /// A context over reused buffers.
-    pub(crate) fn with_buffers(
-        alert: &'a Alert,
-        fields: &'a [FieldPath],
-        b: CtxBuffers,
-    ) -> Ctx<'a> {
-        let mut slots = b.slots;
-        slots.clear();
-        slots.resize(fields.len(), Slot::default());
-        let (mut folded, mut arena) = (b.folded, b.arena);
-        folded.clear();
-        arena.clear();
-        Ctx {
-            alert,
-            fields,
-            slots,
-            raw: b.raw,
-            folded,
-            arena,
-        }
-    }
-
-    /// The buffers back, emptied, for the next alert.
-    pub(crate) fn into_buffers(self) -> CtxBuffers {
-        CtxBuffers {
-            slots: self.slots,
-            raw: recycle(self.raw),
-            folded: self.folded,
-            arena: self.arena,
-        }
-    }
-
-    fn slot(&mut self, field: usize) -> Option<Slot> {
-        let s = *self.slots.get(field)?;
-        if s.resolved {
-            return Some(s);
-        }
-        let path = self.fields.get(field)?;
-        let start = self.raw.len();
-        let presence = path.resolve(self.alert, &mut self.raw);
-        let s = Slot {
-            resolved: true,
-            no_entity: presence == Presence::NoEntityOfType,
-            start: u32::try_from(start).ok()?,
-            end: u32::try_from(self.raw.len()).ok()?,
-            folded: u32::MAX,
-        };
-        *self.slots.get_mut(field)? = s;
-        Some(s)
-    }
-
-    /// The field's values as the alert has them, and whether the alert lacks the entity type.
-    pub(crate) fn raw(&mut self, field: usize) -> Option<(&[Cow<'a, str>], bool)> {
-        let s = self.slot(field)?;
-        Some((self.raw.get(s.start as usize..s.end as usize)?, s.no_entity))
-    }
-
-    /// The field's values, raw and folded (same order).
-    pub(crate) fn both(&mut self, field: usize) -> Option<(&[Cow<'a, str>], FoldedValues<'_, 'a>)> {
-        let mut s = self.slot(field)?;
-        if s.folded == u32::MAX {
-            s.folded = u32::try_from(self.folded.len()).ok()?;
-            for i in s.start..s.end {
-                let v = self.raw.get(i as usize)?;
-                let a = self.arena.len();
-                let f = if fold_into(v, &mut self.arena) {
-                    Folded::Arena(
-                        u32::try_from(a).ok()?,
-                        u32::try_from(self.arena.len()).ok()?,
-                    )
-                } else {
-                    Folded::Raw(i)
-                };
-                self.folded.push(f);
-            }
-            *self.slots.get_mut(field)? = s;
-        }
-        let n = (s.end - s.start) as usize;
-        let f = s.folded as usize;
-        Some((
-            self.raw.get(s.start as usize..s.end as usize)?,
-            FoldedValues {
-                raw: &self.raw,
-                refs: self.folded.get(f..f + n)?,
-                arena: &self.arena,
-            },
-        ))
-    }
-
-    /// The field's folded values.
-    pub(crate) fn folded(&mut self, field: usize) -> Option<FoldedValues<'_, 'a>> {
-        self.both(field).map(|(_, f)| f)
-    }
-}
-
-fn any_value(t: &Test, ctx: &mut Ctx<'_>) -> Option<String> {
-    let matches_one = |v: &str, raw: &str| -> bool {
-        match &t.op {
-            Op::Equals(n) => n.has(v),
-            Op::Contains(n) => n.contains_in(v),
-            Op::StartsWith(n) => n.prefix_of(v),
-            Op::EndsWith(n) => n.suffix_of(v),
-            Op::Wildcard(n) => n.glob_any(v),
-            Op::Regex(rs) => rs
-                .iter()
-                .any(|re| re.get().is_some_and(|re| re.is_match(raw))),
-            Op::Cidr(nets) => raw
-                .trim()
-                .parse::<IpAddr>()
-                .is_ok_and(|ip| nets.iter().any(|n| n.contains(ip))),
-            Op::Exists(_) => false,
-        }
-    };
-    if t.case_sensitive || matches!(t.op, Op::Regex(_) | Op::Cidr(_)) {
-        let (raw, _) = ctx.raw(t.field)?;
-        raw.iter()
-            .find(|v| matches_one(v, v))
-            .map(|v| v.to_string())
-    } else {
-        let (raw, folded) = ctx.both(t.field)?;
-        folded
-            .iter()
-            .zip(raw.iter())
-            .find(|(f, raw)| matches_one(f, raw))
-            .map(|(_, raw)| raw.to_string())
-    }
-}
-
-/// Evaluates a test: `(truth, the value that satisfied it)`.
-pub(crate) fn eval_test(
-    t: &Test,
-    ctx: &mut Ctx<'_>,
-    absent_match: bool,
-) -> (Truth, Option<String>) {
-    let Some((raw, no_entity)) = ctx.raw(t.field) else {
-        return (Truth::Absent, None);
-    };
-    if let Op::Exists(want) = t.op {
-        return (Truth::from_bool(raw.is_empty() != want), None);
-    }
-    if raw.is_empty() {
-        return if no_entity && absent_match {
-            (Truth::True, None)
-        } else {
-            (Truth::Absent, None)
-        };
-    }
-    match any_value(t, ctx) {
-        Some(v) => (Truth::True, Some(v)),
-        None => (Truth::False, None),
-    }
-}
-
-/// Evaluates a condition, short-circuiting.
-pub(crate) fn eval(c: &Cond, ctx: &mut Ctx<'_>, absent_match: bool) -> Truth {
-    match c {
-        Cond::Test(t) => eval_test(t, ctx, absent_match).0,
-        Cond::Not(inner) => eval(inner, ctx, absent_match).not(),
-        Cond::All(items) => eval_all(items, ctx, absent_match),
-        Cond::Any(items) => {
-            let mut absent = false;
-            for i in items {
-                match eval(i, ctx, absent_match) {
-                    Truth::True => return Truth::True,
-                    Truth::Absent => absent = true,
-                    Truth::False => {}
-                }
-            }
-            if absent { Truth::Absent } else { Truth::False }
-        }
-    }
-}
-
-/// `allOf` over a list: false wins, then absent, then true.
-pub(crate) fn eval_all(items: &[Cond], ctx: &mut Ctx<'_>, absent_match: bool) -> Truth {
-    let mut absent = false;
-    for i in items {
-        match eval(i, ctx, absent_match) {
-            Truth::False => return Truth::False,
-            Truth::Absent => absent = true,
-            Truth::True => {}
-        }
-    }
-    if absent { Truth::Absent } else { Truth::True }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::borrow::Cow;
 
     #[test]
     fn glob_matches_whole_values() {

@@ -40,11 +40,13 @@
 pub mod budget;
 mod compiled;
 mod cond;
+mod eval;
 mod explain;
 mod index;
 mod lint;
 mod path;
 pub mod reference;
+mod regexes;
 mod rule;
 
 use std::fmt;
