@@ -6,14 +6,14 @@ use vigil_core::store::{AlertQuery, ErrorKind, FeedbackQuery, Store, StoreError,
 use vigil_core::suppression::{Condition, SuppressionReason, SuppressionRule};
 use vigil_core::{Alert, AlertId, Entity, Severity};
 
-use crate::support::TempStore;
+use crate::support::{TempStore, temp_store};
 
 fn tenant() -> TenantId {
     TenantId::new("corrupt").unwrap()
 }
 
 fn setup() -> (TempStore, Connection) {
-    let store = TempStore::new();
+    let store = temp_store();
     let at = Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).single().unwrap();
     let alerts: Vec<Alert> = (0..5)
         .map(|i| {
@@ -29,7 +29,7 @@ fn setup() -> (TempStore, Connection) {
         })
         .collect();
     store.ingest(&tenant(), &alerts, at).unwrap();
-    let conn = Connection::open(store.path()).unwrap();
+    let conn = Connection::open(store.backend().path()).unwrap();
     (store, conn)
 }
 
@@ -178,6 +178,6 @@ fn bad_rule_json_names_the_rule() {
     .build();
     // The rules generation did not move, so the cached rule set may still be used; a fresh
     // store must read the rules and refuse.
-    let fresh = vigil_sqlite::SqliteStore::open(store.path()).unwrap();
+    let fresh = vigil_sqlite::SqliteStore::open(store.backend().path()).unwrap();
     assert_corrupt(fresh.ingest(&tenant(), &[new], Utc::now()), "quiet-ip");
 }

@@ -10,6 +10,6 @@ mod readonly;
 mod reference;
 mod support;
 
-use support::TempStore;
+use support::temp_store;
 
-vigil_testkit::conformance_tests!(TempStore::new);
+vigil_testkit::conformance_tests!(temp_store);

@@ -7,7 +7,7 @@ use vigil_core::store::{
 use vigil_core::{KillChainIntent, Severity, Status};
 use vigil_testkit::generate::{AlertGenerator, RuleGenerator, reference_time};
 
-use crate::support::TempStore;
+use crate::support::temp_store;
 
 #[track_caller]
 fn same_pages(a: &dyn Store, b: &dyn Store, t: &TenantId, q: &AlertQuery) {
@@ -27,7 +27,7 @@ fn same_pages(a: &dyn Store, b: &dyn Store, t: &TenantId, q: &AlertQuery) {
 #[test]
 fn generated_data_answers_like_the_reference_store() {
     let t = TenantId::new("reference").unwrap();
-    let sqlite = TempStore::new();
+    let sqlite = temp_store();
     let memory = MemoryStore::default();
     let at = reference_time();
     for spec in RuleGenerator::new(3).rules(150) {
