@@ -132,6 +132,9 @@ mod tests {
         check::<crate::Status>();
         check::<crate::SupportingEvidence>();
         check::<crate::attack::Catalog>();
+        check::<crate::store::MemoryStore>();
+        check::<crate::store::Event>();
+        check::<std::sync::Arc<dyn crate::store::Store>>();
         check::<crate::attack::Tactic>();
         check::<crate::attack::TacticId>();
         check::<crate::attack::Technique>();
