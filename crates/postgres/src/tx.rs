@@ -1,0 +1,536 @@
+//! One transaction of one tenant: every read and write of the [`ReadTx`] and [`WriteTx`]
+//! contract, each filtered by the tenant.
+
+use std::cell::{Cell, RefCell};
+
+use chrono::{DateTime, Utc};
+use postgres::Row;
+use postgres::types::ToSql;
+use vigil_core::AlertId;
+use vigil_core::store::{
+    AlertQuery, AlertRecord, AuditEntry, Change, Counts, Event, EventKind, Feedback, ReadTx,
+    StoreError, StoredAlert, StoredRule, TenantId, WriteTx,
+};
+use vigil_core::Status;
+use vigil_core::store::SortKey;
+
+use crate::codec::{
+    ALERT_COLUMNS, AlertRow, Derived, alert_json, feedback_reason_text, parse_feedback_reason,
+    parse_status, parse_ts, status_text, suppression_reason_text, ts,
+};
+use crate::error::{Db, corrupt_alert, corrupt_row, get};
+use crate::query;
+use crate::rules;
+
+/// Parameters of one statement, numbered `$1`, `$2`, … in the order they are pushed.
+pub(crate) type Param<'p> = &'p (dyn ToSql + Sync);
+
+pub(crate) fn u64_of(v: i64) -> u64 {
+    u64::try_from(v).unwrap_or(0)
+}
+
+pub(crate) fn i64_of(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+/// One transaction of one tenant. The tenant's insertion and event counters are read (and the
+/// tenant's state row locked) when a write transaction begins, and written back by
+/// [`PgTx::finish`] before it commits.
+pub(crate) struct PgTx<'c> {
+    tx: RefCell<postgres::Transaction<'c>>,
+    pub(crate) tenant: TenantId,
+    last_alert: Cell<i64>,
+    last_event: Cell<i64>,
+    moved: Cell<bool>,
+}
+
+impl<'c> PgTx<'c> {
+    /// A read transaction (no counters).
+    pub(crate) fn read(tx: postgres::Transaction<'c>, tenant: &TenantId) -> PgTx<'c> {
+        PgTx::with_counters(tx, tenant, 0, 0)
+    }
+
+    /// A write transaction: locks the tenant's state row (creating it if needed), which
+    /// serialises the tenant's writers, and reads its counters.
+    pub(crate) fn write(
+        mut tx: postgres::Transaction<'c>,
+        tenant: &TenantId,
+    ) -> Result<PgTx<'c>, StoreError> {
+        let lock = "SELECT last_alert_seq, last_event_seq FROM tenant_state
+                    WHERE tenant = $1 FOR UPDATE";
+        let mut row = tx.query_opt(lock, &[&tenant.as_str()]).db()?;
+        if row.is_none() {
+            tx.execute(
+                "INSERT INTO tenant_state (tenant) VALUES ($1) ON CONFLICT (tenant) DO NOTHING",
+                &[&tenant.as_str()],
+            )
+            .db()?;
+            row = tx.query_opt(lock, &[&tenant.as_str()]).db()?;
+        }
+        let (alert, event) = match row {
+            Some(r) => (get(&r, 0)?, get(&r, 1)?),
+            None => (0, 0),
+        };
+        Ok(PgTx::with_counters(tx, tenant, alert, event))
+    }
+
+    fn with_counters(
+        tx: postgres::Transaction<'c>,
+        tenant: &TenantId,
+        last_alert: i64,
+        last_event: i64,
+    ) -> PgTx<'c> {
+        PgTx {
+            tx: RefCell::new(tx),
+            tenant: tenant.clone(),
+            last_alert: Cell::new(last_alert),
+            last_event: Cell::new(last_event),
+            moved: Cell::new(false),
+        }
+    }
+
+    /// Writes back the counters this transaction moved, then commits.
+    pub(crate) fn commit(self) -> Result<(), StoreError> {
+        if self.moved.get() {
+            self.execute(
+                "UPDATE tenant_state SET last_alert_seq = $2, last_event_seq = $3
+                 WHERE tenant = $1",
+                &[
+                    &self.tenant.as_str(),
+                    &self.last_alert.get(),
+                    &self.last_event.get(),
+                ],
+            )?;
+        }
+        self.tx.into_inner().commit().db()
+    }
+
+    pub(crate) fn t(&self) -> &str {
+        self.tenant.as_str()
+    }
+
+    pub(crate) fn query(&self, sql: &str, params: &[Param<'_>]) -> Result<Vec<Row>, StoreError> {
+        self.tx.borrow_mut().query(sql, params).db()
+    }
+
+    pub(crate) fn query_opt(
+        &self,
+        sql: &str,
+        params: &[Param<'_>],
+    ) -> Result<Option<Row>, StoreError> {
+        self.tx.borrow_mut().query_opt(sql, params).db()
+    }
+
+    pub(crate) fn execute(&self, sql: &str, params: &[Param<'_>]) -> Result<u64, StoreError> {
+        self.tx.borrow_mut().execute(sql, params).db()
+    }
+
+    /// Decodes an alert row read as `tseq, {ALERT_COLUMNS}` from column `at`.
+    pub(crate) fn record(&self, row: &Row, at: usize) -> Result<AlertRecord, StoreError> {
+        let tseq: i64 = get(row, at)?;
+        let stored = AlertRow::read(row, at + 1)?.decode(self.t())?;
+        Ok(AlertRecord::new(stored, u64_of(tseq)))
+    }
+
+    fn exists(&self, id: &AlertId) -> Result<bool, StoreError> {
+        Ok(self
+            .query_opt(
+                "SELECT 1 FROM alerts WHERE tenant = $1 AND id = $2",
+                &[&self.t(), &id.as_str()],
+            )?
+            .is_some())
+    }
+}
+
+fn suppression_columns(
+    stored: &StoredAlert,
+) -> (Option<String>, Option<String>, Option<String>) {
+    match &stored.suppression {
+        Some(s) => (
+            Some(s.rule.clone()),
+            Some(suppression_reason_text(&s.reason)),
+            Some(ts(s.at)),
+        ),
+        None => (None, None, None),
+    }
+}
+
+impl ReadTx for PgTx<'_> {
+    fn alert(&self, id: &AlertId) -> Result<Option<AlertRecord>, StoreError> {
+        let row = self.query_opt(
+            &format!("SELECT tseq, {ALERT_COLUMNS} FROM alerts WHERE tenant = $1 AND id = $2"),
+            &[&self.t(), &id.as_str()],
+        )?;
+        row.map(|r| self.record(&r, 0)).transpose()
+    }
+
+    fn ids_with_system_id(&self, id: &AlertId, limit: usize) -> Result<Vec<AlertId>, StoreError> {
+        let rows = self.query(
+            "SELECT id FROM alerts WHERE tenant = $1 AND sys_id = $2
+             ORDER BY id COLLATE \"C\" LIMIT $3",
+            &[&self.t(), &id.as_str(), &i64_of(limit as u64)],
+        )?;
+        rows.iter()
+            .map(|r| {
+                let i: String = get(r, 0)?;
+                AlertId::new(i.clone())
+                    .map_err(|e| corrupt_alert(self.t(), &i, format!("bad id: {e}")))
+            })
+            .collect()
+    }
+
+    fn page(
+        &self,
+        q: &AlertQuery,
+        after: Option<SortKey>,
+        limit: usize,
+    ) -> Result<Vec<(SortKey, StoredAlert)>, StoreError> {
+        query::page(self, q, after, limit)
+    }
+
+    fn counts(&self, q: &AlertQuery) -> Result<Counts, StoreError> {
+        query::counts(self, q)
+    }
+
+    fn scan(
+        &self,
+        q: &AlertQuery,
+        f: &mut dyn FnMut(AlertRecord) -> Result<bool, StoreError>,
+    ) -> Result<(), StoreError> {
+        query::scan(self, q, None, 256, &mut |_, r| f(r))
+    }
+
+    fn related_candidates(
+        &self,
+        me: &AlertRecord,
+        limit: usize,
+    ) -> Result<Vec<StoredAlert>, StoreError> {
+        query::related_candidates(self, &me.stored.alert, limit)
+    }
+
+    fn history(&self, id: &AlertId) -> Result<Vec<AuditEntry>, StoreError> {
+        if !self.exists(id)? {
+            return Err(StoreError::alert_not_found(id));
+        }
+        let rows = self.query(
+            "SELECT au.at, au.actor, au.from_status, au.to_status, au.comment, au.version
+             FROM audit au JOIN alerts a ON a.tenant = au.tenant AND a.tseq = au.tseq
+             WHERE au.tenant = $1 AND a.id = $2 ORDER BY au.n",
+            &[&self.t(), &id.as_str()],
+        )?;
+        rows.iter()
+            .map(|r| {
+                let what = || format!("audit entry of alert {:?}", id.as_str());
+                let status = |s: String| {
+                    parse_status(&s).ok_or_else(|| {
+                        corrupt_row(self.t(), what(), format!("unknown status {s:?}"))
+                    })
+                };
+                let at: String = get(r, 0)?;
+                Ok(AuditEntry::new(
+                    parse_ts(&at).ok_or_else(|| {
+                        corrupt_row(self.t(), what(), format!("invalid time {at:?}"))
+                    })?,
+                    get::<String>(r, 1)?,
+                    status(get(r, 2)?)?,
+                    status(get(r, 3)?)?,
+                    get(r, 4)?,
+                    u64_of(get(r, 5)?),
+                ))
+            })
+            .collect()
+    }
+
+    fn feedback(
+        &self,
+        alert: Option<&AlertId>,
+        useful: Option<bool>,
+    ) -> Result<Vec<(AlertId, Feedback)>, StoreError> {
+        let rows = self.query(
+            "SELECT alert_id, useful, reason, comment, actor, at FROM feedback
+             WHERE tenant = $1 AND ($2::text IS NULL OR alert_id = $2)
+               AND ($3::boolean IS NULL OR useful = $3)
+             ORDER BY fseq",
+            &[&self.t(), &alert.map(AlertId::as_str), &useful],
+        )?;
+        rows.iter()
+            .map(|r| {
+                let id: String = get(r, 0)?;
+                let what = || format!("feedback on alert {id:?}");
+                let reason: String = get(r, 2)?;
+                let reason = parse_feedback_reason(&reason).ok_or_else(|| {
+                    corrupt_row(self.t(), what(), format!("unknown reason {reason:?}"))
+                })?;
+                let at: String = get(r, 5)?;
+                let alert = AlertId::new(id.clone())
+                    .map_err(|e| corrupt_row(self.t(), what(), format!("bad alert id: {e}")))?;
+                Ok((
+                    alert,
+                    Feedback {
+                        useful: get(r, 1)?,
+                        reason,
+                        comment: get(r, 3)?,
+                        actor: get(r, 4)?,
+                        at: parse_ts(&at).ok_or_else(|| {
+                            corrupt_row(self.t(), what(), format!("invalid time {at:?}"))
+                        })?,
+                    },
+                ))
+            })
+            .collect()
+    }
+
+    fn rule(&self, name: &str) -> Result<Option<StoredRule>, StoreError> {
+        rules::get_rule(self, name)
+    }
+
+    fn rules(&self) -> Result<Vec<StoredRule>, StoreError> {
+        rules::list(self)
+    }
+
+    fn rules_generation(&self) -> Result<u64, StoreError> {
+        let row = self.query_opt(
+            "SELECT rules_generation FROM tenant_state WHERE tenant = $1",
+            &[&self.t()],
+        )?;
+        Ok(match row {
+            Some(r) => u64_of(get(&r, 0)?),
+            None => 0,
+        })
+    }
+
+    fn events_since(&self, after: u64, limit: usize) -> Result<Vec<Event>, StoreError> {
+        let rows = self.query(
+            "SELECT seq, at, body FROM events WHERE tenant = $1 AND seq > $2
+             ORDER BY seq LIMIT $3",
+            &[&self.t(), &i64_of(after), &i64_of(limit as u64)],
+        )?;
+        rows.iter()
+            .map(|r| {
+                let seq = u64_of(get(r, 0)?);
+                let at: String = get(r, 1)?;
+                let body: String = get(r, 2)?;
+                let at = parse_ts(&at).ok_or_else(|| {
+                    corrupt_row(self.t(), format!("event {seq}"), format!("invalid time {at:?}"))
+                })?;
+                Ok(Event::new(seq, at, Event::kind_from_json(seq, &body)?))
+            })
+            .collect()
+    }
+
+    fn checkpoint(&self, consumer: &str) -> Result<Option<u64>, StoreError> {
+        let row = self.query_opt(
+            "SELECT seq FROM checkpoints WHERE tenant = $1 AND name = $2",
+            &[&self.t(), &consumer],
+        )?;
+        row.map(|r| get::<i64>(&r, 0).map(u64_of)).transpose()
+    }
+}
+
+impl WriteTx for PgTx<'_> {
+    fn insert_alert(&mut self, stored: &StoredAlert) -> Result<u64, StoreError> {
+        let tseq = self.last_alert.get() + 1;
+        let alert = &stored.alert;
+        let d = Derived::of(alert);
+        let (rule, reason, at) = suppression_columns(stored);
+        self.execute(
+            "INSERT INTO alerts (tenant, tseq, id, sys_id, version, status, severity_rank,
+                time_us, priority, alert_type_lc, product_lc, display_lc, correlation_key,
+                compromised_lc, resources_lc, entities_lc, ingested_at, updated_at,
+                suppression_rule, suppression_reason, suppressed_at, json)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
+                $17, $18, $19, $20, $21, $22)",
+            &[
+                &self.t(),
+                &tseq,
+                &alert.id().as_str(),
+                &alert.system_alert_id().as_str(),
+                &i64_of(stored.version),
+                &status_text(alert.status()),
+                &d.severity_rank,
+                &d.time_us,
+                &d.priority,
+                &d.alert_type_lc,
+                &d.product_lc,
+                &d.display_lc,
+                &d.correlation_key,
+                &d.compromised_lc,
+                &d.resources,
+                &d.entities,
+                &ts(stored.ingested_at),
+                &ts(stored.updated_at),
+                &rule,
+                &reason,
+                &at,
+                &alert_json(alert)?,
+            ],
+        )?;
+        self.last_alert.set(tseq);
+        self.moved.set(true);
+        Ok(u64_of(tseq))
+    }
+
+    fn update_alert(
+        &mut self,
+        stored: &StoredAlert,
+        expected_version: u64,
+        change: Change,
+    ) -> Result<bool, StoreError> {
+        let alert = &stored.alert;
+        let n = match change {
+            Change::Status => {
+                let (rule, reason, at) = suppression_columns(stored);
+                self.execute(
+                    "UPDATE alerts SET version = $1, status = $2, updated_at = $3, json = $4,
+                        suppression_rule = $5, suppression_reason = $6, suppressed_at = $7
+                     WHERE tenant = $8 AND id = $9 AND version = $10",
+                    &[
+                        &i64_of(stored.version),
+                        &status_text(alert.status()),
+                        &ts(stored.updated_at),
+                        &alert_json(alert)?,
+                        &rule,
+                        &reason,
+                        &at,
+                        &self.t(),
+                        &alert.id().as_str(),
+                        &i64_of(expected_version),
+                    ],
+                )?
+            }
+            _ => {
+                let d = Derived::of(alert);
+                self.execute(
+                    "UPDATE alerts SET version = $1, status = $2, severity_rank = $3,
+                        time_us = $4, priority = $5, alert_type_lc = $6, product_lc = $7,
+                        display_lc = $8, correlation_key = $9, compromised_lc = $10,
+                        resources_lc = $11, entities_lc = $12, updated_at = $13, json = $14,
+                        sys_id = $15
+                     WHERE tenant = $16 AND id = $17 AND version = $18",
+                    &[
+                        &i64_of(stored.version),
+                        &status_text(alert.status()),
+                        &d.severity_rank,
+                        &d.time_us,
+                        &d.priority,
+                        &d.alert_type_lc,
+                        &d.product_lc,
+                        &d.display_lc,
+                        &d.correlation_key,
+                        &d.compromised_lc,
+                        &d.resources,
+                        &d.entities,
+                        &ts(stored.updated_at),
+                        &alert_json(alert)?,
+                        &alert.system_alert_id().as_str(),
+                        &self.t(),
+                        &alert.id().as_str(),
+                        &i64_of(expected_version),
+                    ],
+                )?
+            }
+        };
+        Ok(n == 1)
+    }
+
+    fn append_audit(&mut self, id: &AlertId, e: &AuditEntry) -> Result<(), StoreError> {
+        let n = self.execute(
+            "INSERT INTO audit (tenant, tseq, n, at, actor, from_status, to_status, comment,
+                version)
+             SELECT a.tenant, a.tseq,
+                    coalesce((SELECT max(n) FROM audit
+                              WHERE tenant = a.tenant AND tseq = a.tseq), 0) + 1,
+                    $3, $4, $5, $6, $7, $8
+             FROM alerts a WHERE a.tenant = $1 AND a.id = $2",
+            &[
+                &self.t(),
+                &id.as_str(),
+                &ts(e.at),
+                &e.actor,
+                &status_text(e.from),
+                &status_text(e.to),
+                &e.comment,
+                &i64_of(e.version),
+            ],
+        )?;
+        if n == 0 {
+            return Err(StoreError::alert_not_found(id));
+        }
+        Ok(())
+    }
+
+    fn add_feedback(&mut self, id: &AlertId, f: &Feedback) -> Result<(), StoreError> {
+        if !self.exists(id)? {
+            return Err(StoreError::alert_not_found(id));
+        }
+        self.execute(
+            "INSERT INTO feedback (tenant, alert_id, useful, reason, comment, actor, at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            &[
+                &self.t(),
+                &id.as_str(),
+                &f.useful,
+                &feedback_reason_text(&f.reason),
+                &f.comment,
+                &f.actor,
+                &ts(f.at),
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn insert_rule(&mut self, rule: &StoredRule) -> Result<(), StoreError> {
+        rules::insert(self, rule)
+    }
+
+    fn update_rule(
+        &mut self,
+        rule: &StoredRule,
+        expected_version: u64,
+    ) -> Result<bool, StoreError> {
+        rules::update(self, rule, expected_version)
+    }
+
+    fn delete_rule(&mut self, name: &str) -> Result<bool, StoreError> {
+        rules::delete(self, name)
+    }
+
+    fn record_rule_hits(
+        &mut self,
+        name: &str,
+        hits: u64,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.execute(
+            "UPDATE rules SET hit_count = hit_count + $1, last_matched_at = $2
+             WHERE tenant = $3 AND name = $4",
+            &[&i64_of(hits), &ts(at), &self.t(), &name],
+        )?;
+        Ok(())
+    }
+
+    fn append_event(&mut self, at: DateTime<Utc>, kind: &EventKind) -> Result<u64, StoreError> {
+        let seq = self.last_event.get() + 1;
+        self.execute(
+            "INSERT INTO events (tenant, seq, at, body) VALUES ($1, $2, $3, $4)",
+            &[&self.t(), &seq, &ts(at), &Event::kind_json(kind)?],
+        )?;
+        self.last_event.set(seq);
+        self.moved.set(true);
+        Ok(u64_of(seq))
+    }
+
+    fn set_checkpoint(&mut self, consumer: &str, seq: u64) -> Result<(), StoreError> {
+        self.execute(
+            "INSERT INTO checkpoints (tenant, name, seq) VALUES ($1, $2, $3)
+             ON CONFLICT (tenant, name) DO UPDATE SET seq = excluded.seq",
+            &[&self.t(), &consumer, &i64_of(seq)],
+        )?;
+        Ok(())
+    }
+}
+
+/// The status column's values, for `status = ANY($n)`.
+pub(crate) fn status_texts(statuses: &[Status]) -> Vec<String> {
+    statuses.iter().map(|s| status_text(*s).to_owned()).collect()
+}
