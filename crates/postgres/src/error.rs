@@ -15,14 +15,18 @@ use vigil_core::store::{ErrorKind, StoreError};
 #[non_exhaustive]
 pub enum PostgresError {
     /// The connection string does not parse.
-    #[error("invalid PostgreSQL connection string: {source} (expected postgres://user@host:port/database)")]
+    #[error(
+        "invalid PostgreSQL connection string: {source} (expected postgres://user@host:port/database)"
+    )]
     InvalidUrl {
         /// The driver's error.
         #[source]
         source: postgres::Error,
     },
     /// No connection to the server could be made (or taken from the pool) in time.
-    #[error("cannot connect to the PostgreSQL server at {target}: {source} (check that the server is running and accepts connections)")]
+    #[error(
+        "cannot connect to the PostgreSQL server at {target}: {source} (check that the server is running and accepts connections)"
+    )]
     Connect {
         /// Host, port and database, without credentials.
         target: String,
@@ -116,7 +120,9 @@ pub enum PostgresError {
         problem: String,
     },
     /// Another stored row (audit entry, feedback, event) cannot be read back.
-    #[error("a stored {what} of tenant {tenant:?} cannot be read: {problem} (repair or delete the row)")]
+    #[error(
+        "a stored {what} of tenant {tenant:?} cannot be read: {problem} (repair or delete the row)"
+    )]
     CorruptRow {
         /// The tenant.
         tenant: String,

@@ -104,7 +104,6 @@ type Manager = PostgresConnectionManager<NoTls>;
 /// # let _ = options;
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
 pub struct Options {
     /// The most connections the pool opens to the server; 8 by default.
     pub max_connections: u32,

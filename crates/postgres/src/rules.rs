@@ -9,14 +9,18 @@ use crate::codec::{parse_ts, ts};
 use crate::error::{corrupt_rule, get};
 use crate::tx::{PgTx, i64_of, u64_of};
 
-const RULE_COLUMNS: &str = "name, version, json, created_at, updated_at, hit_count, last_matched_at";
+const RULE_COLUMNS: &str =
+    "name, version, json, created_at, updated_at, hit_count, last_matched_at";
 
 fn decode(tx: &PgTx<'_>, r: &Row) -> Result<StoredRule, StoreError> {
     let name: String = get(r, 0)?;
     let bad = |problem: String| corrupt_rule(tx.t(), &name, problem);
     let json: String = get(r, 2)?;
-    let rule: SuppressionRule = serde_json::from_str(&json)
-        .map_err(|e| bad(format!("its JSON does not parse as a suppression rule: {e}")))?;
+    let rule: SuppressionRule = serde_json::from_str(&json).map_err(|e| {
+        bad(format!(
+            "its JSON does not parse as a suppression rule: {e}"
+        ))
+    })?;
     if rule.name() != name {
         return Err(bad(format!("its JSON names the rule {:?}", rule.name())));
     }
@@ -66,7 +70,6 @@ pub(crate) fn get_rule(tx: &PgTx<'_>, name: &str) -> Result<Option<StoredRule>, 
     .map(|r| decode(tx, &r))
     .transpose()
 }
-
 
 pub(crate) fn list(tx: &PgTx<'_>) -> Result<Vec<StoredRule>, StoreError> {
     tx.query(

@@ -7,12 +7,12 @@ use chrono::{DateTime, Utc};
 use postgres::Row;
 use postgres::types::ToSql;
 use vigil_core::AlertId;
+use vigil_core::Status;
+use vigil_core::store::SortKey;
 use vigil_core::store::{
     AlertQuery, AlertRecord, AuditEntry, Change, Counts, Event, EventKind, Feedback, ReadTx,
     StoreError, StoredAlert, StoredRule, TenantId, WriteTx,
 };
-use vigil_core::Status;
-use vigil_core::store::SortKey;
 
 use crate::codec::{
     ALERT_COLUMNS, AlertRow, Derived, alert_json, feedback_reason_text, parse_feedback_reason,
@@ -142,9 +142,7 @@ impl<'c> PgTx<'c> {
     }
 }
 
-fn suppression_columns(
-    stored: &StoredAlert,
-) -> (Option<String>, Option<String>, Option<String>) {
+fn suppression_columns(stored: &StoredAlert) -> (Option<String>, Option<String>, Option<String>) {
     match &stored.suppression {
         Some(s) => (
             Some(s.rule.clone()),
@@ -311,7 +309,11 @@ impl ReadTx for PgTx<'_> {
                 let at: String = get(r, 1)?;
                 let body: String = get(r, 2)?;
                 let at = parse_ts(&at).ok_or_else(|| {
-                    corrupt_row(self.t(), format!("event {seq}"), format!("invalid time {at:?}"))
+                    corrupt_row(
+                        self.t(),
+                        format!("event {seq}"),
+                        format!("invalid time {at:?}"),
+                    )
                 })?;
                 Ok(Event::new(seq, at, Event::kind_from_json(seq, &body)?))
             })
@@ -532,5 +534,8 @@ impl WriteTx for PgTx<'_> {
 
 /// The status column's values, for `status = ANY($n)`.
 pub(crate) fn status_texts(statuses: &[Status]) -> Vec<String> {
-    statuses.iter().map(|s| status_text(*s).to_owned()).collect()
+    statuses
+        .iter()
+        .map(|s| status_text(*s).to_owned())
+        .collect()
 }

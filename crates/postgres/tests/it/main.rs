@@ -1,9 +1,7 @@
-//! The integration tests of vigil-postgres, against a real server: one binary, with modules.
+//! The integration tests of vigil-postgres against a real server (the conformance suite runs
+//! in its own binary, `tests/conformance.rs`): one binary, with modules.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod open;
 mod support;
-
-use support::TempStore;
-
-vigil_testkit::conformance_tests!(TempStore::new);
