@@ -32,14 +32,27 @@ pub fn with_dbname(url: &str, dbname: &str) -> String {
     format!("{url} dbname={dbname}")
 }
 
+/// An error with its sources, `: `-separated.
+pub fn chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut next = e.source();
+    while let Some(s) = next {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        next = s.source();
+    }
+    out
+}
+
 /// A connection to the test server's own database, or a failure that says what to do.
 pub fn admin() -> postgres::Client {
     let url = server_url();
     postgres::Client::connect(&url, postgres::NoTls).unwrap_or_else(|e| {
         panic!(
-            "cannot connect to the PostgreSQL server for the tests at {url:?}: {e}\n\
+            "cannot connect to the PostgreSQL server for the tests at {url:?}: {}\n\
              start it (`pg_ctlcluster --skip-systemctl-redirect 15 main start`, as .ci/run does) \
-             or point VIGIL_TEST_POSTGRES at one"
+             or point VIGIL_TEST_POSTGRES at one",
+            chain(&e)
         )
     })
 }
