@@ -262,3 +262,23 @@ fn a_reader_never_finds_a_new_event_at_or_below_what_it_has_read() {
     assert_eq!(read, all.len());
     assert!(read >= writers * batches, "{read} events");
 }
+
+#[test]
+fn a_rule_made_through_one_store_suppresses_in_another_at_its_next_ingest() {
+    use vigil_core::suppression::{SuppressionReason, SuppressionRule};
+    let temp = TempStore::new();
+    let other = PostgresStore::open(&temp.url).unwrap();
+    let t = tenant();
+    // The other store compiles (and caches) the tenant's empty rule set.
+    let first = other.ingest(&t, &[alert("before", 0)], base()).unwrap();
+    assert_eq!(first.suppressed, 0);
+    let rule = SuppressionRule::builder("noise", "VM_Procs", SuppressionReason::Noise).build();
+    temp.store().create_rule(&t, rule, base()).unwrap();
+    let next = other.ingest(&t, &[alert("after", 1)], base()).unwrap();
+    assert_eq!(next.suppressed, 1, "the other store used a stale rule set");
+    let stored = other
+        .get(&t, &AlertId::new("after").unwrap())
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.alert.status(), Status::Dismissed);
+}
