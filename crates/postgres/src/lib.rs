@@ -35,7 +35,8 @@
 //!
 //! # Transactions and concurrency
 //!
-//! Connections come from a pool ([`Options::max_connections`]). Every read runs in one
+//! Connections come from a pool ([`Options::max_connections`]); each keeps the statements it
+//! prepared, so a statement is parsed and planned once per connection. Every read runs in one
 //! `REPEATABLE READ, READ ONLY` transaction (one snapshot); every write runs in one
 //! transaction that first locks the tenant's row of `tenant_state` (`SELECT … FOR UPDATE`),
 //! so the writes of one tenant are serialised across every process, while different tenants
@@ -68,6 +69,7 @@
 //! [`Store`]: vigil_core::store::Store
 
 mod codec;
+mod conn;
 mod error;
 mod query;
 mod rules;
@@ -77,18 +79,16 @@ mod tx;
 use std::fmt;
 use std::time::Duration;
 
-use postgres::{Config, IsolationLevel, NoTls};
+use postgres::{Config, IsolationLevel};
 use r2d2::{Pool, PooledConnection};
-use r2d2_postgres::PostgresConnectionManager;
 use vigil_core::store::{Backend, Open, ReadTx, StoreError, TenantId, Triage, WriteTx};
 
 pub use error::PostgresError;
 pub use schema::SCHEMA_VERSION;
 
+use conn::{Conn, Manager};
 use error::Db;
 use tx::PgTx;
-
-type Manager = PostgresConnectionManager<NoTls>;
 
 /// How [`PostgresBackend::open_with`] connects.
 ///
@@ -176,10 +176,10 @@ impl PostgresBackend {
             .max_size(options.max_connections.max(1))
             .min_idle(Some(options.min_idle.min(options.max_connections.max(1))))
             .connection_timeout(options.connect_timeout)
-            .build_unchecked(PostgresConnectionManager::new(config, NoTls));
+            .build_unchecked(Manager::new(config));
         let backend = PostgresBackend { target, pool };
         let mut conn = backend.connection()?;
-        schema::migrate(&mut conn)?;
+        schema::migrate(&mut conn.client)?;
         Ok(backend)
     }
 
@@ -203,13 +203,14 @@ impl Backend for PostgresBackend {
         f: impl FnOnce(&dyn ReadTx) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         let mut conn = self.connection()?;
-        let tx = conn
+        let Conn { client, statements } = &mut *conn;
+        let tx = client
             .build_transaction()
             .isolation_level(IsolationLevel::RepeatableRead)
             .read_only(true)
             .start()
             .db()?;
-        let t = PgTx::read(tx, tenant);
+        let t = PgTx::read(tx, statements, tenant);
         let out = f(&t)?;
         t.commit()?;
         Ok(out)
@@ -221,8 +222,9 @@ impl Backend for PostgresBackend {
         f: impl FnOnce(&mut dyn WriteTx) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         let mut conn = self.connection()?;
-        let tx = conn.transaction().db()?;
-        let mut t = PgTx::write(tx, tenant)?;
+        let Conn { client, statements } = &mut *conn;
+        let tx = client.transaction().db()?;
+        let mut t = PgTx::write(tx, statements, tenant)?;
         let out = f(&mut t)?;
         t.commit()?;
         Ok(out)

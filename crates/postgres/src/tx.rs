@@ -2,10 +2,11 @@
 //! contract, each filtered by the tenant.
 
 use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use postgres::Row;
 use postgres::types::ToSql;
+use postgres::{Row, Statement};
 use vigil_core::AlertId;
 use vigil_core::Status;
 use vigil_core::store::SortKey;
@@ -25,6 +26,10 @@ use crate::rules;
 /// Parameters of one statement, numbered `$1`, `$2`, … in the order they are pushed.
 pub(crate) type Param<'p> = &'p (dyn ToSql + Sync);
 
+/// How many prepared statements a connection keeps (the triage query's text varies with its
+/// filters); past it, the cache starts over.
+const STATEMENT_CACHE: usize = 256;
+
 pub(crate) fn u64_of(v: i64) -> u64 {
     u64::try_from(v).unwrap_or(0)
 }
@@ -38,6 +43,7 @@ pub(crate) fn i64_of(v: u64) -> i64 {
 /// [`PgTx::finish`] before it commits.
 pub(crate) struct PgTx<'c> {
     tx: RefCell<postgres::Transaction<'c>>,
+    statements: RefCell<&'c mut HashMap<String, Statement>>,
     pub(crate) tenant: TenantId,
     last_alert: Cell<i64>,
     last_event: Cell<i64>,
@@ -46,42 +52,49 @@ pub(crate) struct PgTx<'c> {
 
 impl<'c> PgTx<'c> {
     /// A read transaction (no counters).
-    pub(crate) fn read(tx: postgres::Transaction<'c>, tenant: &TenantId) -> PgTx<'c> {
-        PgTx::with_counters(tx, tenant, 0, 0)
+    pub(crate) fn read(
+        tx: postgres::Transaction<'c>,
+        statements: &'c mut HashMap<String, Statement>,
+        tenant: &TenantId,
+    ) -> PgTx<'c> {
+        PgTx::with_counters(tx, statements, tenant, 0, 0)
     }
 
     /// A write transaction: locks the tenant's state row (creating it if needed), which
     /// serialises the tenant's writers, and reads its counters.
     pub(crate) fn write(
-        mut tx: postgres::Transaction<'c>,
+        tx: postgres::Transaction<'c>,
+        statements: &'c mut HashMap<String, Statement>,
         tenant: &TenantId,
     ) -> Result<PgTx<'c>, StoreError> {
+        let t = PgTx::with_counters(tx, statements, tenant, 0, 0);
         let lock = "SELECT last_alert_seq, last_event_seq FROM tenant_state
                     WHERE tenant = $1 FOR UPDATE";
-        let mut row = tx.query_opt(lock, &[&tenant.as_str()]).db()?;
+        let mut row = t.query_opt(lock, &[&tenant.as_str()])?;
         if row.is_none() {
-            tx.execute(
+            t.execute(
                 "INSERT INTO tenant_state (tenant) VALUES ($1) ON CONFLICT (tenant) DO NOTHING",
                 &[&tenant.as_str()],
-            )
-            .db()?;
-            row = tx.query_opt(lock, &[&tenant.as_str()]).db()?;
+            )?;
+            row = t.query_opt(lock, &[&tenant.as_str()])?;
         }
-        let (alert, event) = match row {
-            Some(r) => (get(&r, 0)?, get(&r, 1)?),
-            None => (0, 0),
-        };
-        Ok(PgTx::with_counters(tx, tenant, alert, event))
+        if let Some(r) = row {
+            t.last_alert.set(get(&r, 0)?);
+            t.last_event.set(get(&r, 1)?);
+        }
+        Ok(t)
     }
 
     fn with_counters(
         tx: postgres::Transaction<'c>,
+        statements: &'c mut HashMap<String, Statement>,
         tenant: &TenantId,
         last_alert: i64,
         last_event: i64,
     ) -> PgTx<'c> {
         PgTx {
             tx: RefCell::new(tx),
+            statements: RefCell::new(statements),
             tenant: tenant.clone(),
             last_alert: Cell::new(last_alert),
             last_event: Cell::new(last_event),
@@ -109,8 +122,23 @@ impl<'c> PgTx<'c> {
         self.tenant.as_str()
     }
 
+    /// The connection's prepared statement for `sql`, preparing it the first time.
+    fn statement(&self, sql: &str) -> Result<Statement, StoreError> {
+        if let Some(s) = self.statements.borrow().get(sql) {
+            return Ok(s.clone());
+        }
+        let s = self.tx.borrow_mut().prepare(sql).db()?;
+        let mut cache = self.statements.borrow_mut();
+        if cache.len() >= STATEMENT_CACHE {
+            cache.clear();
+        }
+        cache.insert(sql.to_owned(), s.clone());
+        Ok(s)
+    }
+
     pub(crate) fn query(&self, sql: &str, params: &[Param<'_>]) -> Result<Vec<Row>, StoreError> {
-        self.tx.borrow_mut().query(sql, params).db()
+        let s = self.statement(sql)?;
+        self.tx.borrow_mut().query(&s, params).db()
     }
 
     pub(crate) fn query_opt(
@@ -118,11 +146,13 @@ impl<'c> PgTx<'c> {
         sql: &str,
         params: &[Param<'_>],
     ) -> Result<Option<Row>, StoreError> {
-        self.tx.borrow_mut().query_opt(sql, params).db()
+        let s = self.statement(sql)?;
+        self.tx.borrow_mut().query_opt(&s, params).db()
     }
 
     pub(crate) fn execute(&self, sql: &str, params: &[Param<'_>]) -> Result<u64, StoreError> {
-        self.tx.borrow_mut().execute(sql, params).db()
+        let s = self.statement(sql)?;
+        self.tx.borrow_mut().execute(&s, params).db()
     }
 
     /// Decodes an alert row read as `tseq, {ALERT_COLUMNS}` from column `at`.
