@@ -92,6 +92,22 @@ fn changer(url: &str, seed: u64) {
     }
 }
 
+/// Size of each batch the killed ingester writes.
+const KILL_BATCH: usize = 400;
+
+/// One child process that ingests batches of `KILL_BATCH` alerts named `b<batch>-<i>` until
+/// it is killed.
+fn ingester(url: &str, seed: u64) {
+    let store = PostgresStore::open(url).unwrap();
+    let t = tenant();
+    for b in 0.. {
+        let batch: Vec<Alert> = (0..KILL_BATCH)
+            .map(|i| alert(&format!("s{seed}-b{b}-{i}"), i))
+            .collect();
+        store.ingest(&t, &batch, base()).unwrap();
+    }
+}
+
 #[test]
 fn child_role() {
     // Only does something when run as a child by the tests below.
@@ -99,6 +115,7 @@ fn child_role() {
         let seed: u64 = std::env::var(SEED).unwrap().parse().unwrap();
         match role.as_str() {
             "changer" => changer(&url, seed),
+            "ingester" => ingester(&url, seed),
             other => panic!("unknown child role {other:?}"),
         }
     }
@@ -281,4 +298,89 @@ fn a_rule_made_through_one_store_suppresses_in_another_at_its_next_ingest() {
         .unwrap()
         .unwrap();
     assert_eq!(stored.alert.status(), Status::Dismissed);
+}
+
+#[test]
+fn a_client_killed_mid_batch_leaves_whole_batches_and_no_open_transaction() {
+    let temp = TempStore::new();
+    let t = tenant();
+    for round in 0..3u64 {
+        let mut child = Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "concurrency::child_role",
+                "--nocapture",
+                "--test-threads=1",
+                "--quiet",
+            ])
+            .env(ROLE, "ingester")
+            .env(URL, &temp.url)
+            .env(SEED, round.to_string())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        // Let it commit a few batches and be in the middle of another.
+        std::thread::sleep(std::time::Duration::from_millis(1500 + 300 * round));
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+    // Every batch is wholly present or absent.
+    let q = vigil_core::store::AlertQuery::default().all_statuses();
+    let mut per_batch: BTreeMap<String, usize> = BTreeMap::new();
+    let mut total = 0usize;
+    let mut cursor_q = q.clone();
+    loop {
+        let page = temp.store().query(&t, &cursor_q).unwrap();
+        for a in &page.alerts {
+            let id = a.alert.id().as_str();
+            let batch = id.rsplit_once('-').map(|(b, _)| b.to_owned()).unwrap();
+            *per_batch.entry(batch).or_default() += 1;
+            total += 1;
+        }
+        match page.next {
+            Some(c) => cursor_q.cursor = Some(c),
+            None => break,
+        }
+    }
+    assert!(
+        total > 0,
+        "the ingester committed nothing before it was killed"
+    );
+    for (batch, n) in &per_batch {
+        assert_eq!(*n, KILL_BATCH, "batch {batch} is partly present");
+    }
+    // The event log agrees: one event per committed alert (or per batch), none from the
+    // killed transactions, numbered without gaps.
+    let events = temp.store().events_since(&t, 0, 1_000_000).unwrap();
+    for (i, e) in events.iter().enumerate() {
+        assert_eq!(e.seq, i as u64 + 1);
+    }
+    // The server noticed the dropped connections: none is left inside a transaction.
+    let dbname = temp.url.rsplit('/').next().unwrap().to_owned();
+    let mut admin = crate::support::admin();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let open: i64 = admin
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity
+                 WHERE datname = $1 AND state LIKE 'idle in transaction%'",
+                &[&dbname],
+            )
+            .unwrap()
+            .get(0);
+        if open == 0 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{open} transactions left open"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    // And the store still writes.
+    temp.store()
+        .ingest(&t, &[alert("after-kill", 0)], base())
+        .unwrap();
 }
