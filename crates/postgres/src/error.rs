@@ -16,7 +16,8 @@ use vigil_core::store::{ErrorKind, StoreError};
 pub enum PostgresError {
     /// The connection string does not parse.
     #[error(
-        "invalid PostgreSQL connection string: {source} (expected postgres://user@host:port/database)"
+        "invalid PostgreSQL connection string: {} (expected postgres://user@host:port/database)",
+        detail(.source)
     )]
     InvalidUrl {
         /// The driver's error.
@@ -46,7 +47,8 @@ pub enum PostgresError {
     },
     /// A schema migration failed; the database was left at version `from`.
     #[error(
-        "migrating the database schema from version {from} to {to} failed: {source} (the database was left unchanged at version {from})"
+        "migrating the database schema from version {from} to {to} failed: {} (the database was left unchanged at version {from})",
+        detail(.source)
     )]
     Migration {
         /// The version the database was at.
@@ -59,28 +61,28 @@ pub enum PostgresError {
     },
     /// The server or the connection failed in a way that retrying may cure: the connection
     /// was lost, the server is shutting down, a serialization failure or a deadlock.
-    #[error("the PostgreSQL server is unavailable: {source} (retry)")]
+    #[error("the PostgreSQL server is unavailable: {} (retry)", detail(.source))]
     Unavailable {
         /// The driver's error.
         #[source]
         source: postgres::Error,
     },
     /// A constraint of the schema refused a write.
-    #[error("a database constraint refused the write: {source}")]
+    #[error("a database constraint refused the write: {}", detail(.source))]
     Constraint {
         /// The server's error.
         #[source]
         source: postgres::Error,
     },
     /// The server refused a value (a NUL character in text, say).
-    #[error("the PostgreSQL server refused a value: {source}")]
+    #[error("the PostgreSQL server refused a value: {}", detail(.source))]
     InvalidValue {
         /// The server's error.
         #[source]
         source: postgres::Error,
     },
     /// Any other failure of the server or the driver.
-    #[error("PostgreSQL failed: {source}")]
+    #[error("PostgreSQL failed: {}", detail(.source))]
     Postgres {
         /// The driver's error.
         #[source]
@@ -88,7 +90,8 @@ pub enum PostgresError {
     },
     /// A stored column cannot be read as the type the schema gives it.
     #[error(
-        "the database is damaged: a stored value cannot be read: {source} (check the schema of the Vigil tables)"
+        "the database is damaged: a stored value cannot be read: {} (check the schema of the Vigil tables)",
+        detail(.source)
     )]
     DamagedValue {
         /// The driver's error.
@@ -131,6 +134,28 @@ pub enum PostgresError {
         /// What is wrong.
         problem: String,
     },
+}
+
+/// The driver's error with the server's message, which its `Display` leaves out ("db error").
+fn detail(e: &postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => {
+            let mut out = format!("{} {}: {}", db.severity(), db.code().code(), db.message());
+            if let Some(d) = db.detail() {
+                out.push_str(&format!(" ({d})"));
+            }
+            out
+        }
+        None => {
+            let mut out = e.to_string();
+            let mut next = std::error::Error::source(e);
+            while let Some(s) = next {
+                out.push_str(&format!(": {s}"));
+                next = s.source();
+            }
+            out
+        }
+    }
 }
 
 /// SQLSTATE classes and codes that mean "try again".

@@ -63,6 +63,16 @@
 //! order per status. Instants are stored as RFC 3339 text with nine fractional digits, which
 //! keeps chrono's nanoseconds and its whole range exact.
 //!
+//! # Row-level security
+//!
+//! Every table of tenant data carries a policy that admits only the rows of the tenants bound
+//! to the connected role (`vigil_tenant_roles`, filled by [`PostgresBackend::bind_role`]).
+//! Opening with [`Options::row_level_security`] switches the policies on. The tables' owner
+//! (the role that created them, normally Vigil's service role) is not subject to them; a role
+//! bound to one tenant, given its own connection string, then reads and writes that tenant
+//! only, through Vigil or through any SQL it runs: other tenants' rows are invisible to it, and
+//! writing one is refused by the server.
+//!
 //! Text that PostgreSQL cannot hold (the NUL character) is kept exactly inside an alert's JSON;
 //! in a name, an actor or a comment the server refuses it, reported as `InvalidInput`.
 //!
@@ -113,6 +123,12 @@ pub struct Options {
     /// pool) before it fails with `Unavailable`; 10 seconds by default. Opening the store waits
     /// as long for its first connection.
     pub connect_timeout: Duration,
+    /// Switches row-level security on when opening (`false` by default; once on, it stays on
+    /// for every process). With it, a database role other than the tables' owner sees and
+    /// writes only the rows of the tenants bound to it with
+    /// [`PostgresBackend::bind_role`], whatever SQL it runs. See the crate docs'
+    /// *Row-level security*.
+    pub row_level_security: bool,
 }
 
 impl Default for Options {
@@ -121,6 +137,7 @@ impl Default for Options {
             max_connections: 8,
             min_idle: 1,
             connect_timeout: Duration::from_secs(10),
+            row_level_security: false,
         }
     }
 }
@@ -180,7 +197,40 @@ impl PostgresBackend {
         let backend = PostgresBackend { target, pool };
         let mut conn = backend.connection()?;
         schema::migrate(&mut conn.client)?;
+        if options.row_level_security {
+            schema::enable_row_level_security(&mut conn.client)?;
+        }
+        drop(conn);
         Ok(backend)
+    }
+
+    /// Binds the database role `role` to `tenant` for row-level security, and grants it what
+    /// the store needs on the tables of the current schema: it may then read and write that
+    /// tenant's rows (and those of any other tenant bound to it) and no others, once
+    /// [`Options::row_level_security`] is on. Run it as the tables' owner.
+    pub fn bind_role(&self, role: &str, tenant: &TenantId) -> Result<(), PostgresError> {
+        let mut conn = self.connection()?;
+        let mut tx = conn.client.transaction()?;
+        tx.execute(
+            "INSERT INTO vigil_tenant_roles (tenant, role) VALUES ($1, $2)
+             ON CONFLICT DO NOTHING",
+            &[&tenant.as_str(), &role],
+        )?;
+        let names = tx.query_one(
+            "SELECT quote_ident($1), quote_ident(current_schema())",
+            &[&role],
+        )?;
+        let quoted: String = names.try_get(0)?;
+        let schema: String = names.try_get(1)?;
+        tx.batch_execute(&format!(
+            "GRANT USAGE ON SCHEMA {schema} TO {quoted};
+             GRANT SELECT ON vigil_schema, vigil_tenant_roles TO {quoted};
+             GRANT SELECT, INSERT, UPDATE, DELETE ON {tables} TO {quoted};
+             GRANT USAGE ON ALL SEQUENCES IN SCHEMA {schema} TO {quoted};",
+            tables = schema::TENANT_TABLES.join(", "),
+        ))?;
+        tx.commit()?;
+        Ok(())
     }
 
     /// Host, port and database this backend connects to (never the password).

@@ -124,8 +124,47 @@ CREATE TABLE checkpoints (
 );
 "#;
 
+/// Version 2: row-level security, ready to switch on. `vigil_tenant_roles` binds database
+/// roles to tenants; each table of tenant data gets a policy that shows (and accepts) only the
+/// rows of the tenants bound to `current_user`. Policies apply once a table's row-level
+/// security is enabled ([`crate::Options::row_level_security`]), and never to the tables'
+/// owner (the role that migrated them), so Vigil's own service role is unaffected.
+const V2: &str = r#"
+CREATE TABLE vigil_tenant_roles (
+    tenant text NOT NULL,
+    role   name NOT NULL,
+    PRIMARY KEY (tenant, role)
+);
+CREATE INDEX vigil_tenant_roles_by_role ON vigil_tenant_roles (role, tenant);
+CREATE POLICY vigil_tenant ON tenant_state
+    USING (tenant IN (SELECT tenant FROM vigil_tenant_roles WHERE role = current_user));
+CREATE POLICY vigil_tenant ON alerts
+    USING (tenant IN (SELECT tenant FROM vigil_tenant_roles WHERE role = current_user));
+CREATE POLICY vigil_tenant ON audit
+    USING (tenant IN (SELECT tenant FROM vigil_tenant_roles WHERE role = current_user));
+CREATE POLICY vigil_tenant ON feedback
+    USING (tenant IN (SELECT tenant FROM vigil_tenant_roles WHERE role = current_user));
+CREATE POLICY vigil_tenant ON rules
+    USING (tenant IN (SELECT tenant FROM vigil_tenant_roles WHERE role = current_user));
+CREATE POLICY vigil_tenant ON events
+    USING (tenant IN (SELECT tenant FROM vigil_tenant_roles WHERE role = current_user));
+CREATE POLICY vigil_tenant ON checkpoints
+    USING (tenant IN (SELECT tenant FROM vigil_tenant_roles WHERE role = current_user));
+"#;
+
+/// The tables of tenant data, each with the row-level security policy `vigil_tenant`.
+pub(crate) const TENANT_TABLES: &[&str] = &[
+    "tenant_state",
+    "alerts",
+    "audit",
+    "feedback",
+    "rules",
+    "events",
+    "checkpoints",
+];
+
 /// Every migration, oldest first: `MIGRATIONS[i]` takes version `i` to `i + 1`.
-pub(crate) const MIGRATIONS: &[&str] = &[V1];
+pub(crate) const MIGRATIONS: &[&str] = &[V1, V2];
 
 /// The schema version this crate writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -189,6 +228,26 @@ pub(crate) fn migrate_with(client: &mut Client, migrations: &[&str]) -> Result<(
             to: known,
             source,
         })?;
+    tx.commit()?;
+    Ok(())
+}
+
+/// Switches row-level security on for every table of tenant data where it is off (under the
+/// migration lock, so concurrent openers do it once).
+pub(crate) fn enable_row_level_security(client: &mut Client) -> Result<(), PostgresError> {
+    let mut tx = client.transaction()?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])?;
+    for table in TENANT_TABLES {
+        let on: bool = tx
+            .query_one(
+                "SELECT relrowsecurity FROM pg_class WHERE oid = to_regclass($1)",
+                &[table],
+            )?
+            .try_get(0)?;
+        if !on {
+            tx.batch_execute(&format!("ALTER TABLE {table} ENABLE ROW LEVEL SECURITY"))?;
+        }
+    }
     tx.commit()?;
     Ok(())
 }

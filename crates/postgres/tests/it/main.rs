@@ -5,4 +5,5 @@
 
 mod concurrency;
 mod open;
+mod rls;
 mod support;
