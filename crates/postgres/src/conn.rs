@@ -26,8 +26,13 @@ impl r2d2::ManageConnection for Manager {
     type Error = postgres::Error;
 
     fn connect(&self) -> Result<Conn, postgres::Error> {
+        let mut client = self.config.connect(NoTls)?;
+        // Prepared statements are kept, but planned with their parameters each time: a
+        // generic plan made while a table was small (a seq scan of a fresh tenant's alerts,
+        // say) would otherwise stay in use as it grows, until the next ANALYZE.
+        client.batch_execute("SET plan_cache_mode = force_custom_plan")?;
         Ok(Conn {
-            client: self.config.connect(NoTls)?,
+            client,
             statements: HashMap::new(),
         })
     }

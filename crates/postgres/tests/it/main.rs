@@ -7,3 +7,4 @@ mod concurrency;
 mod open;
 mod rls;
 mod support;
+mod throughput;
