@@ -30,6 +30,11 @@ pub(crate) type Param<'p> = &'p (dyn ToSql + Sync);
 /// filters); past it, the cache starts over.
 const STATEMENT_CACHE: usize = 256;
 
+/// A list as JSON text (the bulk insert turns it back into an array).
+fn list_json(values: &[String]) -> String {
+    serde_json::to_string(values).unwrap_or_else(|_| "[]".to_owned())
+}
+
 pub(crate) fn u64_of(v: i64) -> u64 {
     u64::try_from(v).unwrap_or(0)
 }
@@ -48,7 +53,21 @@ pub(crate) struct PgTx<'c> {
     last_alert: Cell<i64>,
     last_event: Cell<i64>,
     moved: Cell<bool>,
+    /// New alerts and events not yet sent: written in bulk before any other statement runs
+    /// and before commit, so an ingest costs about one round trip per alert (its lookup).
+    pending: RefCell<Pending>,
 }
+
+/// Rows written behind: new alerts (with their identities, for lookups) and events.
+#[derive(Default)]
+struct Pending {
+    alerts: Vec<(i64, StoredAlert)>,
+    index: HashMap<String, usize>,
+    events: Vec<(i64, String, String)>,
+}
+
+/// How many pending rows of a kind are sent at once.
+const PENDING_MAX: usize = 1000;
 
 impl<'c> PgTx<'c> {
     /// A read transaction (no counters).
@@ -99,11 +118,13 @@ impl<'c> PgTx<'c> {
             last_alert: Cell::new(last_alert),
             last_event: Cell::new(last_event),
             moved: Cell::new(false),
+            pending: RefCell::new(Pending::default()),
         }
     }
 
     /// Writes back the counters this transaction moved, then commits.
     pub(crate) fn commit(self) -> Result<(), StoreError> {
+        self.flush()?;
         if self.moved.get() {
             self.execute(
                 "UPDATE tenant_state SET last_alert_seq = $2, last_event_seq = $3
@@ -136,23 +157,168 @@ impl<'c> PgTx<'c> {
         Ok(s)
     }
 
+    /// Runs a query after sending what is pending.
     pub(crate) fn query(&self, sql: &str, params: &[Param<'_>]) -> Result<Vec<Row>, StoreError> {
+        self.flush()?;
         let s = self.statement(sql)?;
         self.tx.borrow_mut().query(&s, params).db()
     }
 
+    /// Runs a query of at most one row after sending what is pending.
     pub(crate) fn query_opt(
         &self,
         sql: &str,
         params: &[Param<'_>],
     ) -> Result<Option<Row>, StoreError> {
+        self.flush()?;
+        self.query_opt_now(sql, params)
+    }
+
+    /// Runs a query of at most one row without sending what is pending.
+    fn query_opt_now(&self, sql: &str, params: &[Param<'_>]) -> Result<Option<Row>, StoreError> {
         let s = self.statement(sql)?;
         self.tx.borrow_mut().query_opt(&s, params).db()
     }
 
+    /// Runs a statement after sending what is pending.
     pub(crate) fn execute(&self, sql: &str, params: &[Param<'_>]) -> Result<u64, StoreError> {
+        self.flush()?;
+        self.execute_now(sql, params)
+    }
+
+    fn execute_now(&self, sql: &str, params: &[Param<'_>]) -> Result<u64, StoreError> {
         let s = self.statement(sql)?;
         self.tx.borrow_mut().execute(&s, params).db()
+    }
+
+    /// Sends the pending alerts and events, each kind in one statement.
+    fn flush(&self) -> Result<(), StoreError> {
+        let (alerts, events) = {
+            let mut p = self.pending.borrow_mut();
+            if p.alerts.is_empty() && p.events.is_empty() {
+                return Ok(());
+            }
+            p.index.clear();
+            (std::mem::take(&mut p.alerts), std::mem::take(&mut p.events))
+        };
+        if !alerts.is_empty() {
+            self.insert_alerts(&alerts)?;
+        }
+        if !events.is_empty() {
+            let mut seqs = Vec::with_capacity(events.len());
+            let mut ats = Vec::with_capacity(events.len());
+            let mut bodies = Vec::with_capacity(events.len());
+            for (seq, at, body) in events {
+                seqs.push(seq);
+                ats.push(at);
+                bodies.push(body);
+            }
+            self.execute_now(
+                "INSERT INTO events (tenant, seq, at, body)
+                 SELECT $1, e.seq, e.at, e.body
+                 FROM unnest($2::bigint[], $3::text[], $4::text[]) AS e (seq, at, body)",
+                &[&self.t(), &seqs, &ats, &bodies],
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Inserts new alerts in one statement (columns as arrays; the lists as JSON text).
+    fn insert_alerts(&self, alerts: &[(i64, StoredAlert)]) -> Result<(), StoreError> {
+        let n = alerts.len();
+        let mut tseq = Vec::with_capacity(n);
+        let mut id = Vec::with_capacity(n);
+        let mut sys_id = Vec::with_capacity(n);
+        let mut version = Vec::with_capacity(n);
+        let mut status = Vec::with_capacity(n);
+        let mut severity_rank = Vec::with_capacity(n);
+        let mut time_us = Vec::with_capacity(n);
+        let mut priority = Vec::with_capacity(n);
+        let mut alert_type = Vec::with_capacity(n);
+        let mut product = Vec::with_capacity(n);
+        let mut display = Vec::with_capacity(n);
+        let mut correlation = Vec::with_capacity(n);
+        let mut compromised = Vec::with_capacity(n);
+        let mut resources = Vec::with_capacity(n);
+        let mut entities = Vec::with_capacity(n);
+        let mut ingested = Vec::with_capacity(n);
+        let mut updated = Vec::with_capacity(n);
+        let mut rule = Vec::with_capacity(n);
+        let mut reason = Vec::with_capacity(n);
+        let mut suppressed = Vec::with_capacity(n);
+        let mut json = Vec::with_capacity(n);
+        for (seq, stored) in alerts {
+            let alert = &stored.alert;
+            let d = Derived::of(alert);
+            let (r, why, at) = suppression_columns(stored);
+            tseq.push(*seq);
+            id.push(alert.id().as_str().to_owned());
+            sys_id.push(alert.system_alert_id().as_str().to_owned());
+            version.push(i64_of(stored.version));
+            status.push(status_text(alert.status()).to_owned());
+            severity_rank.push(d.severity_rank);
+            time_us.push(d.time_us);
+            priority.push(d.priority);
+            alert_type.push(d.alert_type_lc);
+            product.push(d.product_lc);
+            display.push(d.display_lc);
+            correlation.push(d.correlation_key);
+            compromised.push(d.compromised_lc);
+            resources.push(list_json(&d.resources));
+            entities.push(list_json(&d.entities));
+            ingested.push(ts(stored.ingested_at));
+            updated.push(ts(stored.updated_at));
+            rule.push(r);
+            reason.push(why);
+            suppressed.push(at);
+            json.push(alert_json(alert)?);
+        }
+        self.execute_now(
+            "INSERT INTO alerts (tenant, tseq, id, sys_id, version, status, severity_rank,
+                time_us, priority, alert_type_lc, product_lc, display_lc, correlation_key,
+                compromised_lc, resources_lc, entities_lc, ingested_at, updated_at,
+                suppression_rule, suppression_reason, suppressed_at, json)
+             SELECT $1, a.tseq, a.id, a.sys_id, a.version, a.status, a.severity_rank,
+                a.time_us, a.priority, a.alert_type_lc, a.product_lc, a.display_lc,
+                a.correlation_key, a.compromised_lc,
+                ARRAY(SELECT jsonb_array_elements_text(a.resources::jsonb)),
+                ARRAY(SELECT jsonb_array_elements_text(a.entities::jsonb)),
+                a.ingested_at, a.updated_at, a.suppression_rule, a.suppression_reason,
+                a.suppressed_at, a.json
+             FROM unnest($2::bigint[], $3::text[], $4::text[], $5::bigint[], $6::text[],
+                $7::bigint[], $8::bigint[], $9::bigint[], $10::text[], $11::text[], $12::text[],
+                $13::text[], $14::text[], $15::text[], $16::text[], $17::text[], $18::text[],
+                $19::text[], $20::text[], $21::text[], $22::text[])
+             AS a (tseq, id, sys_id, version, status, severity_rank, time_us, priority,
+                alert_type_lc, product_lc, display_lc, correlation_key, compromised_lc,
+                resources, entities, ingested_at, updated_at, suppression_rule,
+                suppression_reason, suppressed_at, json)",
+            &[
+                &self.t(),
+                &tseq,
+                &id,
+                &sys_id,
+                &version,
+                &status,
+                &severity_rank,
+                &time_us,
+                &priority,
+                &alert_type,
+                &product,
+                &display,
+                &correlation,
+                &compromised,
+                &resources,
+                &entities,
+                &ingested,
+                &updated,
+                &rule,
+                &reason,
+                &suppressed,
+                &json,
+            ],
+        )?;
+        Ok(())
     }
 
     /// Decodes an alert row read as `tseq, {ALERT_COLUMNS}` from column `at`.
@@ -185,7 +351,14 @@ fn suppression_columns(stored: &StoredAlert) -> (Option<String>, Option<String>,
 
 impl ReadTx for PgTx<'_> {
     fn alert(&self, id: &AlertId) -> Result<Option<AlertRecord>, StoreError> {
-        let row = self.query_opt(
+        {
+            let p = self.pending.borrow();
+            if let Some((seq, stored)) = p.index.get(id.as_str()).and_then(|&i| p.alerts.get(i)) {
+                return Ok(Some(AlertRecord::new(stored.clone(), u64_of(*seq))));
+            }
+        }
+        // Pending rows are new alerts, which the table cannot hold yet: no need to send them.
+        let row = self.query_opt_now(
             &format!("SELECT tseq, {ALERT_COLUMNS} FROM alerts WHERE tenant = $1 AND id = $2"),
             &[&self.t(), &id.as_str()],
         )?;
@@ -362,41 +535,16 @@ impl ReadTx for PgTx<'_> {
 impl WriteTx for PgTx<'_> {
     fn insert_alert(&mut self, stored: &StoredAlert) -> Result<u64, StoreError> {
         let tseq = self.last_alert.get() + 1;
-        let alert = &stored.alert;
-        let d = Derived::of(alert);
-        let (rule, reason, at) = suppression_columns(stored);
-        self.execute(
-            "INSERT INTO alerts (tenant, tseq, id, sys_id, version, status, severity_rank,
-                time_us, priority, alert_type_lc, product_lc, display_lc, correlation_key,
-                compromised_lc, resources_lc, entities_lc, ingested_at, updated_at,
-                suppression_rule, suppression_reason, suppressed_at, json)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
-                $17, $18, $19, $20, $21, $22)",
-            &[
-                &self.t(),
-                &tseq,
-                &alert.id().as_str(),
-                &alert.system_alert_id().as_str(),
-                &i64_of(stored.version),
-                &status_text(alert.status()),
-                &d.severity_rank,
-                &d.time_us,
-                &d.priority,
-                &d.alert_type_lc,
-                &d.product_lc,
-                &d.display_lc,
-                &d.correlation_key,
-                &d.compromised_lc,
-                &d.resources,
-                &d.entities,
-                &ts(stored.ingested_at),
-                &ts(stored.updated_at),
-                &rule,
-                &reason,
-                &at,
-                &alert_json(alert)?,
-            ],
-        )?;
+        let full = {
+            let mut p = self.pending.borrow_mut();
+            let at = p.alerts.len();
+            p.index.insert(stored.alert.id().as_str().to_owned(), at);
+            p.alerts.push((tseq, stored.clone()));
+            p.alerts.len() >= PENDING_MAX
+        };
+        if full {
+            self.flush()?;
+        }
         self.last_alert.set(tseq);
         self.moved.set(true);
         Ok(u64_of(tseq))
@@ -543,10 +691,15 @@ impl WriteTx for PgTx<'_> {
 
     fn append_event(&mut self, at: DateTime<Utc>, kind: &EventKind) -> Result<u64, StoreError> {
         let seq = self.last_event.get() + 1;
-        self.execute(
-            "INSERT INTO events (tenant, seq, at, body) VALUES ($1, $2, $3, $4)",
-            &[&self.t(), &seq, &ts(at), &Event::kind_json(kind)?],
-        )?;
+        let body = Event::kind_json(kind)?;
+        let full = {
+            let mut p = self.pending.borrow_mut();
+            p.events.push((seq, ts(at), body));
+            p.events.len() >= PENDING_MAX
+        };
+        if full {
+            self.flush()?;
+        }
         self.last_event.set(seq);
         self.moved.set(true);
         Ok(u64_of(seq))
