@@ -15,6 +15,7 @@ use vigil_core::text::fold;
 use vigil_core::{Alert, Severity, Status};
 
 use crate::codec::{ALERT_COLUMNS, Derived, nul_free};
+use crate::error::get;
 use crate::tx::{PgTx, status_texts};
 
 /// Statement parameters, numbered in the order they are pushed.
@@ -90,8 +91,14 @@ fn filters(tx: &PgTx<'_>, q: &AlertQuery, p: &mut Params) -> Option<String> {
         ));
     }
     if let Some(until) = q.until {
+        // Exact for a bound in whole microseconds (time < until ⟺ floor < until).
+        let op = if until.timestamp_subsec_nanos() % 1000 == 0 {
+            "<"
+        } else {
+            "<="
+        };
         cond.push_str(&format!(
-            " AND time_us <= {}",
+            " AND time_us {op} {}",
             p.push(until.timestamp_micros())
         ));
     }
@@ -119,6 +126,29 @@ fn filters(tx: &PgTx<'_>, q: &AlertQuery, p: &mut Params) -> Option<String> {
         ));
     }
     Some(cond)
+}
+
+/// Whether [`filters`] decides every filter of `q` exactly, so rows need no check in Rust:
+/// not for intents, tactics and techniques, a resource prefix, time bounds finer than a
+/// microsecond, or filter text holding the characters the derived columns replace.
+fn exact(q: &AlertQuery) -> bool {
+    let plain = |s: &str| !s.contains(['\0', '\u{FFFD}']);
+    q.intents.is_empty()
+        && q.tactics.is_empty()
+        && q.techniques.is_empty()
+        && !matches!(q.resource, Some(ResourceFilter::Prefix(_)))
+        && q.since
+            .is_none_or(|t| t.timestamp_subsec_nanos() % 1000 == 0)
+        && q.until
+            .is_none_or(|t| t.timestamp_subsec_nanos() % 1000 == 0)
+        && q.alert_types.iter().all(|x| plain(x))
+        && q.products.iter().all(|x| plain(x))
+        && q.text.as_deref().is_none_or(plain)
+        && q.entity.as_deref().is_none_or(plain)
+        && match &q.resource {
+            Some(ResourceFilter::Exact(x)) => plain(x),
+            _ => true,
+        }
 }
 
 /// (primary, secondary, ORDER BY) of an order.
@@ -230,6 +260,33 @@ pub(crate) fn page(
 pub(crate) fn counts(tx: &PgTx<'_>, q: &AlertQuery) -> Result<Counts, StoreError> {
     let mut sev = [0u64; 4];
     let mut st = [0u64; 4];
+    if exact(q) {
+        let mut p = Params::default();
+        let Some(cond) = filters(tx, q, &mut p) else {
+            return Ok(Counts::from_tallies(sev, st));
+        };
+        let rows = tx.query(
+            &format!(
+                "SELECT status, severity_rank, count(*) FROM alerts WHERE {cond}
+                 GROUP BY status, severity_rank"
+            ),
+            &p.refs(),
+        )?;
+        for r in &rows {
+            let status: String = get(r, 0)?;
+            let rank: i64 = get(r, 1)?;
+            let n = u64::try_from(get::<i64>(r, 2)?).unwrap_or(0);
+            if let Some(x) = usize::try_from(rank).ok().and_then(|i| sev.get_mut(i)) {
+                *x += n;
+            }
+            if let Some(i) = Status::ALL.iter().position(|s| s.as_str() == status)
+                && let Some(x) = st.get_mut(i)
+            {
+                *x += n;
+            }
+        }
+        return Ok(Counts::from_tallies(sev, st));
+    }
     scan(tx, q, None, 4096, &mut |_, r| {
         let alert = &r.stored.alert;
         let rank = SortKey::of(Order::SeverityThenTime, alert, 0).primary;

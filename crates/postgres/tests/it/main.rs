@@ -5,6 +5,7 @@
 
 mod concurrency;
 mod open;
+mod reference;
 mod rls;
 mod support;
 mod throughput;
