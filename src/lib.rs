@@ -28,6 +28,11 @@ pub use vigil_core::*;
 #[cfg(feature = "sqlite")]
 pub use vigil_sqlite as sqlite;
 
+/// The PostgreSQL store (`postgres::PostgresStore`), for many processes sharing one server
+/// (feature `postgres`, not on by default).
+#[cfg(feature = "postgres")]
+pub use vigil_postgres as postgres;
+
 /// The README's example, compiled and run as a doctest so that it stays true.
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]

@@ -1,0 +1,724 @@
+//! One transaction of one tenant: every read and write of the [`ReadTx`] and [`WriteTx`]
+//! contract, each filtered by the tenant.
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use postgres::types::ToSql;
+use postgres::{Row, Statement};
+use vigil_core::AlertId;
+use vigil_core::Status;
+use vigil_core::store::SortKey;
+use vigil_core::store::{
+    AlertQuery, AlertRecord, AuditEntry, Change, Counts, Event, EventKind, Feedback, ReadTx,
+    StoreError, StoredAlert, StoredRule, TenantId, WriteTx,
+};
+
+use crate::codec::{
+    ALERT_COLUMNS, AlertRow, Derived, alert_json, feedback_reason_text, parse_feedback_reason,
+    parse_status, parse_ts, status_text, suppression_reason_text, ts,
+};
+use crate::error::{Db, corrupt_alert, corrupt_row, get};
+use crate::query;
+use crate::rules;
+
+/// Parameters of one statement, numbered `$1`, `$2`, … in the order they are pushed.
+pub(crate) type Param<'p> = &'p (dyn ToSql + Sync);
+
+/// How many prepared statements a connection keeps (the triage query's text varies with its
+/// filters); past it, the cache starts over.
+const STATEMENT_CACHE: usize = 256;
+
+/// A list as JSON text (the bulk insert turns it back into an array).
+fn list_json(values: &[String]) -> String {
+    serde_json::to_string(values).unwrap_or_else(|_| "[]".to_owned())
+}
+
+pub(crate) fn u64_of(v: i64) -> u64 {
+    u64::try_from(v).unwrap_or(0)
+}
+
+pub(crate) fn i64_of(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+/// One transaction of one tenant. The tenant's insertion and event counters are read (and the
+/// tenant's state row locked) when a write transaction begins, and written back by
+/// [`PgTx::finish`] before it commits.
+pub(crate) struct PgTx<'c> {
+    tx: RefCell<postgres::Transaction<'c>>,
+    statements: RefCell<&'c mut HashMap<String, Statement>>,
+    pub(crate) tenant: TenantId,
+    last_alert: Cell<i64>,
+    last_event: Cell<i64>,
+    moved: Cell<bool>,
+    /// New alerts and events not yet sent: written in bulk before any other statement runs
+    /// and before commit, so an ingest costs about one round trip per alert (its lookup).
+    pending: RefCell<Pending>,
+}
+
+/// Rows written behind: new alerts (with their identities, for lookups) and events.
+#[derive(Default)]
+struct Pending {
+    alerts: Vec<(i64, StoredAlert)>,
+    index: HashMap<String, usize>,
+    events: Vec<(i64, String, String)>,
+}
+
+/// How many pending rows of a kind are sent at once.
+const PENDING_MAX: usize = 1000;
+
+impl<'c> PgTx<'c> {
+    /// A read transaction (no counters).
+    pub(crate) fn read(
+        tx: postgres::Transaction<'c>,
+        statements: &'c mut HashMap<String, Statement>,
+        tenant: &TenantId,
+    ) -> PgTx<'c> {
+        PgTx::with_counters(tx, statements, tenant, 0, 0)
+    }
+
+    /// A write transaction: locks the tenant's state row (creating it if needed), which
+    /// serialises the tenant's writers, and reads its counters.
+    pub(crate) fn write(
+        tx: postgres::Transaction<'c>,
+        statements: &'c mut HashMap<String, Statement>,
+        tenant: &TenantId,
+    ) -> Result<PgTx<'c>, StoreError> {
+        let t = PgTx::with_counters(tx, statements, tenant, 0, 0);
+        let lock = "SELECT last_alert_seq, last_event_seq FROM tenant_state
+                    WHERE tenant = $1 FOR UPDATE";
+        let mut row = t.query_opt(lock, &[&tenant.as_str()])?;
+        if row.is_none() {
+            t.execute(
+                "INSERT INTO tenant_state (tenant) VALUES ($1) ON CONFLICT (tenant) DO NOTHING",
+                &[&tenant.as_str()],
+            )?;
+            row = t.query_opt(lock, &[&tenant.as_str()])?;
+        }
+        if let Some(r) = row {
+            t.last_alert.set(get(&r, 0)?);
+            t.last_event.set(get(&r, 1)?);
+        }
+        Ok(t)
+    }
+
+    fn with_counters(
+        tx: postgres::Transaction<'c>,
+        statements: &'c mut HashMap<String, Statement>,
+        tenant: &TenantId,
+        last_alert: i64,
+        last_event: i64,
+    ) -> PgTx<'c> {
+        PgTx {
+            tx: RefCell::new(tx),
+            statements: RefCell::new(statements),
+            tenant: tenant.clone(),
+            last_alert: Cell::new(last_alert),
+            last_event: Cell::new(last_event),
+            moved: Cell::new(false),
+            pending: RefCell::new(Pending::default()),
+        }
+    }
+
+    /// Writes back the counters this transaction moved, then commits.
+    pub(crate) fn commit(self) -> Result<(), StoreError> {
+        self.flush()?;
+        if self.moved.get() {
+            self.execute(
+                "UPDATE tenant_state SET last_alert_seq = $2, last_event_seq = $3
+                 WHERE tenant = $1",
+                &[
+                    &self.tenant.as_str(),
+                    &self.last_alert.get(),
+                    &self.last_event.get(),
+                ],
+            )?;
+        }
+        self.tx.into_inner().commit().db()
+    }
+
+    pub(crate) fn t(&self) -> &str {
+        self.tenant.as_str()
+    }
+
+    /// The connection's prepared statement for `sql`, preparing it the first time.
+    fn statement(&self, sql: &str) -> Result<Statement, StoreError> {
+        if let Some(s) = self.statements.borrow().get(sql) {
+            return Ok(s.clone());
+        }
+        let s = self.tx.borrow_mut().prepare(sql).db()?;
+        let mut cache = self.statements.borrow_mut();
+        if cache.len() >= STATEMENT_CACHE {
+            cache.clear();
+        }
+        cache.insert(sql.to_owned(), s.clone());
+        Ok(s)
+    }
+
+    /// Runs a query after sending what is pending.
+    pub(crate) fn query(&self, sql: &str, params: &[Param<'_>]) -> Result<Vec<Row>, StoreError> {
+        self.flush()?;
+        let s = self.statement(sql)?;
+        self.tx.borrow_mut().query(&s, params).db()
+    }
+
+    /// Runs a query of at most one row after sending what is pending.
+    pub(crate) fn query_opt(
+        &self,
+        sql: &str,
+        params: &[Param<'_>],
+    ) -> Result<Option<Row>, StoreError> {
+        self.flush()?;
+        self.query_opt_now(sql, params)
+    }
+
+    /// Runs a query of at most one row without sending what is pending.
+    fn query_opt_now(&self, sql: &str, params: &[Param<'_>]) -> Result<Option<Row>, StoreError> {
+        let s = self.statement(sql)?;
+        self.tx.borrow_mut().query_opt(&s, params).db()
+    }
+
+    /// Runs a statement after sending what is pending.
+    pub(crate) fn execute(&self, sql: &str, params: &[Param<'_>]) -> Result<u64, StoreError> {
+        self.flush()?;
+        self.execute_now(sql, params)
+    }
+
+    fn execute_now(&self, sql: &str, params: &[Param<'_>]) -> Result<u64, StoreError> {
+        let s = self.statement(sql)?;
+        self.tx.borrow_mut().execute(&s, params).db()
+    }
+
+    /// Sends the pending alerts and events, each kind in one statement.
+    fn flush(&self) -> Result<(), StoreError> {
+        let (alerts, events) = {
+            let mut p = self.pending.borrow_mut();
+            if p.alerts.is_empty() && p.events.is_empty() {
+                return Ok(());
+            }
+            p.index.clear();
+            (std::mem::take(&mut p.alerts), std::mem::take(&mut p.events))
+        };
+        if !alerts.is_empty() {
+            self.insert_alerts(&alerts)?;
+        }
+        if !events.is_empty() {
+            let mut seqs = Vec::with_capacity(events.len());
+            let mut ats = Vec::with_capacity(events.len());
+            let mut bodies = Vec::with_capacity(events.len());
+            for (seq, at, body) in events {
+                seqs.push(seq);
+                ats.push(at);
+                bodies.push(body);
+            }
+            self.execute_now(
+                "INSERT INTO events (tenant, seq, at, body)
+                 SELECT $1, e.seq, e.at, e.body
+                 FROM unnest($2::bigint[], $3::text[], $4::text[]) AS e (seq, at, body)",
+                &[&self.t(), &seqs, &ats, &bodies],
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Inserts new alerts in one statement (columns as arrays; the lists as JSON text).
+    fn insert_alerts(&self, alerts: &[(i64, StoredAlert)]) -> Result<(), StoreError> {
+        let n = alerts.len();
+        let mut tseq = Vec::with_capacity(n);
+        let mut id = Vec::with_capacity(n);
+        let mut sys_id = Vec::with_capacity(n);
+        let mut version = Vec::with_capacity(n);
+        let mut status = Vec::with_capacity(n);
+        let mut severity_rank = Vec::with_capacity(n);
+        let mut time_us = Vec::with_capacity(n);
+        let mut priority = Vec::with_capacity(n);
+        let mut alert_type = Vec::with_capacity(n);
+        let mut product = Vec::with_capacity(n);
+        let mut display = Vec::with_capacity(n);
+        let mut correlation = Vec::with_capacity(n);
+        let mut compromised = Vec::with_capacity(n);
+        let mut resources = Vec::with_capacity(n);
+        let mut entities = Vec::with_capacity(n);
+        let mut ingested = Vec::with_capacity(n);
+        let mut updated = Vec::with_capacity(n);
+        let mut rule = Vec::with_capacity(n);
+        let mut reason = Vec::with_capacity(n);
+        let mut suppressed = Vec::with_capacity(n);
+        let mut json = Vec::with_capacity(n);
+        for (seq, stored) in alerts {
+            let alert = &stored.alert;
+            let d = Derived::of(alert);
+            let (r, why, at) = suppression_columns(stored);
+            tseq.push(*seq);
+            id.push(alert.id().as_str().to_owned());
+            sys_id.push(alert.system_alert_id().as_str().to_owned());
+            version.push(i64_of(stored.version));
+            status.push(status_text(alert.status()).to_owned());
+            severity_rank.push(d.severity_rank);
+            time_us.push(d.time_us);
+            priority.push(d.priority);
+            alert_type.push(d.alert_type_lc);
+            product.push(d.product_lc);
+            display.push(d.display_lc);
+            correlation.push(d.correlation_key);
+            compromised.push(d.compromised_lc);
+            resources.push(list_json(&d.resources));
+            entities.push(list_json(&d.entities));
+            ingested.push(ts(stored.ingested_at));
+            updated.push(ts(stored.updated_at));
+            rule.push(r);
+            reason.push(why);
+            suppressed.push(at);
+            json.push(alert_json(alert)?);
+        }
+        self.execute_now(
+            "INSERT INTO alerts (tenant, tseq, id, sys_id, version, status, severity_rank,
+                time_us, priority, alert_type_lc, product_lc, display_lc, correlation_key,
+                compromised_lc, resources_lc, entities_lc, ingested_at, updated_at,
+                suppression_rule, suppression_reason, suppressed_at, json)
+             SELECT $1, a.tseq, a.id, a.sys_id, a.version, a.status, a.severity_rank,
+                a.time_us, a.priority, a.alert_type_lc, a.product_lc, a.display_lc,
+                a.correlation_key, a.compromised_lc,
+                ARRAY(SELECT jsonb_array_elements_text(a.resources::jsonb)),
+                ARRAY(SELECT jsonb_array_elements_text(a.entities::jsonb)),
+                a.ingested_at, a.updated_at, a.suppression_rule, a.suppression_reason,
+                a.suppressed_at, a.json
+             FROM unnest($2::bigint[], $3::text[], $4::text[], $5::bigint[], $6::text[],
+                $7::bigint[], $8::bigint[], $9::bigint[], $10::text[], $11::text[], $12::text[],
+                $13::text[], $14::text[], $15::text[], $16::text[], $17::text[], $18::text[],
+                $19::text[], $20::text[], $21::text[], $22::text[])
+             AS a (tseq, id, sys_id, version, status, severity_rank, time_us, priority,
+                alert_type_lc, product_lc, display_lc, correlation_key, compromised_lc,
+                resources, entities, ingested_at, updated_at, suppression_rule,
+                suppression_reason, suppressed_at, json)",
+            &[
+                &self.t(),
+                &tseq,
+                &id,
+                &sys_id,
+                &version,
+                &status,
+                &severity_rank,
+                &time_us,
+                &priority,
+                &alert_type,
+                &product,
+                &display,
+                &correlation,
+                &compromised,
+                &resources,
+                &entities,
+                &ingested,
+                &updated,
+                &rule,
+                &reason,
+                &suppressed,
+                &json,
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Decodes an alert row read as `tseq, {ALERT_COLUMNS}` from column `at`.
+    pub(crate) fn record(&self, row: &Row, at: usize) -> Result<AlertRecord, StoreError> {
+        let tseq: i64 = get(row, at)?;
+        let stored = AlertRow::read(row, at + 1)?.decode(self.t())?;
+        Ok(AlertRecord::new(stored, u64_of(tseq)))
+    }
+
+    fn exists(&self, id: &AlertId) -> Result<bool, StoreError> {
+        Ok(self
+            .query_opt(
+                "SELECT 1 FROM alerts WHERE tenant = $1 AND id = $2",
+                &[&self.t(), &id.as_str()],
+            )?
+            .is_some())
+    }
+}
+
+fn suppression_columns(stored: &StoredAlert) -> (Option<String>, Option<String>, Option<String>) {
+    match &stored.suppression {
+        Some(s) => (
+            Some(s.rule.clone()),
+            Some(suppression_reason_text(&s.reason)),
+            Some(ts(s.at)),
+        ),
+        None => (None, None, None),
+    }
+}
+
+impl ReadTx for PgTx<'_> {
+    fn alert(&self, id: &AlertId) -> Result<Option<AlertRecord>, StoreError> {
+        {
+            let p = self.pending.borrow();
+            if let Some((seq, stored)) = p.index.get(id.as_str()).and_then(|&i| p.alerts.get(i)) {
+                return Ok(Some(AlertRecord::new(stored.clone(), u64_of(*seq))));
+            }
+        }
+        // Pending rows are new alerts, which the table cannot hold yet: no need to send them.
+        let row = self.query_opt_now(
+            &format!("SELECT tseq, {ALERT_COLUMNS} FROM alerts WHERE tenant = $1 AND id = $2"),
+            &[&self.t(), &id.as_str()],
+        )?;
+        row.map(|r| self.record(&r, 0)).transpose()
+    }
+
+    fn ids_with_system_id(&self, id: &AlertId, limit: usize) -> Result<Vec<AlertId>, StoreError> {
+        let rows = self.query(
+            "SELECT id FROM alerts WHERE tenant = $1 AND sys_id = $2
+             ORDER BY id COLLATE \"C\" LIMIT $3",
+            &[&self.t(), &id.as_str(), &i64_of(limit as u64)],
+        )?;
+        rows.iter()
+            .map(|r| {
+                let i: String = get(r, 0)?;
+                AlertId::new(i.clone())
+                    .map_err(|e| corrupt_alert(self.t(), &i, format!("bad id: {e}")))
+            })
+            .collect()
+    }
+
+    fn page(
+        &self,
+        q: &AlertQuery,
+        after: Option<SortKey>,
+        limit: usize,
+    ) -> Result<Vec<(SortKey, StoredAlert)>, StoreError> {
+        query::page(self, q, after, limit)
+    }
+
+    fn counts(&self, q: &AlertQuery) -> Result<Counts, StoreError> {
+        query::counts(self, q)
+    }
+
+    fn scan(
+        &self,
+        q: &AlertQuery,
+        f: &mut dyn FnMut(AlertRecord) -> Result<bool, StoreError>,
+    ) -> Result<(), StoreError> {
+        query::scan(self, q, None, 256, &mut |_, r| f(r))
+    }
+
+    fn related_candidates(
+        &self,
+        me: &AlertRecord,
+        limit: usize,
+    ) -> Result<Vec<StoredAlert>, StoreError> {
+        query::related_candidates(self, &me.stored.alert, limit)
+    }
+
+    fn history(&self, id: &AlertId) -> Result<Vec<AuditEntry>, StoreError> {
+        if !self.exists(id)? {
+            return Err(StoreError::alert_not_found(id));
+        }
+        let rows = self.query(
+            "SELECT au.at, au.actor, au.from_status, au.to_status, au.comment, au.version
+             FROM audit au JOIN alerts a ON a.tenant = au.tenant AND a.tseq = au.tseq
+             WHERE au.tenant = $1 AND a.id = $2 ORDER BY au.n",
+            &[&self.t(), &id.as_str()],
+        )?;
+        rows.iter()
+            .map(|r| {
+                let what = || format!("audit entry of alert {:?}", id.as_str());
+                let status = |s: String| {
+                    parse_status(&s).ok_or_else(|| {
+                        corrupt_row(self.t(), what(), format!("unknown status {s:?}"))
+                    })
+                };
+                let at: String = get(r, 0)?;
+                Ok(AuditEntry::new(
+                    parse_ts(&at).ok_or_else(|| {
+                        corrupt_row(self.t(), what(), format!("invalid time {at:?}"))
+                    })?,
+                    get::<String>(r, 1)?,
+                    status(get(r, 2)?)?,
+                    status(get(r, 3)?)?,
+                    get(r, 4)?,
+                    u64_of(get(r, 5)?),
+                ))
+            })
+            .collect()
+    }
+
+    fn feedback(
+        &self,
+        alert: Option<&AlertId>,
+        useful: Option<bool>,
+    ) -> Result<Vec<(AlertId, Feedback)>, StoreError> {
+        let rows = self.query(
+            "SELECT alert_id, useful, reason, comment, actor, at FROM feedback
+             WHERE tenant = $1 AND ($2::text IS NULL OR alert_id = $2)
+               AND ($3::boolean IS NULL OR useful = $3)
+             ORDER BY fseq",
+            &[&self.t(), &alert.map(AlertId::as_str), &useful],
+        )?;
+        rows.iter()
+            .map(|r| {
+                let id: String = get(r, 0)?;
+                let what = || format!("feedback on alert {id:?}");
+                let reason: String = get(r, 2)?;
+                let reason = parse_feedback_reason(&reason).ok_or_else(|| {
+                    corrupt_row(self.t(), what(), format!("unknown reason {reason:?}"))
+                })?;
+                let at: String = get(r, 5)?;
+                let alert = AlertId::new(id.clone())
+                    .map_err(|e| corrupt_row(self.t(), what(), format!("bad alert id: {e}")))?;
+                Ok((
+                    alert,
+                    Feedback {
+                        useful: get(r, 1)?,
+                        reason,
+                        comment: get(r, 3)?,
+                        actor: get(r, 4)?,
+                        at: parse_ts(&at).ok_or_else(|| {
+                            corrupt_row(self.t(), what(), format!("invalid time {at:?}"))
+                        })?,
+                    },
+                ))
+            })
+            .collect()
+    }
+
+    fn rule(&self, name: &str) -> Result<Option<StoredRule>, StoreError> {
+        rules::get_rule(self, name)
+    }
+
+    fn rules(&self) -> Result<Vec<StoredRule>, StoreError> {
+        rules::list(self)
+    }
+
+    fn rules_generation(&self) -> Result<u64, StoreError> {
+        let row = self.query_opt(
+            "SELECT rules_generation FROM tenant_state WHERE tenant = $1",
+            &[&self.t()],
+        )?;
+        Ok(match row {
+            Some(r) => u64_of(get(&r, 0)?),
+            None => 0,
+        })
+    }
+
+    fn events_since(&self, after: u64, limit: usize) -> Result<Vec<Event>, StoreError> {
+        let rows = self.query(
+            "SELECT seq, at, body FROM events WHERE tenant = $1 AND seq > $2
+             ORDER BY seq LIMIT $3",
+            &[&self.t(), &i64_of(after), &i64_of(limit as u64)],
+        )?;
+        rows.iter()
+            .map(|r| {
+                let seq = u64_of(get(r, 0)?);
+                let at: String = get(r, 1)?;
+                let body: String = get(r, 2)?;
+                let at = parse_ts(&at).ok_or_else(|| {
+                    corrupt_row(
+                        self.t(),
+                        format!("event {seq}"),
+                        format!("invalid time {at:?}"),
+                    )
+                })?;
+                Ok(Event::new(seq, at, Event::kind_from_json(seq, &body)?))
+            })
+            .collect()
+    }
+
+    fn checkpoint(&self, consumer: &str) -> Result<Option<u64>, StoreError> {
+        let row = self.query_opt(
+            "SELECT seq FROM checkpoints WHERE tenant = $1 AND name = $2",
+            &[&self.t(), &consumer],
+        )?;
+        row.map(|r| get::<i64>(&r, 0).map(u64_of)).transpose()
+    }
+}
+
+impl WriteTx for PgTx<'_> {
+    fn insert_alert(&mut self, stored: &StoredAlert) -> Result<u64, StoreError> {
+        let tseq = self.last_alert.get() + 1;
+        let full = {
+            let mut p = self.pending.borrow_mut();
+            let at = p.alerts.len();
+            p.index.insert(stored.alert.id().as_str().to_owned(), at);
+            p.alerts.push((tseq, stored.clone()));
+            p.alerts.len() >= PENDING_MAX
+        };
+        if full {
+            self.flush()?;
+        }
+        self.last_alert.set(tseq);
+        self.moved.set(true);
+        Ok(u64_of(tseq))
+    }
+
+    fn update_alert(
+        &mut self,
+        stored: &StoredAlert,
+        expected_version: u64,
+        change: Change,
+    ) -> Result<bool, StoreError> {
+        let alert = &stored.alert;
+        let n = match change {
+            Change::Status => {
+                let (rule, reason, at) = suppression_columns(stored);
+                self.execute(
+                    "UPDATE alerts SET version = $1, status = $2, updated_at = $3, json = $4,
+                        suppression_rule = $5, suppression_reason = $6, suppressed_at = $7
+                     WHERE tenant = $8 AND id = $9 AND version = $10",
+                    &[
+                        &i64_of(stored.version),
+                        &status_text(alert.status()),
+                        &ts(stored.updated_at),
+                        &alert_json(alert)?,
+                        &rule,
+                        &reason,
+                        &at,
+                        &self.t(),
+                        &alert.id().as_str(),
+                        &i64_of(expected_version),
+                    ],
+                )?
+            }
+            _ => {
+                let d = Derived::of(alert);
+                self.execute(
+                    "UPDATE alerts SET version = $1, status = $2, severity_rank = $3,
+                        time_us = $4, priority = $5, alert_type_lc = $6, product_lc = $7,
+                        display_lc = $8, correlation_key = $9, compromised_lc = $10,
+                        resources_lc = $11, entities_lc = $12, updated_at = $13, json = $14,
+                        sys_id = $15
+                     WHERE tenant = $16 AND id = $17 AND version = $18",
+                    &[
+                        &i64_of(stored.version),
+                        &status_text(alert.status()),
+                        &d.severity_rank,
+                        &d.time_us,
+                        &d.priority,
+                        &d.alert_type_lc,
+                        &d.product_lc,
+                        &d.display_lc,
+                        &d.correlation_key,
+                        &d.compromised_lc,
+                        &d.resources,
+                        &d.entities,
+                        &ts(stored.updated_at),
+                        &alert_json(alert)?,
+                        &alert.system_alert_id().as_str(),
+                        &self.t(),
+                        &alert.id().as_str(),
+                        &i64_of(expected_version),
+                    ],
+                )?
+            }
+        };
+        Ok(n == 1)
+    }
+
+    fn append_audit(&mut self, id: &AlertId, e: &AuditEntry) -> Result<(), StoreError> {
+        let n = self.execute(
+            "INSERT INTO audit (tenant, tseq, n, at, actor, from_status, to_status, comment,
+                version)
+             SELECT a.tenant, a.tseq,
+                    coalesce((SELECT max(n) FROM audit
+                              WHERE tenant = a.tenant AND tseq = a.tseq), 0) + 1,
+                    $3, $4, $5, $6, $7, $8
+             FROM alerts a WHERE a.tenant = $1 AND a.id = $2",
+            &[
+                &self.t(),
+                &id.as_str(),
+                &ts(e.at),
+                &e.actor,
+                &status_text(e.from),
+                &status_text(e.to),
+                &e.comment,
+                &i64_of(e.version),
+            ],
+        )?;
+        if n == 0 {
+            return Err(StoreError::alert_not_found(id));
+        }
+        Ok(())
+    }
+
+    fn add_feedback(&mut self, id: &AlertId, f: &Feedback) -> Result<(), StoreError> {
+        if !self.exists(id)? {
+            return Err(StoreError::alert_not_found(id));
+        }
+        self.execute(
+            "INSERT INTO feedback (tenant, alert_id, useful, reason, comment, actor, at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            &[
+                &self.t(),
+                &id.as_str(),
+                &f.useful,
+                &feedback_reason_text(&f.reason),
+                &f.comment,
+                &f.actor,
+                &ts(f.at),
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn insert_rule(&mut self, rule: &StoredRule) -> Result<(), StoreError> {
+        rules::insert(self, rule)
+    }
+
+    fn update_rule(
+        &mut self,
+        rule: &StoredRule,
+        expected_version: u64,
+    ) -> Result<bool, StoreError> {
+        rules::update(self, rule, expected_version)
+    }
+
+    fn delete_rule(&mut self, name: &str) -> Result<bool, StoreError> {
+        rules::delete(self, name)
+    }
+
+    fn record_rule_hits(
+        &mut self,
+        name: &str,
+        hits: u64,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.execute(
+            "UPDATE rules SET hit_count = hit_count + $1, last_matched_at = $2
+             WHERE tenant = $3 AND name = $4",
+            &[&i64_of(hits), &ts(at), &self.t(), &name],
+        )?;
+        Ok(())
+    }
+
+    fn append_event(&mut self, at: DateTime<Utc>, kind: &EventKind) -> Result<u64, StoreError> {
+        let seq = self.last_event.get() + 1;
+        let body = Event::kind_json(kind)?;
+        let full = {
+            let mut p = self.pending.borrow_mut();
+            p.events.push((seq, ts(at), body));
+            p.events.len() >= PENDING_MAX
+        };
+        if full {
+            self.flush()?;
+        }
+        self.last_event.set(seq);
+        self.moved.set(true);
+        Ok(u64_of(seq))
+    }
+
+    fn set_checkpoint(&mut self, consumer: &str, seq: u64) -> Result<(), StoreError> {
+        self.execute(
+            "INSERT INTO checkpoints (tenant, name, seq) VALUES ($1, $2, $3)
+             ON CONFLICT (tenant, name) DO UPDATE SET seq = excluded.seq",
+            &[&self.t(), &consumer, &i64_of(seq)],
+        )?;
+        Ok(())
+    }
+}
+
+/// The status column's values, for `status = ANY($n)`.
+pub(crate) fn status_texts(statuses: &[Status]) -> Vec<String> {
+    statuses
+        .iter()
+        .map(|s| status_text(*s).to_owned())
+        .collect()
+}

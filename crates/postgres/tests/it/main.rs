@@ -1,0 +1,12 @@
+//! The integration tests of vigil-postgres against a real server (the conformance suite runs
+//! in its own binary, `tests/conformance.rs`): one binary, with modules.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod concurrency;
+mod faults;
+mod open;
+mod reference;
+mod rls;
+mod support;
+mod throughput;
