@@ -9,4 +9,3 @@ mod open;
 mod reference;
 mod rls;
 mod support;
-mod throughput;
