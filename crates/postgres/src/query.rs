@@ -14,7 +14,7 @@ use vigil_core::store::{
 use vigil_core::text::fold;
 use vigil_core::{Alert, Severity, Status};
 
-use crate::codec::{ALERT_COLUMNS, Derived, nul_free};
+use crate::codec::{ALERT_COLUMNS, derived, nul_free};
 use crate::error::get;
 use crate::tx::{PgTx, status_texts};
 
@@ -313,7 +313,7 @@ pub(crate) fn related_candidates(
     if limit == 0 {
         return Ok(Vec::new());
     }
-    let d = Derived::of(me);
+    let d = derived(me);
     let key = me
         .correlation_key()
         .filter(|k| !k.is_empty())

@@ -16,8 +16,8 @@ use vigil_core::store::{
 };
 
 use crate::codec::{
-    ALERT_COLUMNS, AlertRow, Derived, alert_json, feedback_reason_text, parse_feedback_reason,
-    parse_status, parse_ts, status_text, suppression_reason_text, ts,
+    ALERT_COLUMNS, alert_json, decode, derived, feedback_reason_text, parse_feedback_reason,
+    parse_status, parse_ts, read_alert_row, status_text, suppression_reason_text, ts,
 };
 use crate::error::{Db, corrupt_alert, corrupt_row, get};
 use crate::query;
@@ -249,7 +249,7 @@ impl<'c> PgTx<'c> {
         let mut json = Vec::with_capacity(n);
         for (seq, stored) in alerts {
             let alert = &stored.alert;
-            let d = Derived::of(alert);
+            let d = derived(alert);
             let (r, why, at) = suppression_columns(stored);
             tseq.push(*seq);
             id.push(alert.id().as_str().to_owned());
@@ -324,7 +324,7 @@ impl<'c> PgTx<'c> {
     /// Decodes an alert row read as `tseq, {ALERT_COLUMNS}` from column `at`.
     pub(crate) fn record(&self, row: &Row, at: usize) -> Result<AlertRecord, StoreError> {
         let tseq: i64 = get(row, at)?;
-        let stored = AlertRow::read(row, at + 1)?.decode(self.t())?;
+        let stored = decode(read_alert_row(row, at + 1)?, self.t())?;
         Ok(AlertRecord::new(stored, u64_of(tseq)))
     }
 
@@ -579,7 +579,7 @@ impl WriteTx for PgTx<'_> {
                 )?
             }
             _ => {
-                let d = Derived::of(alert);
+                let d = derived(alert);
                 self.execute(
                     "UPDATE alerts SET version = $1, status = $2, severity_rank = $3,
                         time_us = $4, priority = $5, alert_type_lc = $6, product_lc = $7,

@@ -5,8 +5,8 @@ use vigil_core::AlertId;
 use vigil_core::store::{AlertRecord, AuditEntry, Feedback, StoreError, StoredAlert, TenantId};
 
 use crate::codec::{
-    ALERT_COLUMNS, AlertRow, Derived, alert_json, feedback_reason_text, list_text,
-    parse_feedback_reason, parse_list, parse_status, parse_ts, status_text,
+    ALERT_COLUMNS, Derived, alert_json, decode, feedback_reason_text, list_text,
+    parse_feedback_reason, parse_list, parse_status, parse_ts, read_alert_row, status_text,
     suppression_reason_text, ts,
 };
 use crate::error::{Db, corrupt_row};
@@ -34,7 +34,7 @@ pub(crate) fn by_id(
             Ok((
                 r.get::<_, i64>(0)?,
                 r.get::<_, i64>(1)?,
-                AlertRow::read(r, 2)?,
+                read_alert_row(r, 2)?,
             ))
         })
         .optional()
@@ -42,7 +42,7 @@ pub(crate) fn by_id(
     match found {
         None => Ok(None),
         Some((seq, tseq, row)) => {
-            let stored = row.decode(tenant.as_str())?;
+            let stored = decode(row, tenant.as_str())?;
             Ok(Some((seq, AlertRecord::new(stored, u64_of(tseq)))))
         }
     }
@@ -109,9 +109,9 @@ pub(crate) fn load(
             "SELECT {ALERT_COLUMNS} FROM alerts WHERE seq = ?1"
         ))
         .db()?
-        .query_row([seq], |r| AlertRow::read(r, 0))
+        .query_row([seq], |r| read_alert_row(r, 0))
         .db()?;
-    row.decode(tenant.as_str())
+    decode(row, tenant.as_str())
 }
 
 fn insert_side_rows(conn: &Connection, seq: i64, d: &Derived) -> Result<(), StoreError> {

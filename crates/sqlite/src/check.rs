@@ -11,7 +11,8 @@ use vigil_core::suppression::RuleSet;
 
 use crate::SqliteError;
 use crate::codec::{
-    ALERT_COLUMNS, AlertRow, parse_feedback_reason, parse_list, parse_status, parse_ts,
+    ALERT_COLUMNS, decode, parse_feedback_reason, parse_list, parse_status, parse_ts,
+    read_alert_row,
 };
 use crate::error::Db;
 use crate::rules::{RULE_COLUMNS, RuleRow};
@@ -321,9 +322,9 @@ fn message(e: StoreError) -> String {
 }
 
 fn decode_alert(row: &Row<'_>, tenant: &str) -> Result<(), String> {
-    let stored = AlertRow::read(row, AT).map_err(|e| e.to_string())?;
+    let stored = read_alert_row(row, AT).map_err(|e| e.to_string())?;
     let id = stored.id.clone();
-    stored.decode(tenant).map_err(message)?;
+    decode(stored, tenant).map_err(message)?;
     let columns = ALERT_COLUMNS.split(',').count();
     for i in [AT + columns, AT + columns + 1] {
         let text: String = row.get(i).map_err(|e| e.to_string())?;

@@ -31,6 +31,7 @@
 //! ```
 
 mod backend;
+pub mod codec;
 mod engine;
 mod event;
 mod memory;
