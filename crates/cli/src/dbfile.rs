@@ -5,20 +5,12 @@
 
 use std::error::Error;
 use std::io::Write;
-use std::ops::Deref;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
 use serde_json::json;
-use vigil_core::store::{
-    AlertQuery, AuditEntry, BulkOutcome, Counts, CreatedRule, ErrorKind, Event, Feedback,
-    FeedbackQuery, IngestReport, Page, RelatedAlert, Simulation, StatusChange, Store, StoreError,
-    StoredAlert, StoredRule, SuppressSimilar, TenantId,
-};
-use vigil_core::suppression::{Explanation, SuppressionRule};
-use vigil_core::{Alert, AlertId};
-use vigil_sqlite::{CheckReport, Options, SqliteError, SqliteStore};
+use vigil_core::store::{Backend, ErrorKind, ReadTx, StoreError, TenantId, Triage, WriteTx};
+use vigil_sqlite::{CheckReport, Options, SqliteBackend, SqliteError};
 
 use crate::output::{Ctx, Res};
 use crate::{Command, RulesCommand};
@@ -100,19 +92,15 @@ fn show_duration(d: Duration) -> String {
     }
 }
 
-/// The store as the command line uses it: a [`SqliteStore`] whose errors name the command
-/// line's flags and commands rather than library options.
-pub struct Db {
-    store: SqliteStore,
+/// The SQLite backend as the command line uses it: its errors name the command line's flags
+/// and commands rather than library options.
+pub struct CliBackend {
+    inner: SqliteBackend,
     busy_timeout: Duration,
 }
 
-impl Deref for Db {
-    type Target = SqliteStore;
-    fn deref(&self) -> &SqliteStore {
-        &self.store
-    }
-}
+/// The store as the command line uses it: the engine over [`CliBackend`].
+pub type Db = Triage<CliBackend>;
 
 /// Opens the database for `command`: reading commands open an existing file read-only
 /// (migrating it first if its schema is older and it can be written); the others open it for
@@ -128,21 +116,21 @@ pub fn open(path: &Path, flag: Option<Duration>, command: &Command) -> Res<Db> {
             read_only: true,
             ..options.clone()
         };
-        match SqliteStore::open_with(path, read_only) {
-            Err(SqliteError::SchemaTooOld { .. }) => SqliteStore::open_with(path, options),
+        match SqliteBackend::open_with(path, read_only) {
+            Err(SqliteError::SchemaTooOld { .. }) => SqliteBackend::open_with(path, options),
             other => other,
         }
     } else {
-        SqliteStore::open_with(path, options)
+        SqliteBackend::open_with(path, options)
     };
-    let store = opened.map_err(|e| {
+    let inner = opened.map_err(|e| {
         let kind = e.kind();
         Box::<dyn Error>::from(reword(path, busy_timeout, kind, e.to_string(), Some(&e)))
     })?;
-    Ok(Db {
-        store,
+    Ok(Triage::new(CliBackend {
+        inner,
         busy_timeout,
-    })
+    }))
 }
 
 /// A store error in the command line's words, when the library's would name its own API.
@@ -183,7 +171,7 @@ fn reword(
     StoreError::new(kind, text)
 }
 
-impl Db {
+impl CliBackend {
     /// The library's error, reworded for the command line.
     fn cli(&self, e: StoreError) -> StoreError {
         let source = e.source().and_then(|s| s.downcast_ref::<SqliteError>());
@@ -200,227 +188,40 @@ impl Db {
             return e;
         }
         reword(
-            self.store.backend().path(),
+            self.inner.path(),
             self.busy_timeout,
             e.kind(),
             e.message().to_owned(),
             source,
         )
     }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        self.inner.path()
+    }
+
+    /// [`SqliteBackend::check`], its errors in the command line's words.
+    pub fn check(&self) -> Result<CheckReport, StoreError> {
+        self.inner.check().map_err(|e| self.cli(e))
+    }
 }
 
-impl Store for Db {
-    fn ingest(
+impl Backend for CliBackend {
+    fn read<T>(
         &self,
         tenant: &TenantId,
-        alerts: &[Alert],
-        at: DateTime<Utc>,
-    ) -> Result<IngestReport, StoreError> {
-        self.store
-            .ingest(tenant, alerts, at)
-            .map_err(|e| self.cli(e))
+        f: impl FnOnce(&dyn ReadTx) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        self.inner.read(tenant, f).map_err(|e| self.cli(e))
     }
 
-    fn query(&self, tenant: &TenantId, query: &AlertQuery) -> Result<Page, StoreError> {
-        self.store.query(tenant, query).map_err(|e| self.cli(e))
-    }
-
-    fn counts(&self, tenant: &TenantId, query: &AlertQuery) -> Result<Counts, StoreError> {
-        self.store.counts(tenant, query).map_err(|e| self.cli(e))
-    }
-
-    fn get(&self, tenant: &TenantId, id: &AlertId) -> Result<Option<StoredAlert>, StoreError> {
-        self.store.get(tenant, id).map_err(|e| self.cli(e))
-    }
-
-    fn related(
+    fn write<T>(
         &self,
         tenant: &TenantId,
-        id: &AlertId,
-        limit: usize,
-    ) -> Result<Vec<RelatedAlert>, StoreError> {
-        self.store
-            .related(tenant, id, limit)
-            .map_err(|e| self.cli(e))
-    }
-
-    fn change_status(
-        &self,
-        tenant: &TenantId,
-        id: &AlertId,
-        expected_version: u64,
-        change: StatusChange,
-        at: DateTime<Utc>,
-    ) -> Result<StoredAlert, StoreError> {
-        self.store
-            .change_status(tenant, id, expected_version, change, at)
-            .map_err(|e| self.cli(e))
-    }
-
-    fn bulk_change_status(
-        &self,
-        tenant: &TenantId,
-        query: &AlertQuery,
-        change: StatusChange,
-        at: DateTime<Utc>,
-    ) -> Result<Vec<BulkOutcome>, StoreError> {
-        self.store
-            .bulk_change_status(tenant, query, change, at)
-            .map_err(|e| self.cli(e))
-    }
-
-    fn history(&self, tenant: &TenantId, id: &AlertId) -> Result<Vec<AuditEntry>, StoreError> {
-        self.store.history(tenant, id).map_err(|e| self.cli(e))
-    }
-
-    fn add_feedback(
-        &self,
-        tenant: &TenantId,
-        id: &AlertId,
-        feedback: Feedback,
-    ) -> Result<(), StoreError> {
-        self.store
-            .add_feedback(tenant, id, feedback)
-            .map_err(|e| self.cli(e))
-    }
-
-    fn list_feedback(
-        &self,
-        tenant: &TenantId,
-        query: &FeedbackQuery,
-    ) -> Result<Vec<(AlertId, Feedback)>, StoreError> {
-        self.store
-            .list_feedback(tenant, query)
-            .map_err(|e| self.cli(e))
-    }
-
-    fn create_rule(
-        &self,
-        tenant: &TenantId,
-        rule: SuppressionRule,
-        at: DateTime<Utc>,
-    ) -> Result<StoredRule, StoreError> {
-        self.store
-            .create_rule(tenant, rule, at)
-            .map_err(|e| self.cli(e))
-    }
-
-    fn get_rule(&self, tenant: &TenantId, name: &str) -> Result<Option<StoredRule>, StoreError> {
-        self.store.get_rule(tenant, name).map_err(|e| self.cli(e))
-    }
-
-    fn list_rules(&self, tenant: &TenantId) -> Result<Vec<StoredRule>, StoreError> {
-        self.store.list_rules(tenant).map_err(|e| self.cli(e))
-    }
-
-    fn update_rule(
-        &self,
-        tenant: &TenantId,
-        rule: SuppressionRule,
-        expected_version: u64,
-        at: DateTime<Utc>,
-    ) -> Result<StoredRule, StoreError> {
-        self.store
-            .update_rule(tenant, rule, expected_version, at)
-            .map_err(|e| self.cli(e))
-    }
-
-    fn delete_rule(
-        &self,
-        tenant: &TenantId,
-        name: &str,
-        at: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        self.store
-            .delete_rule(tenant, name, at)
-            .map_err(|e| self.cli(e))
-    }
-
-    fn create_rules(
-        &self,
-        tenant: &TenantId,
-        rules: Vec<SuppressionRule>,
-        at: DateTime<Utc>,
-        force: bool,
-    ) -> Result<Vec<CreatedRule>, StoreError> {
-        self.store
-            .create_rules(tenant, rules, at, force)
-            .map_err(|e| self.cli(e))
-    }
-
-    fn suppress_similar(
-        &self,
-        tenant: &TenantId,
-        request: SuppressSimilar,
-        at: DateTime<Utc>,
-    ) -> Result<(CreatedRule, Vec<AlertId>), StoreError> {
-        self.store
-            .suppress_similar(tenant, request, at)
-            .map_err(|e| self.cli(e))
-    }
-
-    fn explain(
-        &self,
-        tenant: &TenantId,
-        rule: &str,
-        id: &AlertId,
-        at: DateTime<Utc>,
-    ) -> Result<Explanation, StoreError> {
-        self.store
-            .explain(tenant, rule, id, at)
-            .map_err(|e| self.cli(e))
-    }
-
-    fn events_since(
-        &self,
-        tenant: &TenantId,
-        after: u64,
-        limit: usize,
-    ) -> Result<Vec<Event>, StoreError> {
-        self.store
-            .events_since(tenant, after, limit)
-            .map_err(|e| self.cli(e))
-    }
-
-    fn checkpoint(&self, tenant: &TenantId, consumer: &str) -> Result<u64, StoreError> {
-        self.store
-            .checkpoint(tenant, consumer)
-            .map_err(|e| self.cli(e))
-    }
-
-    fn save_checkpoint(
-        &self,
-        tenant: &TenantId,
-        consumer: &str,
-        seq: u64,
-    ) -> Result<(), StoreError> {
-        self.store
-            .save_checkpoint(tenant, consumer, seq)
-            .map_err(|e| self.cli(e))
-    }
-
-    fn simulate(
-        &self,
-        tenant: &TenantId,
-        rule: &SuppressionRule,
-        at: DateTime<Utc>,
-        sample: usize,
-    ) -> Result<Simulation, StoreError> {
-        self.store
-            .simulate(tenant, rule, at, sample)
-            .map_err(|e| self.cli(e))
-    }
-
-    fn apply_rule(
-        &self,
-        tenant: &TenantId,
-        name: &str,
-        actor: &str,
-        at: DateTime<Utc>,
-    ) -> Result<Vec<AlertId>, StoreError> {
-        self.store
-            .apply_rule(tenant, name, actor, at)
-            .map_err(|e| self.cli(e))
+        f: impl FnOnce(&mut dyn WriteTx) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        self.inner.write(tenant, f).map_err(|e| self.cli(e))
     }
 }
 
@@ -430,7 +231,7 @@ impl Store for Db {
 /// fails (exit 1) if anything is damaged.
 pub fn check(ctx: &mut Ctx) -> Res<()> {
     let path: PathBuf = ctx.store.backend().path().to_path_buf();
-    let report = ctx.store.backend().check().map_err(|e| ctx.store.cli(e))?;
+    let report = ctx.store.backend().check()?;
     if ctx.json {
         let value = json!({
             "path": path.display().to_string(),
