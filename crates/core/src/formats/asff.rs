@@ -407,7 +407,7 @@ fn typed(a: &Alert, target: &AsffTarget) -> Result<JsonMap, Error> {
             {
                 net.insert(k, v.into());
             }
-            if let Some(p) = c.get(port).and_then(port_of) {
+            if let Some(p) = c.get(port).and_then(super::port_of) {
                 net.insert(format!("{side}Port"), p.into());
             }
         }
@@ -424,7 +424,7 @@ fn typed(a: &Alert, target: &AsffTarget) -> Result<JsonMap, Error> {
     }
     if let Some(p) = first(a, &EntityKind::Process) {
         let mut proc_ = JsonMap::new();
-        if let Some(pid) = p.get_str("processId").and_then(pid_of) {
+        if let Some(pid) = p.get_str("processId").and_then(super::pid_of) {
             proc_.insert("Pid".into(), pid.into());
         }
         if let Some(name) = p
@@ -490,22 +490,6 @@ fn typed(a: &Alert, target: &AsffTarget) -> Result<JsonMap, Error> {
 
 fn first<'a>(a: &'a Alert, kind: &EntityKind) -> Option<&'a Entity> {
     a.entities().iter().find(|e| e.kind() == kind)
-}
-
-fn port_of(v: &Value) -> Option<i64> {
-    match v {
-        Value::Number(n) => n.as_i64().filter(|p| (0..=65535).contains(p)),
-        Value::String(s) => s.trim().parse().ok().filter(|p| (0..=65535).contains(p)),
-        _ => None,
-    }
-}
-
-fn pid_of(s: &str) -> Option<i64> {
-    let t = s.trim();
-    match t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
-        Some(hex) => i64::from_str_radix(hex, 16).ok(),
-        None => t.parse().ok(),
-    }
 }
 
 fn read_typed(m: &JsonMap, path: &str) -> Result<Alert, Error> {

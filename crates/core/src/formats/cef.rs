@@ -241,7 +241,11 @@ fn entities(a: &Alert, x: &mut Ext) {
         if let Some(i) = image {
             x.put("sproc", &i, 1023);
         }
-        if let Some(pid) = p.get_str("processId").and_then(pid_of) {
+        if let Some(pid) = p
+            .get_str("processId")
+            .and_then(super::pid_of)
+            .and_then(|p| u64::try_from(p).ok())
+        {
             x.put("spid", &pid.to_string(), 20);
         }
         if let Some(c) = p.get_str("commandLine") {
@@ -274,14 +278,6 @@ fn entities(a: &Alert, x: &mut Ext) {
     }
     if let Some(u) = first(a, &EntityKind::Url).and_then(|u| u.get_str("url")) {
         x.put("request", u, 1023);
-    }
-}
-
-fn pid_of(s: &str) -> Option<u64> {
-    let t = s.trim();
-    match t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
-        Some(hex) => u64::from_str_radix(hex, 16).ok(),
-        None => t.parse().ok(),
     }
 }
 

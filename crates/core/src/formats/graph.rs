@@ -208,7 +208,7 @@ fn evidence_of(e: &Entity, a: &Alert) -> Option<JsonMap> {
             "ipEvidence"
         }
         EntityKind::Process => {
-            if let Some(pid) = s("processId").and_then(pid_of) {
+            if let Some(pid) = s("processId").and_then(super::pid_of) {
                 m.insert("processId".into(), pid.into());
             }
             put(&mut m, "processCommandLine", s("commandLine"));
@@ -272,14 +272,6 @@ fn evidence_of(e: &Entity, a: &Alert) -> Option<JsonMap> {
     out.insert("tags".into(), json!([]));
     out.extend(m);
     Some(out)
-}
-
-fn pid_of(s: &str) -> Option<i64> {
-    let t = s.trim();
-    match t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
-        Some(hex) => i64::from_str_radix(hex, 16).ok(),
-        None => t.parse().ok(),
-    }
 }
 
 fn read_typed(m: &JsonMap, path: &str) -> Result<Alert, Error> {

@@ -601,6 +601,24 @@ pub(crate) fn parse_arm_id(id: &str) -> Option<ArmId<'_>> {
     })
 }
 
+/// A process id as entities write it: decimal, or hexadecimal with `0x` (Defender's `0x3c44`).
+pub(crate) fn pid_of(s: &str) -> Option<i64> {
+    let t = s.trim();
+    match t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
+        Some(hex) => i64::from_str_radix(hex, 16).ok(),
+        None => t.parse().ok(),
+    }
+}
+
+/// A port as entities write it: a number or numeric text, 0 to 65535.
+pub(crate) fn port_of(v: &Value) -> Option<i64> {
+    match v {
+        Value::Number(n) => n.as_i64().filter(|p| (0..=65535).contains(p)),
+        Value::String(s) => s.trim().parse().ok().filter(|p| (0..=65535).contains(p)),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -443,7 +443,7 @@ fn evidence_of(e: &Entity, i: usize) -> (JsonMap, Vec<Value>) {
                     ep.insert("ip".into(), ip.into());
                     ob(at(&format!("{side}.ip")), 2, "IP Address", ip);
                 }
-                if let Some(p) = e.get(port_key).and_then(port_of) {
+                if let Some(p) = e.get(port_key).and_then(super::port_of) {
                     ep.insert("port".into(), p.into());
                 }
                 if !ep.is_empty() {
@@ -453,7 +453,7 @@ fn evidence_of(e: &Entity, i: usize) -> (JsonMap, Vec<Value>) {
         }
         EntityKind::Process if s("commandLine").is_some() || s("processId").is_some() => {
             let mut p = JsonMap::new();
-            if let Some(pid) = s("processId").and_then(pid_of) {
+            if let Some(pid) = s("processId").and_then(super::pid_of) {
                 p.insert("pid".into(), pid.into());
             }
             put(&mut p, "cmd_line", s("commandLine"));
@@ -507,22 +507,6 @@ fn evidence_of(e: &Entity, i: usize) -> (JsonMap, Vec<Value>) {
     ev.insert("name".into(), e.kind().type_name().into());
     put(&mut ev, "uid", e.entity_id());
     (ev, obs)
-}
-
-fn port_of(v: &Value) -> Option<i64> {
-    match v {
-        Value::Number(n) => n.as_i64().filter(|p| (0..=65535).contains(p)),
-        Value::String(s) => s.trim().parse().ok().filter(|p| (0..=65535).contains(p)),
-        _ => None,
-    }
-}
-
-fn pid_of(s: &str) -> Option<i64> {
-    let t = s.trim();
-    match t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
-        Some(hex) => i64::from_str_radix(hex, 16).ok(),
-        None => t.parse().ok(),
-    }
 }
 
 /// Reads the OCSF attributes of a finding into an alert (no residual, no source record).
