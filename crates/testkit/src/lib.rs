@@ -20,3 +20,4 @@
 
 pub mod conformance;
 pub mod generate;
+pub mod reference;
