@@ -219,7 +219,7 @@ impl Backend for CliBackend {
     fn write<T>(
         &self,
         tenant: &TenantId,
-        f: impl FnOnce(&mut dyn WriteTx) -> Result<T, StoreError>,
+        f: impl FnMut(&mut dyn WriteTx) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         self.inner.write(tenant, f).map_err(|e| self.cli(e))
     }

@@ -136,6 +136,40 @@ pub enum PostgresError {
     },
 }
 
+/// Whether the server aborted a transaction in a way that leaves nothing of it behind and that
+/// running it again may cure: a serialization failure or a deadlock. (A lost connection is not
+/// one: a commit whose answer was lost may have taken effect.)
+pub(crate) fn aborted_by_server(e: &StoreError) -> bool {
+    let Some(PostgresError::Unavailable { source }) =
+        std::error::Error::source(e).and_then(|s| s.downcast_ref::<PostgresError>())
+    else {
+        return false;
+    };
+    source
+        .code()
+        .is_some_and(|c| matches!(c.code(), "40001" | "40P01"))
+}
+
+/// The error of a write the server aborted on every one of its `attempts`.
+pub(crate) fn gave_up(e: StoreError, attempts: u32) -> StoreError {
+    let message = if attempts > 1 {
+        format!("{e} (gave up after {attempts} attempts)")
+    } else {
+        e.to_string()
+    };
+    StoreError::with_source(ErrorKind::Unavailable, message, e)
+}
+
+/// The pause before retry number `attempt` (1, 2, …): 5 ms doubling up to 320 ms, each with
+/// up to as much again of random jitter, so that writers that collided do not collide again.
+pub(crate) fn backoff(attempt: u32) -> std::time::Duration {
+    use std::hash::{BuildHasher, Hasher};
+    let base = 5u64 << attempt.saturating_sub(1).min(6);
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u32(attempt);
+    std::time::Duration::from_millis(base + h.finish() % (base + 1))
+}
+
 /// The driver's error with the server's message, which its `Display` leaves out ("db error").
 fn detail(e: &postgres::Error) -> String {
     match e.as_db_error() {

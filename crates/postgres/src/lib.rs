@@ -129,6 +129,11 @@ pub struct Options {
     /// [`PostgresBackend::bind_role`], whatever SQL it runs. See the crate docs'
     /// *Row-level security*.
     pub row_level_security: bool,
+    /// How many times a write transaction that the server aborted with a serialization failure
+    /// or a deadlock is run again (after a short, growing, jittered pause) before the write
+    /// fails with `Unavailable`; 4 by default, 0 to never retry. Such an abort leaves nothing
+    /// of the attempt behind, so running it again is safe.
+    pub write_retries: u32,
 }
 
 impl Default for Options {
@@ -138,6 +143,7 @@ impl Default for Options {
             min_idle: 1,
             connect_timeout: Duration::from_secs(10),
             row_level_security: false,
+            write_retries: 4,
         }
     }
 }
@@ -146,6 +152,7 @@ impl Default for Options {
 pub struct PostgresBackend {
     target: String,
     pool: Pool<Manager>,
+    write_retries: u32,
 }
 
 impl fmt::Debug for PostgresBackend {
@@ -194,7 +201,11 @@ impl PostgresBackend {
             .min_idle(Some(options.min_idle.min(options.max_connections.max(1))))
             .connection_timeout(options.connect_timeout)
             .build_unchecked(Manager::new(config));
-        let backend = PostgresBackend { target, pool };
+        let backend = PostgresBackend {
+            target,
+            pool,
+            write_retries: options.write_retries,
+        };
         let mut conn = backend.connection()?;
         schema::migrate(&mut conn.client)?;
         if options.row_level_security {
@@ -246,6 +257,24 @@ impl PostgresBackend {
     }
 }
 
+impl PostgresBackend {
+    /// One attempt at a write transaction: commits if `f` succeeds, rolls back otherwise
+    /// (dropping the transaction rolls it back).
+    fn write_once<T>(
+        &self,
+        tenant: &TenantId,
+        f: &mut impl FnMut(&mut dyn WriteTx) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let mut conn = self.connection()?;
+        let Conn { client, statements } = &mut *conn;
+        let tx = client.transaction().db()?;
+        let mut t = PgTx::write(tx, statements, tenant)?;
+        let out = f(&mut t)?;
+        t.commit()?;
+        Ok(out)
+    }
+}
+
 impl Backend for PostgresBackend {
     fn read<T>(
         &self,
@@ -269,15 +298,20 @@ impl Backend for PostgresBackend {
     fn write<T>(
         &self,
         tenant: &TenantId,
-        f: impl FnOnce(&mut dyn WriteTx) -> Result<T, StoreError>,
+        mut f: impl FnMut(&mut dyn WriteTx) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        let mut conn = self.connection()?;
-        let Conn { client, statements } = &mut *conn;
-        let tx = client.transaction().db()?;
-        let mut t = PgTx::write(tx, statements, tenant)?;
-        let out = f(&mut t)?;
-        t.commit()?;
-        Ok(out)
+        let mut attempt: u32 = 0;
+        loop {
+            let e = match self.write_once(tenant, &mut f) {
+                Err(e) if error::aborted_by_server(&e) => e,
+                done => return done,
+            };
+            if attempt >= self.write_retries {
+                return Err(error::gave_up(e, attempt + 1));
+            }
+            attempt += 1;
+            std::thread::sleep(error::backoff(attempt));
+        }
     }
 }
 

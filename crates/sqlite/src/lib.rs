@@ -358,7 +358,7 @@ impl Backend for SqliteBackend {
     fn write<T>(
         &self,
         tenant: &TenantId,
-        f: impl FnOnce(&mut dyn WriteTx) -> Result<T, StoreError>,
+        mut f: impl FnMut(&mut dyn WriteTx) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         self.immediate(|tx| {
             let mut t = tx::SqliteTx::new(tx, tenant);

@@ -51,6 +51,11 @@ pub enum Change {
 /// commits if `f` returns `Ok` and rolls back (leaving nothing of it visible, across crashes for
 /// a durable backend) if `f` returns `Err`. Writes of one tenant are serialised, so that event
 /// sequence numbers are allocated in commit order.
+///
+/// A backend may run `f` again, in a fresh transaction, when its storage aborted the previous
+/// attempt in a way that leaves nothing of it behind (a serialization failure or a deadlock on a
+/// database server); a backend that does so bounds the number of attempts. So `f` must act only
+/// through the transaction it is given and keep no effect of an attempt outside it.
 pub trait Backend: Send + Sync {
     /// Runs `f` in a read snapshot of `tenant`'s data.
     fn read<T>(
@@ -59,11 +64,11 @@ pub trait Backend: Send + Sync {
         f: impl FnOnce(&dyn ReadTx) -> Result<T, StoreError>,
     ) -> Result<T, StoreError>;
 
-    /// Runs `f` in one write transaction on `tenant`'s data.
+    /// Runs `f` in one write transaction on `tenant`'s data (perhaps more than once: see above).
     fn write<T>(
         &self,
         tenant: &TenantId,
-        f: impl FnOnce(&mut dyn WriteTx) -> Result<T, StoreError>,
+        f: impl FnMut(&mut dyn WriteTx) -> Result<T, StoreError>,
     ) -> Result<T, StoreError>;
 }
 

@@ -563,7 +563,8 @@ impl<B: Backend> Store for Triage<B> {
         at: DateTime<Utc>,
     ) -> Result<StoredRule, StoreError> {
         check_rule(&rule)?;
-        self.backend.write(tenant, |tx| insert_rule(tx, rule, at))
+        self.backend
+            .write(tenant, |tx| insert_rule(tx, rule.clone(), at))
     }
 
     fn create_rules(
@@ -591,10 +592,10 @@ impl<B: Backend> Store for Triage<B> {
         })?;
         self.backend.write(tenant, |tx| {
             let mut out = Vec::with_capacity(rules.len());
-            for (rule, warnings) in rules.into_iter().zip(lints) {
+            for (rule, warnings) in rules.iter().zip(&lints) {
                 out.push(CreatedRule {
-                    rule: insert_rule(tx, rule, at)?,
-                    warnings,
+                    rule: insert_rule(tx, rule.clone(), at)?,
+                    warnings: warnings.clone(),
                 });
             }
             Ok(out)
@@ -635,7 +636,7 @@ impl<B: Backend> Store for Triage<B> {
                 return Err(stale());
             }
             let stored = StoredRule {
-                rule,
+                rule: rule.clone(),
                 version: current.version + 1,
                 updated_at: at,
                 ..current.clone()

@@ -59,7 +59,7 @@ impl Backend for MemoryBackend {
     fn write<T>(
         &self,
         tenant: &TenantId,
-        f: impl FnOnce(&mut dyn WriteTx) -> Result<T, StoreError>,
+        mut f: impl FnMut(&mut dyn WriteTx) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         let mut guard = self.tenants.write().unwrap_or_else(PoisonError::into_inner);
         let mut copy = guard.get(tenant).cloned().unwrap_or_default();

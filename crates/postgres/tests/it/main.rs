@@ -7,5 +7,6 @@ mod concurrency;
 mod faults;
 mod open;
 mod reference;
+mod retries;
 mod rls;
 mod support;

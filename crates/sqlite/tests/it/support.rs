@@ -38,7 +38,7 @@ impl Backend for TempBackend {
     fn write<T>(
         &self,
         tenant: &TenantId,
-        f: impl FnOnce(&mut dyn WriteTx) -> Result<T, StoreError>,
+        f: impl FnMut(&mut dyn WriteTx) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         self.backend.write(tenant, f)
     }
