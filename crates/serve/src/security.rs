@@ -62,24 +62,22 @@ fn loopback_host(host: &str) -> bool {
             .is_ok_and(|ip| ip.is_loopback())
 }
 
-/// Whether a state-changing request comes from another site: its `Origin` is not this server,
-/// or the browser says so (`Sec-Fetch-Site: cross-site`).
+/// Whether a state-changing request comes from another site: the browser says so
+/// (`Sec-Fetch-Site` other than `same-origin` or `none`), or, from a client that does not send
+/// that header, its `Origin` is not this server. Clients that are not browsers send neither.
 fn cross_site(headers: &HeaderMap) -> bool {
+    if let Some(site) = headers.get("sec-fetch-site") {
+        let site = site.to_str().unwrap_or("cross-site");
+        return !(site.eq_ignore_ascii_case("same-origin") || site.eq_ignore_ascii_case("none"));
+    }
     let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
-    if let Some(origin) = headers.get(header::ORIGIN) {
-        let same = origin
+    headers.get(header::ORIGIN).is_some_and(|origin| {
+        !origin
             .to_str()
             .ok()
             .and_then(|o| o.split_once("://").map(|(_, rest)| rest))
-            .is_some_and(|o| Some(o) == host);
-        if !same {
-            return true;
-        }
-    }
-    headers
-        .get("sec-fetch-site")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.eq_ignore_ascii_case("cross-site"))
+            .is_some_and(|o| Some(o) == host)
+    })
 }
 
 async fn guard(State(state): State<Shared>, request: Request, next: Next) -> Response {
@@ -122,7 +120,7 @@ async fn guard(State(state): State<Shared>, request: Request, next: Next) -> Res
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     h.insert(
         header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
+        HeaderValue::from_static("same-origin"),
     );
     h.entry(header::CACHE_CONTROL)
         .or_insert(HeaderValue::from_static("no-store"));
