@@ -343,7 +343,7 @@ fn row(s: &StoredAlert) -> Value {
         "sev_class": severity_class(a.severity()),
         "status": a.status().as_str(),
         "resource": affected(a),
-        "time": time_text(a.time_generated()),
+        "time": a.time_generated().format("%Y-%m-%d %H:%M").to_string(),
         "intents": a.intents().iter().map(|i| i.as_str().to_owned()).collect::<Vec<_>>(),
         "suppressed_by": s.suppression.as_ref().map(|x| x.rule.clone()),
     })
