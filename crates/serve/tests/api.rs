@@ -761,3 +761,59 @@ fn a_non_loopback_address_needs_tokens() {
     .unwrap_err();
     assert!(err.to_string().contains("--tokens"), "{err}");
 }
+
+fn pct(s: &str) -> String {
+    s.bytes().map(|b| format!("%{b:02X}")).collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    /// Whatever a client sends (names, query strings, bodies, forms), the answer is a 2xx, 3xx
+    /// or 4xx, never a 5xx, and the server keeps answering.
+    #[test]
+    fn hostile_requests_get_4xx_never_5xx(
+        name in ".{0,40}",
+        query in "[ -~]{0,60}",
+        body in prop::collection::vec(any::<u8>(), 0..300),
+        json_body in prop_oneof![
+            Just("{\"properties\": {\"alertType\": \"A\", \"reason\": \"Noise\", \"state\": \"Enabled\", \"suppressionAlertsScope\": {\"allOf\": []}}}".to_owned()),
+            "[\\[\\]{}\":,a-z0-9 ]{0,80}",
+        ],
+        op in 0usize..9,
+    ) {
+        static SERVER: std::sync::OnceLock<(vigil_serve::Server, Arc<dyn Store>)> = std::sync::OnceLock::new();
+        let (server, _) = SERVER.get_or_init(|| {
+            let store: Arc<dyn Store> = Arc::new(MemoryStore::default());
+            load(store.as_ref(), SUB, 3);
+            (local_server(store.clone()), store)
+        });
+        let base = format!("http://{}", server.addr());
+        let agent = client();
+        let n = pct(&name);
+        let q: String = query
+            .bytes()
+            .map(|b| if b.is_ascii_alphanumeric() || b"=&-_.$".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") })
+            .collect();
+        let a = format!("{base}/subscriptions/{SUB}/providers/Microsoft.Security");
+        let response = match op {
+            0 => agent.get(&format!("{a}/alerts?{q}")).call(),
+            1 => agent.get(&format!("{a}/locations/{n}/alerts/{n}?{V}&{q}")).call(),
+            2 => agent.post(&format!("{a}/locations/westeurope/alerts/{n}/dismiss?{V}")).send(&body[..]),
+            3 => agent.put(&format!("{a}/alertsSuppressionRules/{n}?{RV}")).content_type("application/json").send(json_body.as_str()),
+            4 => agent.put(&format!("{a}/alertsSuppressionRules/r?{RV}")).send(&body[..]),
+            5 => agent.post(&format!("{base}/vigil/v1/subscriptions/{SUB}/simulate?{q}")).send(json_body.as_str()),
+            6 => agent.post(&format!("{base}/vigil/v1/subscriptions/{n}/alerts/{n}/feedback")).send(&body[..]),
+            7 => agent.get(&format!("{base}/ui/t/{SUB}/alerts?{q}")).call(),
+            _ => agent
+                .post(&format!("{base}/ui/t/{SUB}/alerts/{n}/suppress"))
+                .header("Cookie", &format!("vigil_csrf={}", "ab".repeat(32)))
+                .content_type("application/x-www-form-urlencoded")
+                .send(format!("csrf={}&{q}", "ab".repeat(32))),
+        };
+        let status = response.unwrap().status().as_u16();
+        prop_assert!((200..500).contains(&status), "op {} answered {}", op, status);
+        let alive = agent.get(&format!("{a}/alerts?{V}")).call().unwrap().status().as_u16();
+        prop_assert_eq!(alive, 200);
+    }
+}
