@@ -99,6 +99,9 @@ pub struct Config {
     pub location: String,
     /// The longest a request may take before it is answered 408 (default 30 s).
     pub request_timeout: Duration,
+    /// The longest a client may take to send a request's headers before the connection is
+    /// closed (default 10 s).
+    pub header_timeout: Duration,
     /// The largest request body accepted (default 1 MiB); larger is 413.
     pub body_limit: usize,
     /// The tenant the page opens on (default `default`, the command line's default tenant).
@@ -114,6 +117,7 @@ impl Config {
             page_size: 50,
             location: "centralus".to_owned(),
             request_timeout: Duration::from_secs(30),
+            header_timeout: Duration::from_secs(10),
             body_limit: 1 << 20,
             default_tenant: "default".to_owned(),
         }
@@ -190,6 +194,7 @@ impl Server {
     pub fn spawn(store: Arc<dyn Store>, config: Config) -> Result<Server, ServeError> {
         let app = router(store, config.clone())?;
         let addr = config.listen;
+        let header_timeout = config.header_timeout;
         let io = |source| ServeError::Io { addr, source };
         let runtime = runtime().map_err(io)?;
         let listener = runtime
@@ -201,15 +206,14 @@ impl Server {
             .name("vigil-serve".into())
             .spawn(move || {
                 runtime.block_on(async move {
-                    axum::serve(listener, app)
-                        .with_graceful_shutdown(async move {
-                            let _ = stopped.await;
-                        })
-                        .await
-                        .map_err(|source| ServeError::Io {
-                            addr: bound,
-                            source,
-                        })
+                    serve_connections(listener, app, header_timeout, async move {
+                        let _ = stopped.await;
+                    })
+                    .await
+                    .map_err(|source| ServeError::Io {
+                        addr: bound,
+                        source,
+                    })
                 })
             })
             .map_err(io)?;
@@ -251,6 +255,60 @@ impl Drop for Server {
     }
 }
 
+/// The most bytes of a request's head (request line and headers) read before it is refused.
+const MAX_HEAD_BYTES: usize = 64 * 1024;
+/// How long a stopping server waits for requests in flight (and event streams) to finish.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// Accepts connections until `shutdown` completes, each served as HTTP/1.1 with a deadline on
+/// the request head and a bound on its size; then lets requests in flight finish.
+async fn serve_connections(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    header_timeout: Duration,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()> {
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                // Out of file descriptors and the like: wait, then accept again.
+                Err(e) if is_transient(&e) => {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+                Err(e) => return Err(e),
+            },
+            () = &mut shutdown => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let service = hyper_util::service::TowerToHyperService::new(app.clone());
+        let connection = hyper::server::conn::http1::Builder::new()
+            .timer(TokioTimer::new())
+            .header_read_timeout(header_timeout)
+            .max_buf_size(MAX_HEAD_BYTES)
+            .serve_connection(TokioIo::new(stream), service);
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            // A connection that fails (a reset, a timed-out head) concerns only its client.
+            let _ = connection.await;
+        });
+    }
+    drop(listener);
+    let _ = tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown()).await;
+    Ok(())
+}
+
+fn is_transient(e: &std::io::Error) -> bool {
+    !matches!(
+        e.kind(),
+        std::io::ErrorKind::InvalidInput | std::io::ErrorKind::Unsupported
+    )
+}
+
 fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -274,8 +332,7 @@ pub fn run(
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(addr).await.map_err(io)?;
         ready(listener.local_addr().map_err(io)?);
-        axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown)
+        serve_connections(listener, app, config.header_timeout, shutdown)
             .await
             .map_err(io)
     })

@@ -817,3 +817,28 @@ proptest! {
         prop_assert_eq!(alive, 200);
     }
 }
+
+#[test]
+fn a_client_trickling_its_headers_is_cut_off() {
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::default());
+    let mut config = vigil_serve::Config::new("127.0.0.1:0".parse().unwrap());
+    config.header_timeout = std::time::Duration::from_millis(300);
+    let server = vigil_serve::Server::spawn(store, config).unwrap();
+    let mut raw = std::net::TcpStream::connect(server.addr()).unwrap();
+    raw.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    let start = std::time::Instant::now();
+    write!(raw, "GET /ui/ HTTP/1.1\r\nHost: localhost\r\nX-Slow: ").unwrap();
+    let mut rest = Vec::new();
+    let _ = std::io::Read::read_to_end(&mut raw, &mut rest);
+    assert!(
+        start.elapsed() < std::time::Duration::from_secs(5),
+        "the connection stayed open"
+    );
+    // Other clients are served meanwhile and after.
+    let (s, _) = get(
+        &client(),
+        &format!("http://{}/vigil/v1/subscriptions/x/counts", server.addr()),
+    );
+    assert_eq!(s, 200);
+}
