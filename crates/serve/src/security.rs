@@ -72,11 +72,11 @@ fn cross_site(headers: &HeaderMap) -> bool {
     }
     let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
     headers.get(header::ORIGIN).is_some_and(|origin| {
-        !origin
+        origin
             .to_str()
             .ok()
             .and_then(|o| o.split_once("://").map(|(_, rest)| rest))
-            .is_some_and(|o| Some(o) == host)
+            .is_none_or(|o| Some(o) != host)
     })
 }
 

@@ -238,7 +238,7 @@ fn actions_follow_the_lifecycle_and_errors_use_the_arm_envelope() {
         ),
     );
     assert_eq!((s, error_code(&e)), (404, "NotFound"));
-    let (s, e) = get(&agent, &format!("{at}"));
+    let (s, e) = get(&agent, &at);
     assert_eq!((s, error_code(&e)), (400, "MissingApiVersionParameter"));
     let (s, e) = get(&agent, &format!("{at}?api-version=2019-01-01"));
     assert_eq!((s, error_code(&e)), (400, "InvalidApiVersionParameter"));

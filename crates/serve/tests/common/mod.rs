@@ -22,13 +22,17 @@ pub fn alert(sub: &str, i: usize) -> Alert {
         Severity::Low,
         Severity::Informational,
     ][i % 4];
-    let loc = if i % 3 == 0 { "eastus" } else { "westeurope" };
-    let rg = if i % 2 == 0 { "prod" } else { "dev" };
+    let loc = if i.is_multiple_of(3) {
+        "eastus"
+    } else {
+        "westeurope"
+    };
+    let rg = if i.is_multiple_of(2) { "prod" } else { "dev" };
     let at = Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap() + Duration::minutes(i as i64);
     let vm = format!("vm-{i:03}");
     Alert::builder(
         AlertId::new(format!("2517{i:015}_{sub}")).unwrap(),
-        if i % 5 == 0 {
+        if i.is_multiple_of(5) {
             "VM_EICAR"
         } else {
             "VM_SuspiciousPowerShellCommandLine"
