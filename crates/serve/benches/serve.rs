@@ -3,10 +3,15 @@
 //!
 //! Group `serve` (10,000 generated alerts in a SQLite file; the server and its clients share the
 //! machine's cores):
-//! - `library/query-50`: the baseline: `Store::query` for the first 50-alert page, in process.
+//! - `library/query-50`: the baseline: `Store::query` for the first 50-alert page of every
+//!   status (what Defender's list returns), in process; `library/query-50-open` the same for the
+//!   open alerts only (the triage queue's default), for scale.
 //! - `http/list-50/1-client`, `http/list-50/4-clients`: Defender's list operation (`GET
 //!   …/providers/Microsoft.Security/alerts`, 50 alerts a page, every status) over keep-alive
 //!   connections, from one client and from four at once. Criterion's throughput is requests/s.
+//! - `library/query-50-memory`, `http/list-50-memory/4-clients`: the same page from the
+//!   in-memory reference store, directly and over HTTP: what the serving layer costs apart from
+//!   SQLite's page.
 //! - `http/get/4-clients`: Defender's get of one alert.
 //! - `http/dismiss-activate/8-clients`: eight clients alternating `dismiss` and `activate` on
 //!   the same alert (every request a durable write or an idempotent no-op); afterwards the audit
@@ -85,6 +90,12 @@ fn bench(c: &mut Criterion) {
         let q = AlertQuery::default().all_statuses();
         b.iter(|| assert_eq!(store.query(&tenant, &q).unwrap().alerts.len(), 50));
     });
+    // For scale: the triage queue's default page (open alerts only), which Defender's list does
+    // not use (it lists every status).
+    g.bench_function("library/query-50-open", |b| {
+        let q = AlertQuery::default();
+        b.iter(|| assert_eq!(store.query(&tenant, &q).unwrap().alerts.len(), 50));
+    });
     for clients in [1u64, 4] {
         g.bench_function(
             format!(
@@ -107,6 +118,36 @@ fn bench(c: &mut Criterion) {
             },
         );
     }
+    // The same over the in-memory reference store: what the serving layer itself costs, apart
+    // from SQLite's page.
+    let memory: Arc<dyn Store> = Arc::new(vigil_core::store::MemoryStore::default());
+    for batch in alerts.chunks(1000) {
+        memory.ingest(&tenant, batch, Utc::now()).unwrap();
+    }
+    let memory_server =
+        Server::spawn(memory.clone(), Config::new("127.0.0.1:0".parse().unwrap())).unwrap();
+    let memory_list = format!(
+        "http://{}/subscriptions/{SUB}/providers/Microsoft.Security/alerts?{V}",
+        memory_server.addr()
+    );
+    g.bench_function("library/query-50-memory", |b| {
+        let q = AlertQuery::default().all_statuses();
+        b.iter(|| assert_eq!(memory.query(&tenant, &q).unwrap().alerts.len(), 50));
+    });
+    g.bench_function("http/list-50-memory/4-clients", |b| {
+        b.iter_custom(|iters| {
+            spread(iters, 4, |agent, _| {
+                let body = agent
+                    .get(&memory_list)
+                    .call()
+                    .unwrap()
+                    .body_mut()
+                    .read_to_string()
+                    .unwrap();
+                assert!(body.len() > 10_000, "a page of 50 alerts");
+            })
+        });
+    });
     g.bench_function("http/get/4-clients", |b| {
         b.iter_custom(|iters| {
             spread(iters, 4, |agent, _| {
@@ -139,7 +180,11 @@ fn bench(c: &mut Criterion) {
         );
         assert_eq!(pair[0].version + 1, pair[1].version);
     }
-    assert_eq!(trail.last().map(|e| e.version), Some(now.version));
+    assert_eq!(
+        now.version,
+        1 + trail.len() as u64,
+        "the version counts every change"
+    );
     println!(
         "serve: {} status changes by 8 concurrent clients, none lost (audit trail and version agree)",
         trail.len()

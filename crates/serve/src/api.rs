@@ -299,17 +299,15 @@ pub(crate) fn place(
     }
 }
 
-/// An alert as Defender's resource, with its ARM id, name and type for this subscription.
-pub(crate) fn alert_resource(
-    stored: &StoredAlert,
+/// An alert as Defender's resource: its ARM id, name and type set for this subscription (the
+/// alert is moved, not copied, so a page is written straight from the store's values).
+pub(crate) fn arm_alert(
+    alert: vigil_core::Alert,
     subscription: &str,
     default_location: &str,
-) -> Result<Value, ApiError> {
-    let alert = &stored.alert;
-    let mut value = serde_json::to_value(alert)
-        .map_err(|e| ApiError::internal(format!("an alert cannot be written as JSON: {e}")))?;
-    let here = place(alert, subscription, default_location);
-    let name = alert.id().as_str();
+) -> vigil_core::Alert {
+    let here = place(&alert, subscription, default_location);
+    let name = alert.id().clone();
     let id = match &here.resource_group {
         Some(rg) => format!(
             "/subscriptions/{subscription}/resourceGroups/{rg}/providers/Microsoft.Security/locations/{}/alerts/{name}",
@@ -320,19 +318,40 @@ pub(crate) fn alert_resource(
             here.location
         ),
     };
-    if let Value::Object(map) = &mut value {
-        let mut out = serde_json::Map::new();
-        out.insert("id".into(), Value::String(id));
-        out.insert("name".into(), Value::String(name.to_owned()));
-        out.insert("type".into(), Value::String(ALERT_TYPE.to_owned()));
-        for (k, v) in std::mem::take(map) {
-            if !matches!(k.as_str(), "id" | "name" | "type") {
-                out.insert(k, v);
-            }
-        }
-        *map = out;
-    }
-    Ok(value)
+    alert
+        .into_builder()
+        .resource_id(id)
+        .name(name)
+        .resource_type(ALERT_TYPE)
+        .build()
+}
+
+/// An alert resource as a JSON value.
+pub(crate) fn alert_resource(
+    stored: &StoredAlert,
+    subscription: &str,
+    default_location: &str,
+) -> Result<Value, ApiError> {
+    serde_json::to_value(arm_alert(
+        stored.alert.clone(),
+        subscription,
+        default_location,
+    ))
+    .map_err(|e| ApiError::internal(format!("an alert cannot be written as JSON: {e}")))
+}
+
+/// A JSON response written from a serializable value.
+fn json_response(value: &impl serde::Serialize) -> Result<Response, ApiError> {
+    let body = serde_json::to_vec(value)
+        .map_err(|e| ApiError::internal(format!("the answer cannot be written as JSON: {e}")))?;
+    Ok((
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        body,
+    )
+        .into_response())
 }
 
 fn in_scope(
@@ -410,26 +429,28 @@ async fn list_alerts(
         })
         .await??
     };
-    let mut value = Vec::with_capacity(alerts.len());
-    for stored in &alerts {
-        value.push(alert_resource(stored, &sub, &state.config.location)?);
-    }
-    let mut body = serde_json::Map::new();
-    body.insert("value".into(), Value::Array(value));
-    if let Some(next) = next {
+    let default_location = &state.config.location;
+    let value: Vec<vigil_core::Alert> = alerts
+        .into_iter()
+        .map(|s| arm_alert(s.alert, &sub, default_location))
+        .collect();
+    let next_link = next.map(|next| {
         let host = headers
             .get(header::HOST)
             .and_then(|h| h.to_str().ok())
             .map_or_else(|| state.config.listen.to_string(), str::to_owned);
-        body.insert(
-            "nextLink".into(),
-            Value::String(format!(
-                "http://{host}{}?api-version={ALERTS_API_VERSION}&$skipToken={next}",
-                uri.path()
-            )),
-        );
+        format!(
+            "http://{host}{}?api-version={ALERTS_API_VERSION}&$skipToken={next}",
+            uri.path()
+        )
+    });
+    #[derive(serde::Serialize)]
+    struct List {
+        value: Vec<vigil_core::Alert>,
+        #[serde(rename = "nextLink", skip_serializing_if = "Option::is_none")]
+        next_link: Option<String>,
     }
-    Ok(axum::Json(Value::Object(body)).into_response())
+    json_response(&List { value, next_link })
 }
 
 /// Finds the alert a path names, in its tenant, resource group and region; 404 otherwise.
@@ -473,8 +494,11 @@ async fn get_alert(
 ) -> Result<Response, ApiError> {
     check_api_version(&query_params(raw.as_deref())?, ALERTS_API_VERSION)?;
     let (_, stored) = find_alert(&state, &caller, &path).await?;
-    let value = alert_resource(&stored, path.get("sub"), &state.config.location)?;
-    Ok(axum::Json(value).into_response())
+    json_response(&arm_alert(
+        stored.alert,
+        path.get("sub"),
+        &state.config.location,
+    ))
 }
 
 /// Changes an alert to `to` at whatever its version is, retrying when someone else changes it
