@@ -15,7 +15,8 @@ import sys
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.ui import Select
+from selenium.webdriver.support import expected_conditions
+from selenium.webdriver.support.ui import Select, WebDriverWait
 
 URL = os.environ["VIGIL_URL"]
 SUB = os.environ["VIGIL_SUB"]
@@ -41,6 +42,14 @@ def shot(driver, name, focus=None):
     path = os.path.join(SHOTS, f"{step_no:02d}-{name}.png")
     expect(driver.save_screenshot(path), f"screenshot {path}")
     print(f"step {step_no}: {name} -> {path}", file=sys.stderr)
+
+
+def go(driver, element):
+    """Clicks a link or a submit button and waits for the next page to replace this one."""
+    page = driver.find_element(By.TAG_NAME, "html")
+    element.click()
+    WebDriverWait(driver, 20).until(expected_conditions.staleness_of(page))
+    WebDriverWait(driver, 20).until(lambda d: d.execute_script("return document.readyState") == "complete")
 
 
 def no_script_ran(driver, where):
@@ -100,7 +109,7 @@ def walk(driver):
     shot(driver, "queue")
 
     # 2. The alert: left pane and details.
-    driver.find_element(By.LINK_TEXT, TITLE).click()
+    go(driver, driver.find_element(By.LINK_TEXT, TITLE))
     expect(driver.find_element(By.ID, "alert-title").text == TITLE, "the alert's title")
     expect(driver.find_element(By.ID, "alert-status").text.startswith("Active"), "status Active")
     hit = driver.find_elements(By.CSS_SELECTOR, ".tactics li.hit")
@@ -109,7 +118,7 @@ def walk(driver):
     shot(driver, "alert-details")
 
     # 3. Take action.
-    driver.find_element(By.ID, "tab-action").click()
+    go(driver, driver.find_element(By.ID, "tab-action"))
     expect("Mitigate the threat" in driver.page_source, "remediation")
     labelled(driver, "take action")
     shot(driver, "take-action")
@@ -120,7 +129,7 @@ def walk(driver):
     name = driver.find_element(By.ID, "rule-name")
     name.send_keys("browser-" + HOST)
     Select(driver.find_element(By.ID, "rule-reason")).select_by_value("FalsePositive")
-    driver.find_element(By.ID, "simulate").click()
+    go(driver, driver.find_element(By.ID, "simulate"))
     sim = driver.find_element(By.ID, "simulation").text
     expect(f"would match {SIMULATED} stored alert" in sim, f"simulation: {sim!r}")
     # The form keeps what was picked.
@@ -128,7 +137,7 @@ def walk(driver):
     shot(driver, "suppress-simulated", focus="simulation")
 
     # 5. Save the rule; the page explains it on this alert.
-    driver.find_element(By.ID, "create-rule").click()
+    go(driver, driver.find_element(By.ID, "create-rule"))
     expect(driver.find_element(By.ID, "notice").text == "Suppression rule created.", "rule notice")
     expect(driver.find_element(By.ID, "explanation").text.strip(), "explanation shown")
     shot(driver, "rule-created", focus="explanation")
@@ -136,7 +145,7 @@ def walk(driver):
     # 6. Dismiss it, with a comment.
     driver.find_element(By.ID, "to-Dismissed").click()
     driver.find_element(By.ID, "status-comment").send_keys("benign: test machine")
-    driver.find_element(By.ID, "status-submit").click()
+    go(driver, driver.find_element(By.ID, "status-submit"))
     expect(driver.find_element(By.ID, "notice").text == "Status changed.", "status notice")
     expect(driver.find_element(By.ID, "alert-status").text.startswith("Dismissed"), "now Dismissed")
     shot(driver, "dismissed")
@@ -145,17 +154,17 @@ def walk(driver):
     driver.find_element(By.ID, "useful-no").click()
     Select(driver.find_element(By.ID, "feedback-reason")).select_by_value("FalsePositive")
     driver.find_element(By.ID, "feedback-comment").send_keys("a test machine")
-    driver.find_element(By.ID, "feedback-submit").click()
+    go(driver, driver.find_element(By.ID, "feedback-submit"))
     expect("your feedback was recorded" in driver.find_element(By.ID, "notice").text, "feedback notice")
     shot(driver, "feedback")
 
     # 8. Back to the queue: it left.
-    driver.find_element(By.LINK_TEXT, "Security alerts").click()
+    go(driver, driver.find_element(By.LINK_TEXT, "Security alerts"))
     expect(not driver.find_elements(By.LINK_TEXT, TITLE), "the dismissed alert is still in the queue")
     shot(driver, "queue-after")
 
     # 9. One filter away: Dismissed.
-    driver.find_element(By.ID, "status-Dismissed").click()
+    go(driver, driver.find_element(By.ID, "status-Dismissed"))
     expect(driver.find_elements(By.LINK_TEXT, TITLE), "the alert is not under Dismissed")
     shot(driver, "dismissed-filter")
 
@@ -167,7 +176,7 @@ def hostile(driver):
     expect('"><img src=x onerror="window.__xss=2">' in driver.find_element(By.CLASS_NAME, "description").text, "description as text")
     no_script_ran(driver, "hostile details")
     shot(driver, "hostile-details")
-    driver.find_element(By.ID, "tab-action").click()
+    go(driver, driver.find_element(By.ID, "tab-action"))
     expect("<iframe src=//evil.example></iframe>" in driver.page_source.replace("&lt;", "<").replace("&gt;", ">"), "remediation as text")
     no_script_ran(driver, "hostile take action")
     shot(driver, "hostile-take-action")
