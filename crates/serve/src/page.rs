@@ -117,6 +117,7 @@ pub(crate) fn routes() -> Router<Shared> {
         .route("/ui", get(home))
         .route("/ui/", get(home))
         .route("/ui/login", get(login_form).post(login))
+        .route("/ui/go", get(go_to_tenant))
         .route("/ui/logout", post(logout))
         .route("/static/vigil.css", get(css))
         .route("/ui/t/{tenant}/alerts", get(queue))
@@ -265,6 +266,28 @@ fn enc(s: &str) -> String {
         }
     }
     out
+}
+
+/// The tenants an identity bound to some may open, with their queues' links; `None` for an
+/// identity that sees every tenant (the page offers a field instead).
+fn tenant_links(identity: &Identity) -> Option<Vec<Value>> {
+    identity.tenants().map(|list| {
+        list.iter()
+            .map(|t| json!({"name": t, "href": format!("/ui/t/{}/alerts", enc(t))}))
+            .collect()
+    })
+}
+
+/// The tenant switcher's target: `/ui/go?tenant=NAME` opens that tenant's queue.
+async fn go_to_tenant(viewer: Viewer, RawQuery(raw): RawQuery) -> Response {
+    let params = crate::api::query_params(raw.as_deref()).unwrap_or_default();
+    let tenant = params.get("tenant").map(|t| t.trim()).unwrap_or("");
+    let target = if tenant.is_empty() {
+        "/ui/".to_owned()
+    } else {
+        format!("/ui/t/{}/alerts", enc(tenant))
+    };
+    viewer.finish(Redirect::to(&target).into_response())
 }
 
 async fn login_form(State(state): State<Shared>) -> Response {
@@ -523,6 +546,7 @@ async fn queue(
     });
     let ctx = json!({
         "tenant": tenant.as_str(),
+        "tenants": tenant_links(&viewer.identity),
         "user": viewer.identity.name(),
         "auth": state.config.tokens.is_some(),
         "csrf": viewer.csrf,
@@ -655,6 +679,7 @@ fn alert_context(
         .collect();
     json!({
         "tenant": tenant.as_str(),
+        "tenants": tenant_links(&viewer.identity),
         "user": viewer.identity.name(),
         "auth": state.config.tokens.is_some(),
         "csrf": viewer.csrf,

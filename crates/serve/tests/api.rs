@@ -9,7 +9,6 @@ use std::collections::HashSet;
 use std::io::{BufRead, BufReader, Write};
 use std::sync::Arc;
 
-use chrono::Utc;
 use common::*;
 use proptest::prelude::*;
 use serde_json::{Value, json};
@@ -750,7 +749,35 @@ fn without_a_token_nothing_is_answered_but_401() {
         .call()
         .unwrap();
     assert_eq!(r.status().as_u16(), 404);
-    let _ = Utc::now();
+    let alert_page = format!("{base}/ui/t/{SUB}/alerts/{}", common::alert(SUB, 1).id());
+    let mut r = agent
+        .get(&alert_page)
+        .header("Cookie", &cookie)
+        .call()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let html = r.body_mut().read_to_string().unwrap();
+    assert!(html.contains("Signed in as alice"), "{html}");
+    assert!(
+        html.contains(&format!("aria-current=\"page\">{SUB}</a></nav>")),
+        "{html}"
+    );
+    let r = agent
+        .get(&format!("{base}/ui/go?tenant=a%20b"))
+        .header("Cookie", &cookie)
+        .call()
+        .unwrap();
+    let location = r
+        .headers()
+        .get("location")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        (r.status().as_u16(), location.as_str()),
+        (303, "/ui/t/a%20b/alerts")
+    );
 }
 
 #[test]
