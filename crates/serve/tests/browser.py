@@ -4,7 +4,7 @@ Run by tests/browser.rs, which starts the server and checks the library's view a
 Environment: VIGIL_URL, VIGIL_SUB, VIGIL_TITLE (the alert walked through), VIGIL_HOST (its host
 name), VIGIL_SIMULATED (how many stored alerts the suppression rule matches), VIGIL_HOSTILE
 (the id of the alert whose content is hostile markup), VIGIL_SHOTS (screenshot directory).
-Follows the seed: queue, alert, Take action, suppress similar with simulate, dismiss, feedback,
+First the queue and an alert by keyboard alone; then follows the seed: queue, alert, Take action, suppress similar with simulate, dismiss, feedback,
 the alert leaves the queue and is under the Dismissed filter; then hostile content runs no
 script. A screenshot per step. Raises (exit non-zero) on any failed expectation.
 """
@@ -15,6 +15,7 @@ import sys
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
@@ -86,6 +87,7 @@ def main():
     driver = webdriver.Chrome(service=service, options=options)
     driver.set_page_load_timeout(20)
     try:
+        keyboard(driver)
         walk(driver)
         hostile(driver)
         logs = [e["message"] for e in driver.get_log("browser")]
@@ -97,6 +99,28 @@ def main():
         raise
     finally:
         driver.quit()
+
+
+def keyboard(driver):
+    """The queue's alerts are reachable and opened with the keyboard alone."""
+    driver.get(f"{URL}/ui/t/{SUB}/alerts")
+    for _ in range(60):
+        driver.switch_to.active_element.send_keys(Keys.TAB)
+        if driver.execute_script("return !!document.activeElement.closest('table.alerts a')"):
+            break
+    else:
+        raise AssertionError("Tab never reached an alert in the queue")
+    page = driver.find_element(By.TAG_NAME, "html")
+    driver.switch_to.active_element.send_keys(Keys.ENTER)
+    WebDriverWait(driver, 20).until(expected_conditions.staleness_of(page))
+    expect(driver.find_elements(By.ID, "alert-title"), "Enter on an alert did not open it")
+    # The tabs of the alert are links too: Tab reaches "Take action".
+    for _ in range(30):
+        driver.switch_to.active_element.send_keys(Keys.TAB)
+        if driver.execute_script("return document.activeElement.id") == "tab-action":
+            break
+    else:
+        raise AssertionError("Tab never reached the Take action tab")
 
 
 def walk(driver):
