@@ -1,7 +1,7 @@
 //! Bearer tokens, each bound to the tenants it may see.
 //!
 //! The tokens file has one token a line: a name (who acts, recorded in audit trails), the token
-//! (at least 16 characters, no spaces), and the tenants it may see, comma-separated (`*` for
+//! (at least 16 letters, digits or `-._~+/=`), and the tenants it may see, comma-separated (`*` for
 //! every tenant). Blank lines and lines starting with `#` are skipped.
 //!
 //! ```text
@@ -126,6 +126,14 @@ impl Tokens {
                     "line {at} ({name}): the token is shorter than {MIN_TOKEN_LEN} characters; use a long random one (e.g. `openssl rand -hex 32`)"
                 ));
             }
+            if !token
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-._~+/=".contains(&b))
+            {
+                return Err(format!(
+                    "line {at} ({name}): the token may hold only letters, digits and - . _ ~ + / = (it travels in headers and cookies)"
+                ));
+            }
             if entries.iter().any(|(_, id)| id.name == name) {
                 return Err(format!("line {at}: the name {name:?} is used twice"));
             }
@@ -230,6 +238,10 @@ mod tests {
             .unwrap_or_default();
         assert!(dup.contains("line 2"), "{dup}");
         assert!(Tokens::parse("a aaaaaaaaaaaaaaaaaaaa").is_err());
+        let odd = Tokens::parse("a aaaaaaaaaaaaaaaa;aaa x")
+            .err()
+            .unwrap_or_default();
+        assert!(odd.contains("only letters"), "{odd}");
         assert!(Tokens::parse("").is_err());
         assert!(!format!("{t:?}").contains("aaaa"));
     }
