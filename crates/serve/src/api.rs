@@ -231,6 +231,49 @@ pub(crate) fn tenant_for(caller: &Identity, subscription: &str) -> Result<Tenant
     TenantId::new(subscription).map_err(ApiError::from)
 }
 
+/// ARM's path words in the case the routes use, for a path written in any case (ARM matches
+/// them ignoring case: `resourcegroups`, `microsoft.security`, `Alerts` are the same words).
+/// Only the fixed words are touched, by position, never a subscription, resource group,
+/// location, alert or rule name. `None` when the path needs no change.
+pub(crate) fn canonical_path(path: &str) -> Option<String> {
+    let mut parts: Vec<&str> = path.split('/').collect();
+    // parts[0] is the empty text before the leading slash.
+    let word = |parts: &mut Vec<&str>, i: usize, words: &[&'static str]| -> Option<&'static str> {
+        let found = words
+            .iter()
+            .find(|w| parts.get(i).is_some_and(|p| p.eq_ignore_ascii_case(w)))?;
+        parts[i] = found;
+        Some(found)
+    };
+    word(&mut parts, 1, &["subscriptions"])?;
+    let mut i = 3;
+    if word(&mut parts, i, &["resourceGroups", "providers"])? == "resourceGroups" {
+        i += 2;
+        word(&mut parts, i, &["providers"])?;
+    }
+    i += 1;
+    word(&mut parts, i, &["Microsoft.Security"])?;
+    i += 1;
+    if word(
+        &mut parts,
+        i,
+        &["alertsSuppressionRules", "alerts", "locations"],
+    )? == "locations"
+    {
+        i += 2;
+        word(&mut parts, i, &["alerts"]);
+    }
+    if parts.get(i) == Some(&"alerts") {
+        word(
+            &mut parts,
+            i + 2,
+            &["dismiss", "activate", "resolve", "inProgress"],
+        );
+    }
+    let canonical = parts.join("/");
+    (canonical != path).then_some(canonical)
+}
+
 /// The routes of the Defender subset.
 pub(crate) fn routes() -> Router<Shared> {
     const SUB: &str = "/subscriptions/{sub}";
@@ -713,4 +756,40 @@ async fn delete_rule(
     let n = name.clone();
     blocking(move || store.delete_rule(&tenant, &n, Utc::now())).await??;
     Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::canonical_path;
+
+    #[test]
+    fn arm_words_in_any_case_route_like_the_canonical_ones() {
+        let canonical = "/subscriptions/Sub/resourceGroups/Alerts/providers/Microsoft.Security/locations/Providers/alerts/Dismiss/inProgress";
+        assert_eq!(canonical_path(canonical), None);
+        assert_eq!(
+            canonical_path("/SUBSCRIPTIONS/Sub/resourcegroups/Alerts/PROVIDERS/microsoft.security/Locations/Providers/ALERTS/Dismiss/inprogress")
+                .as_deref(),
+            Some(canonical)
+        );
+        assert_eq!(
+            canonical_path(
+                "/subscriptions/s/providers/microsoft.Security/AlertsSuppressionRules/Rule"
+            )
+            .as_deref(),
+            Some("/subscriptions/s/providers/Microsoft.Security/alertsSuppressionRules/Rule")
+        );
+        assert_eq!(
+            canonical_path("/subscriptions/s/providers/Microsoft.Security/Alerts").as_deref(),
+            Some("/subscriptions/s/providers/Microsoft.Security/alerts")
+        );
+        // Names are never touched, and other paths are left alone.
+        assert_eq!(
+            canonical_path("/subscriptions/s/providers/Microsoft.Security/alerts/x/y"),
+            None
+        );
+        assert_eq!(canonical_path("/vigil/v1/subscriptions/s/counts"), None);
+        assert_eq!(canonical_path("/ui/t/Subscriptions/alerts"), None);
+        assert_eq!(canonical_path("/"), None);
+        assert_eq!(canonical_path(""), None);
+    }
 }

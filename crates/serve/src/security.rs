@@ -35,6 +35,11 @@ pub(crate) fn random_token() -> String {
 pub(crate) fn layers(router: Router<Shared>, state: Shared) -> Router {
     let timeout = state.config.request_timeout;
     let body_limit = state.config.body_limit;
+    // ARM's fixed path words in any case: rewritten before the routes are matched (an outer
+    // router without routes sends everything through this layer to the real one).
+    let router = Router::new()
+        .fallback_service(router.with_state(state.clone()))
+        .layer(middleware::map_request(canonical_arm_path));
     router
         .layer(middleware::from_fn_with_state(state.clone(), guard))
         .layer(DefaultBodyLimit::max(body_limit))
@@ -46,7 +51,23 @@ pub(crate) fn layers(router: Router<Shared>, state: Shared) -> Router {
         .layer(CatchPanicLayer::custom(|_| {
             ApiError::internal("the request failed inside the server").into_response()
         }))
-        .with_state(state)
+}
+
+async fn canonical_arm_path(mut request: Request) -> Request {
+    if let Some(path) = crate::api::canonical_path(request.uri().path()) {
+        let mut parts = request.uri().clone().into_parts();
+        let with_query = match request.uri().query() {
+            Some(q) => format!("{path}?{q}"),
+            None => path,
+        };
+        if let Ok(pq) = with_query.parse() {
+            parts.path_and_query = Some(pq);
+            if let Ok(uri) = axum::http::Uri::from_parts(parts) {
+                *request.uri_mut() = uri;
+            }
+        }
+    }
+    request
 }
 
 /// Whether a `Host` header names this machine's loopback interface.

@@ -78,6 +78,15 @@ fn lists_every_scope_a_page_at_a_time_as_the_library_sees_it() {
         }
     }
     assert_eq!(pages, 3);
+    // ARM's path words in any case (names keep theirs).
+    let (status, page) = get(
+        &agent,
+        &format!(
+            "{base}/SUBSCRIPTIONS/{SUB}/resourcegroups/prod/PROVIDERS/microsoft.security/Alerts?{V}"
+        ),
+    );
+    assert_eq!(status, 200, "{page}");
+    assert!(!page["value"].as_array().unwrap().is_empty());
     let mut expected = Vec::new();
     let mut q = AlertQuery::default().all_statuses().limit(1000);
     q.cursor = None;
