@@ -27,6 +27,7 @@ mod prelude;
 mod queue;
 mod respond;
 mod rules;
+mod serve;
 mod show;
 
 use args::{Filters, SortArg, StatusArg, Verdict};
@@ -188,6 +189,9 @@ pub(crate) enum Command {
     /// Loads the demo data set (suppression rules first, then about 300 generated alerts and
     /// the Defender samples) and prints the triage queue and what was suppressed; can be re-run.
     Demo,
+    /// Serves Defender for Cloud's alerts REST API (for Defender clients and SDKs) and the triage
+    /// web page, over the database; the subscription id in API paths is the tenant.
+    Serve(serve::ServeArgs),
     /// Checks the database file: SQLite's integrity check, then every stored row of every
     /// tenant read back; lists what is damaged by table, tenant and id, and exits 1 if
     /// anything is.
@@ -261,6 +265,9 @@ fn run(cli: Cli) -> Res<()> {
     let store = dbfile::open(&db, cli.busy_timeout, &cli.command)?;
     let tenant = TenantId::new(cli.tenant.as_str())
         .map_err(|e| format!("--tenant {:?}: {e}", cli.tenant))?;
+    if let Command::Serve(args) = &cli.command {
+        return serve::serve(store, &tenant, args);
+    }
     let no_color_env = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
     let color = !cli.no_color && !no_color_env && io::stdout().is_terminal();
     let mut ctx = Ctx {
@@ -321,6 +328,8 @@ fn run(cli: Cli) -> Res<()> {
         } => export(&mut ctx, format, &filters, &options)?,
         Command::Demo => demo(&mut ctx)?,
         Command::Check => dbfile::check(&mut ctx)?,
+        // Served above, before the context is built.
+        Command::Serve(_) => {}
     }
     ctx.out.flush()?;
     Ok(())
