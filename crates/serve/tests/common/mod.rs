@@ -103,7 +103,7 @@ pub fn python() -> PathBuf {
     assert!(
         path.exists(),
         "{} does not exist: the serve client tests need Python with azure-mgmt-security and selenium, \
-         and Debian's chromium and chromium-driver: run `.ci/serve-test-deps` (as root), or set VIGIL_TEST_PYTHON",
+         and Debian's chromium and chromium-driver: run `.ci/test-deps` (as root; `.ci/test` runs it before the tests), or set VIGIL_TEST_PYTHON",
         path.display()
     );
     path
