@@ -93,7 +93,7 @@ pub fn workspace() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-/// The Python with the test clients installed (`.ci/run` installs it): `VIGIL_TEST_PYTHON`, else
+/// The Python with the test clients installed (`.ci/test-deps` installs it): `VIGIL_TEST_PYTHON`, else
 /// `target/serve-venv/bin/python`. Missing, the test fails and says how to install it; it never
 /// passes without running.
 pub fn python() -> PathBuf {
