@@ -174,6 +174,16 @@ pub struct DueDelivery {
     pub automation: Option<Automation>,
 }
 
+impl DueDelivery {
+    /// A due delivery with its automation.
+    pub fn new(delivery: Delivery, automation: Option<Automation>) -> DueDelivery {
+        DueDelivery {
+            delivery,
+            automation,
+        }
+    }
+}
+
 /// Which deliveries to list.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
