@@ -18,6 +18,7 @@ macro_rules! out {
 }
 
 mod args;
+mod automate;
 mod dbfile;
 mod demo;
 mod formats;
@@ -192,6 +193,12 @@ pub(crate) enum Command {
     /// tenant read back; lists what is damaged by table, tenant and id, and exits 1 if
     /// anything is.
     Check,
+    /// Automation rules: webhooks and local programs called when alerts arrive or change.
+    #[command(subcommand)]
+    Automations(automate::AutomationsCommand),
+    /// Delivers what automation rules call for (`vigil automate run [--once]`).
+    #[command(subcommand)]
+    Automate(automate::AutomateCommand),
 }
 
 #[derive(Subcommand, Debug)]
@@ -321,6 +328,8 @@ fn run(cli: Cli) -> Res<()> {
         } => export(&mut ctx, format, &filters, &options)?,
         Command::Demo => demo(&mut ctx)?,
         Command::Check => dbfile::check(&mut ctx)?,
+        Command::Automations(cmd) => automate::automations(&mut ctx, cmd)?,
+        Command::Automate(cmd) => automate::automate(&mut ctx, cmd)?,
     }
     ctx.out.flush()?;
     Ok(())
