@@ -70,6 +70,7 @@ struct Shared {
     count: AtomicUsize,
     connections: AtomicUsize,
     stop: AtomicBool,
+    record: bool,
     script: Box<Script>,
 }
 
@@ -99,6 +100,17 @@ impl Receiver {
         port: u16,
         script: impl Fn(&Received, usize) -> Reply + Send + Sync + 'static,
     ) -> Receiver {
+        Receiver::launch(port, true, Box::new(script))
+    }
+
+    /// Starts a receiver that only counts requests (for benchmarks: nothing is kept).
+    pub fn start_counting(
+        script: impl Fn(&Received, usize) -> Reply + Send + Sync + 'static,
+    ) -> Receiver {
+        Receiver::launch(0, false, Box::new(script))
+    }
+
+    fn launch(port: u16, record: bool, script: Box<Script>) -> Receiver {
         let listener = TcpListener::bind(("127.0.0.1", port)).expect("bind a loopback port");
         let addr = listener.local_addr().expect("a local address");
         let shared = Arc::new(Shared {
@@ -106,7 +118,8 @@ impl Receiver {
             count: AtomicUsize::new(0),
             connections: AtomicUsize::new(0),
             stop: AtomicBool::new(false),
-            script: Box::new(script),
+            record,
+            script,
         });
         let s = shared.clone();
         std::thread::spawn(move || {
@@ -210,7 +223,9 @@ fn serve(conn: TcpStream, s: &Shared) {
         };
         let n = s.count.fetch_add(1, Ordering::SeqCst);
         let reply = (s.script)(&req, n);
-        s.requests.lock().unwrap().push(req);
+        if s.record {
+            s.requests.lock().unwrap().push(req);
+        }
         match reply {
             Reply::Status(code) => {
                 let text = format!(
