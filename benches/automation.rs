@@ -108,11 +108,19 @@ fn deliver(c: &mut Criterion) {
     let hook = Automation::new(
         "bench",
         [Trigger::AlertCreated],
-        [Action::Webhook(Webhook::new(r.url("/in")).secret("bench-secret"))],
+        [Action::Webhook(
+            Webhook::new(r.url("/in")).secret("bench-secret"),
+        )],
     );
     store.create_automation(&t, hook, Utc::now()).unwrap();
     let transport = Standard::new();
-    let d = Dispatcher::new(&store, t.clone(), "bench", &transport, DispatchConfig::default());
+    let d = Dispatcher::new(
+        &store,
+        t.clone(),
+        "bench",
+        &transport,
+        DispatchConfig::default(),
+    );
     let mut generator = AlertGenerator::new(3);
     let mut n = 0usize;
     g.bench_function("deliver/dispatcher", |b| {
@@ -174,7 +182,10 @@ fn ingest(c: &mut Criterion) {
     let alerts = AlertGenerator::new(5).alerts(INGEST);
     let autos = rules();
     let t = tenant();
-    for (name, with) in [("ingest/0-automations", false), ("ingest/100-automations", true)] {
+    for (name, with) in [
+        ("ingest/0-automations", false),
+        ("ingest/100-automations", true),
+    ] {
         g.bench_function(name, |b| {
             b.iter_batched(
                 || {

@@ -498,3 +498,106 @@ fn two_dispatchers_never_both_deliver() {
         "{totals:?}"
     );
 }
+
+mod ordering {
+    //! Against a reference: whatever fails when, each event is delivered exactly once (no
+    //! dispatcher dies here), and each receiver gets one alert's events in the order they
+    //! happened.
+
+    use std::sync::Mutex;
+
+    use proptest::prelude::*;
+    use vigil_core::automation::{Outcome, Request, Transport};
+
+    use super::*;
+
+    /// Fails attempts as the generated plan says; records what it accepted, in order.
+    struct Flaky {
+        fail: Vec<bool>,
+        n: Mutex<usize>,
+        accepted: Mutex<Vec<(String, u32, u64)>>,
+    }
+
+    impl Transport for Flaky {
+        fn deliver(&self, r: &Request<'_>) -> Outcome {
+            let mut n = self.n.lock().unwrap();
+            // The plan covers the first attempts; every later one succeeds.
+            let fail = self.fail.get(*n).copied().unwrap_or(false);
+            *n += 1;
+            if fail {
+                return Outcome::retry(Some("HTTP 503".into()), "flaky");
+            }
+            let alert = r.delivery.alert.as_ref().unwrap().as_str().to_owned();
+            self.accepted
+                .lock()
+                .unwrap()
+                .push((alert, r.delivery.action, r.delivery.event));
+            Outcome::Delivered {
+                status: "HTTP 200".into(),
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(24))]
+        #[test]
+        fn every_event_once_and_in_order_per_receiver(
+            changes in proptest::collection::vec((0usize..4, any::<bool>()), 1..25),
+            fail in proptest::collection::vec(proptest::bool::weighted(0.3), 1..40),
+            batch in 1usize..8,
+        ) {
+            let store = MemoryStore::default();
+            let t = tenant();
+            let a = Automation::new(
+                "two",
+                [Trigger::AlertCreated, Trigger::StatusChanged { to: vec![] }],
+                [
+                    Action::Command(CommandAction::new(["/bin/true"])),
+                    Action::Command(CommandAction::new(["/bin/true"])),
+                ],
+            );
+            store.create_automation(&t, a, Utc::now()).unwrap();
+            let ids: Vec<String> = (0..4).map(|i| format!("o-{i}")).collect();
+            let flaky = Flaky { fail, n: Mutex::new(0), accepted: Mutex::new(Vec::new()) };
+            let mut c = fast();
+            c.delivery_batch = batch;
+            c.retry = RetryPolicy::new(1000, Duration::from_millis(1), Duration::from_millis(2));
+            let d = Dispatcher::new(&store, t.clone(), "p", &flaky, c);
+            // Interleave changes with dispatching, so deliveries are planned while others wait.
+            for (i, (which, dispatch)) in changes.iter().enumerate() {
+                let id = AlertId::new(ids[*which].as_str()).unwrap();
+                match store.get(&t, &id).unwrap() {
+                    None => { store.ingest(&t, &[alert(&ids[*which])], Utc::now()).unwrap(); }
+                    Some(s) => {
+                        let to = if s.alert.status().is_open() { Status::Resolved } else { Status::Active };
+                        store.change_status(&t, &id, s.version, StatusChange::new(to, "p"), Utc::now()).unwrap();
+                    }
+                }
+                if *dispatch || i % 5 == 0 {
+                    d.step().unwrap();
+                }
+            }
+            deliver_all(&store, &d, Duration::from_secs(20));
+            // The reference: every alert event, once per action, in log order.
+            let events: Vec<(String, u64)> = store
+                .events_since(&t, 0, 10_000)
+                .unwrap()
+                .into_iter()
+                .filter_map(|e| e.alert().map(|a| (a.as_str().to_owned(), e.seq)))
+                .collect();
+            let accepted = flaky.accepted.lock().unwrap().clone();
+            prop_assert_eq!(accepted.len(), events.len() * 2, "each event once per action");
+            for action in 0..2u32 {
+                for id in &ids {
+                    let want: Vec<u64> = events.iter().filter(|(a, _)| a == id).map(|(_, s)| *s).collect();
+                    let got: Vec<u64> = accepted
+                        .iter()
+                        .filter(|(a, act, _)| a == id && *act == action)
+                        .map(|(_, _, s)| *s)
+                        .collect();
+                    prop_assert_eq!(got, want, "alert {} action {}", id, action);
+                }
+            }
+        }
+    }
+}
