@@ -261,7 +261,7 @@ fn sigkill_loses_nothing() {
         &json!({
             "name": "hook",
             "triggers": [{"type": "alertCreated"}],
-            "actions": [{"type": "webhook", "url": r.url("/in"), "secret": "k"}]
+            "actions": [{"type": "webhook", "url": r.url("/in"), "secret": "k", "timeoutSeconds": 1}]
         }),
     );
     vigil(&db, &["automations", "add", hook.to_str().unwrap()])
@@ -320,7 +320,7 @@ fn sigkill_loses_nothing() {
     let started = Instant::now();
     while kills < 24 || !done.load(Ordering::SeqCst) {
         let mut child = spawn();
-        std::thread::sleep(Duration::from_millis(rand(30, 700)));
+        std::thread::sleep(Duration::from_millis(rand(50, 800)));
         child.kill().unwrap(); // SIGKILL
         child.wait().unwrap();
         kills += 1;

@@ -11,6 +11,9 @@ use super::model::Action;
 use super::payload;
 use crate::store::{ErrorKind, Store, StoreError, TenantId};
 
+/// What the lease keeps beyond an attempt's timeout (for the outcome to be recorded).
+const LEASE_MARGIN: Duration = Duration::from_secs(1);
+
 /// Sends one attempt of one delivery: an HTTP client and a program runner in production
 /// ([`super::transport::Standard`]), anything that answers with an [`Outcome`] in tests.
 pub trait Transport: Send + Sync {
@@ -41,8 +44,8 @@ pub struct Request<'a> {
 #[non_exhaustive]
 pub struct DispatchConfig {
     /// How long the lease holds between renewals; a dispatcher that dies is replaced after at
-    /// most this long. Every planning and recording step renews it, and a batch stops
-    /// early when half of it has passed.
+    /// most this long. Every planning and recording step renews it, and so does an attempt
+    /// that could otherwise outlast it (for as long as the action's timeout, plus 1 s).
     pub lease_ttl: Duration,
     /// Events read per planning step.
     pub plan_batch: usize,
@@ -230,12 +233,33 @@ impl<'a> Dispatcher<'a> {
                 .due_deliveries(&self.tenant, Utc::now(), self.config.delivery_batch)?;
         let mut outcomes = Vec::with_capacity(due.len());
         let mut failed: HashSet<(String, u32, Option<crate::AlertId>)> = HashSet::new();
-        let half = self.config.lease_ttl / 2;
+        // The lease must outlast every attempt (a slow receiver must not let it lapse while
+        // a request is in flight, or another dispatcher would send the same delivery).
+        let mut renewed = started;
+        let mut held = self.config.lease_ttl;
         for due in &due {
-            if started.elapsed() >= half {
-                break; // record what was sent while the lease surely holds
-            }
             let d = &due.delivery;
+            let needed = due
+                .automation
+                .as_ref()
+                .and_then(|a| a.actions.get(d.action as usize))
+                .map_or(Duration::ZERO, |a| match a {
+                    Action::Webhook(w) => w.timeout(),
+                    Action::Command(c) => c.timeout(),
+                })
+                + LEASE_MARGIN;
+            if held.saturating_sub(renewed.elapsed()) < needed {
+                let mut longer = self.claim.clone();
+                longer.ttl = longer.ttl.max(needed);
+                if !self
+                    .store
+                    .acquire_lease(&self.tenant, &longer, Utc::now())?
+                {
+                    break; // lost: record what was sent, which will fail and be retried
+                }
+                renewed = Instant::now();
+                held = longer.ttl;
+            }
             let key = (d.automation.clone(), d.action, d.alert.clone());
             if failed.contains(&key) {
                 continue;
