@@ -7,7 +7,7 @@ use crate::codec::{parse_ts, ts};
 use crate::error::{corrupt_row, get};
 use crate::tx::{PgTx, i64_of, u64_of};
 
-const COLUMNS: &str = "name, version, json, created_at, updated_at";
+const COLUMNS: &str = "name, version, json, created_at, updated_at, since_seq";
 
 fn decode(tx: &PgTx<'_>, row: &postgres::Row) -> Result<StoredAutomation, StoreError> {
     let name: String = get(row, 0)?;
@@ -15,6 +15,7 @@ fn decode(tx: &PgTx<'_>, row: &postgres::Row) -> Result<StoredAutomation, StoreE
     let json: String = get(row, 2)?;
     let created: String = get(row, 3)?;
     let updated: String = get(row, 4)?;
+    let since: i64 = get(row, 5)?;
     let what = || format!("automation {name:?}");
     let automation: Automation = serde_json::from_str(&json)
         .map_err(|e| corrupt_row(tx.t(), what(), format!("its JSON does not parse: {e}")))?;
@@ -33,6 +34,7 @@ fn decode(tx: &PgTx<'_>, row: &postgres::Row) -> Result<StoredAutomation, StoreE
         u64_of(version),
         time(&created)?,
         time(&updated)?,
+        u64_of(since),
     ))
 }
 
@@ -67,8 +69,8 @@ pub(crate) fn list(tx: &PgTx<'_>) -> Result<Vec<StoredAutomation>, StoreError> {
 
 pub(crate) fn insert(tx: &PgTx<'_>, a: &StoredAutomation) -> Result<(), StoreError> {
     tx.execute(
-        "INSERT INTO automations (tenant, name, version, json, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6)",
+        "INSERT INTO automations (tenant, name, version, json, created_at, updated_at, since_seq)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
         &[
             &tx.t(),
             &a.automation.name,
@@ -76,6 +78,7 @@ pub(crate) fn insert(tx: &PgTx<'_>, a: &StoredAutomation) -> Result<(), StoreErr
             &json_of(a)?,
             &ts(a.created_at),
             &ts(a.updated_at),
+            &i64_of(a.since),
         ],
     )?;
     Ok(())

@@ -165,6 +165,7 @@ CREATE TABLE automations (
     json       text      NOT NULL,
     created_at text      NOT NULL,
     updated_at text      NOT NULL,
+    since_seq  bigint    NOT NULL,
     PRIMARY KEY (tenant, name)
 );
 CREATE INDEX automations_by_seq ON automations (tenant, seq);

@@ -8,10 +8,10 @@ use crate::alerts::{i64_of, u64_of};
 use crate::codec::{parse_ts, ts};
 use crate::error::{Db, corrupt_row};
 
-type AutomationRow = (String, i64, String, String, String);
+type AutomationRow = (String, i64, String, String, String, i64);
 
 fn decode(tenant: &TenantId, row: AutomationRow) -> Result<StoredAutomation, StoreError> {
-    let (name, version, json, created, updated) = row;
+    let (name, version, json, created, updated, since) = row;
     let what = || format!("automation {:?} of tenant {:?}", name, tenant.as_str());
     let automation: Automation = serde_json::from_str(&json)
         .map_err(|e| corrupt_row(what(), format!("its JSON does not parse: {e}")))?;
@@ -28,14 +28,22 @@ fn decode(tenant: &TenantId, row: AutomationRow) -> Result<StoredAutomation, Sto
         u64_of(version),
         time(&created)?,
         time(&updated)?,
+        u64_of(since),
     ))
 }
 
 fn read_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AutomationRow> {
-    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+    Ok((
+        r.get(0)?,
+        r.get(1)?,
+        r.get(2)?,
+        r.get(3)?,
+        r.get(4)?,
+        r.get(5)?,
+    ))
 }
 
-const COLUMNS: &str = "name, version, json, created_at, updated_at";
+const COLUMNS: &str = "name, version, json, created_at, updated_at, since_seq";
 
 fn json_of(a: &StoredAutomation) -> Result<String, StoreError> {
     serde_json::to_string(&a.automation).map_err(|e| {
@@ -86,8 +94,8 @@ pub(crate) fn insert(
     a: &StoredAutomation,
 ) -> Result<(), StoreError> {
     conn.prepare_cached(
-        "INSERT INTO automations (tenant, name, version, json, created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        "INSERT INTO automations (tenant, name, version, json, created_at, updated_at, since_seq)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     )
     .db()?
     .execute(params![
@@ -96,7 +104,8 @@ pub(crate) fn insert(
         i64_of(a.version),
         json_of(a)?,
         ts(a.created_at),
-        ts(a.updated_at)
+        ts(a.updated_at),
+        i64_of(a.since)
     ])
     .db()?;
     Ok(())

@@ -163,6 +163,7 @@ CREATE TABLE automations (
     json       TEXT    NOT NULL,
     created_at TEXT    NOT NULL,
     updated_at TEXT    NOT NULL,
+    since_seq  INTEGER NOT NULL,
     UNIQUE (tenant, name)
 );
 CREATE TABLE deliveries (

@@ -261,6 +261,9 @@ pub struct StoredAutomation {
     pub created_at: DateTime<Utc>,
     /// When it last changed.
     pub updated_at: DateTime<Utc>,
+    /// The number of the event that created it: only later events fire it, so an automation
+    /// never acts on what happened before it existed (however far behind the dispatcher is).
+    pub since: u64,
 }
 
 impl StoredAutomation {
@@ -270,12 +273,14 @@ impl StoredAutomation {
         version: u64,
         created_at: DateTime<Utc>,
         updated_at: DateTime<Utc>,
+        since: u64,
     ) -> StoredAutomation {
         StoredAutomation {
             automation,
             version,
             created_at,
             updated_at,
+            since,
         }
     }
 }

@@ -51,15 +51,15 @@ pub(super) fn create<B: Backend>(
                 ),
             ));
         }
-        let stored = StoredAutomation::new(automation, 1, at, at);
-        tx.insert_automation(&stored)?;
-        tx.append_event(
+        let since = tx.append_event(
             at,
             &EventKind::AutomationCreated {
-                automation: stored.automation.name.clone(),
+                automation: automation.name.clone(),
                 version: 1,
             },
         )?;
+        let stored = StoredAutomation::new(automation, 1, at, at, since);
+        tx.insert_automation(&stored)?;
         Ok(stored)
     })
 }
@@ -87,7 +87,13 @@ pub(super) fn update<B: Backend>(
             return Err(stale(current.version));
         }
         let stored =
-            StoredAutomation::new(automation, current.version + 1, current.created_at, at);
+            StoredAutomation::new(
+                automation,
+                current.version + 1,
+                current.created_at,
+                at,
+                current.since,
+            );
         if !tx.update_automation(&stored, expected_version)? {
             return Err(stale(current.version));
         }
@@ -221,32 +227,41 @@ pub(super) fn plan<B: Backend>(
                 ..PlanReport::default()
             });
         };
-        let autos: Vec<Automation> = tx
+        let stored: Vec<StoredAutomation> = tx
             .automations()?
             .into_iter()
-            .map(|s| s.automation)
-            .filter(|a| a.enabled)
+            .filter(|s| s.automation.enabled)
             .collect();
+        let since: HashMap<&str, u64> = stored
+            .iter()
+            .map(|s| (s.automation.name.as_str(), s.since))
+            .collect();
+        let autos: Vec<&Automation> = stored.iter().map(|s| &s.automation).collect();
         let mut report = PlanReport {
             events: events.len() as u64,
             deliveries: 0,
             checkpoint: last,
         };
         if !autos.is_empty() {
-            let set =
-                RuleSet::compile(autos.iter().map(Automation::condition_rule)).map_err(|e| {
-                    StoreError::with_source(
-                        ErrorKind::Corrupt,
-                        format!(
-                            "the stored automations of tenant {:?} no longer compile: {e}",
-                            tenant.as_str()
-                        ),
-                        e,
-                    )
-                })?;
+            let set = RuleSet::compile(autos.iter().map(|a| a.condition_rule())).map_err(|e| {
+                StoreError::with_source(
+                    ErrorKind::Corrupt,
+                    format!(
+                        "the stored automations of tenant {:?} no longer compile: {e}",
+                        tenant.as_str()
+                    ),
+                    e,
+                )
+            })?;
             for event in &events {
-                let firing: Vec<&Automation> =
-                    autos.iter().filter(|a| a.fires_on(&event.kind)).collect();
+                let firing: Vec<&Automation> = autos
+                    .iter()
+                    .copied()
+                    .filter(|a| {
+                        since.get(a.name.as_str()).is_some_and(|s| event.seq > *s)
+                            && a.fires_on(&event.kind)
+                    })
+                    .collect();
                 if firing.is_empty() {
                     continue;
                 }

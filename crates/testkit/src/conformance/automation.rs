@@ -280,6 +280,50 @@ pub fn automation_plan_deliveries(store: &dyn Store) {
             .unwrap()
             .is_empty()
     );
+
+    // An automation acts only on events after its creation, however far behind planning is.
+    store
+        .ingest(
+            &t,
+            &[alert("pl-before", "VM_EICAR", Severity::High, 3)],
+            at(20),
+        )
+        .unwrap();
+    let late = Automation::new(
+        "late",
+        [Trigger::AlertCreated],
+        [Action::Command(CommandAction::new(["/bin/true"]))],
+    );
+    let created = store.create_automation(&t, late, at(21)).unwrap();
+    store
+        .ingest(
+            &t,
+            &[alert("pl-after", "VM_EICAR", Severity::Low, 3)],
+            at(22),
+        )
+        .unwrap();
+    let events = store.events_since(&t, 0, 1000).unwrap();
+    let creation = events
+        .iter()
+        .find(|e| {
+            e.kind
+                == EventKind::AutomationCreated {
+                    automation: "late".into(),
+                    version: 1,
+                }
+        })
+        .unwrap();
+    assert_eq!(created.since, creation.seq, "since is its creation event");
+    store.plan_deliveries(&t, &c, 1000, at(23)).unwrap();
+    let late = store
+        .list_deliveries(&t, &DeliveryQuery::default().automation("late"))
+        .unwrap();
+    assert_eq!(
+        late.len(),
+        1,
+        "nothing for the alert that came before: {late:?}"
+    );
+    assert_eq!(late[0].alert, Some(id("pl-after")));
 }
 
 /// The lease: one holder at a time; a lapsed lease is taken over; a holder that lost it
