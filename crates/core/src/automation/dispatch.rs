@@ -2,11 +2,12 @@
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
 
-use super::delivery::{Delivery, LeaseClaim, Outcome, RetryPolicy};
+use super::delivery::{DISPATCH_LEASE, Delivery, LeaseClaim, Outcome, RetryPolicy};
 use super::model::Action;
 use super::payload;
 use crate::store::{ErrorKind, Store, StoreError, TenantId};
@@ -161,6 +162,8 @@ pub struct Dispatcher<'a> {
     claim: LeaseClaim,
     transport: &'a dyn Transport,
     config: DispatchConfig,
+    /// Until when the lease surely holds, as this dispatcher last renewed it.
+    lease_until: Mutex<Option<Instant>>,
 }
 
 impl std::fmt::Debug for Dispatcher<'_> {
@@ -198,6 +201,7 @@ impl<'a> Dispatcher<'a> {
             claim,
             transport,
             config,
+            lease_until: Mutex::new(None),
         }
     }
 
@@ -215,30 +219,82 @@ impl<'a> Dispatcher<'a> {
     /// deliveries and record them. Does nothing (`leased: false`) while another dispatcher
     /// holds the lease.
     pub fn step(&self) -> Result<Progress, StoreError> {
-        let started = Instant::now();
-        let at = Utc::now();
+        let r = self.step_inner();
+        if matches!(&r, Err(e) if e.kind() == ErrorKind::Conflict) {
+            self.forget_lease();
+        }
+        r
+    }
+
+    /// How long the lease surely holds still, as far as this dispatcher knows.
+    fn held_for(&self) -> Duration {
+        self.lease_until
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .map_or(Duration::ZERO, |u| {
+                u.saturating_duration_since(Instant::now())
+            })
+    }
+
+    /// Notes a renewal that started at `from`.
+    fn renewed(&self, from: Instant, ttl: Duration) {
+        *self
+            .lease_until
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(from + ttl);
+    }
+
+    fn forget_lease(&self) {
+        *self
+            .lease_until
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = None;
+    }
+
+    fn step_inner(&self) -> Result<Progress, StoreError> {
+        let ttl = self.config.lease_ttl;
         let mut p = Progress::default();
-        if !self.store.acquire_lease(&self.tenant, &self.claim, at)? {
-            return Ok(p);
+        // Writes renew the lease; an explicit renewal is needed only when half of it passed
+        // without one.
+        if self.held_for() <= ttl / 2 {
+            let t0 = Instant::now();
+            if !self
+                .store
+                .acquire_lease(&self.tenant, &self.claim, Utc::now())?
+            {
+                self.forget_lease();
+                return Ok(p);
+            }
+            self.renewed(t0, ttl);
         }
         p.leased = true;
-        let plan =
-            self.store
-                .plan_deliveries(&self.tenant, &self.claim, self.config.plan_batch, at)?;
-        p.events = plan.events;
-        p.planned = plan.deliveries;
-        p.checkpoint = plan.checkpoint;
+        p.checkpoint = self.store.checkpoint(&self.tenant, DISPATCH_LEASE)?;
+        if !self
+            .store
+            .events_since(&self.tenant, p.checkpoint, 1)?
+            .is_empty()
+        {
+            let t0 = Instant::now();
+            let plan = self.store.plan_deliveries(
+                &self.tenant,
+                &self.claim,
+                self.config.plan_batch,
+                Utc::now(),
+            )?;
+            self.renewed(t0, ttl);
+            p.events = plan.events;
+            p.planned = plan.deliveries;
+            p.checkpoint = plan.checkpoint;
+        }
         let due =
             self.store
                 .due_deliveries(&self.tenant, Utc::now(), self.config.delivery_batch)?;
         let mut outcomes = Vec::with_capacity(due.len());
         let mut failed: HashSet<(String, u32, Option<crate::AlertId>)> = HashSet::new();
-        // The lease must outlast every attempt (a slow receiver must not let it lapse while
-        // a request is in flight, or another dispatcher would send the same delivery).
-        let mut renewed = started;
-        let mut held = self.config.lease_ttl;
         for due in &due {
             let d = &due.delivery;
+            // The lease must outlast the attempt (a slow receiver must not let it lapse while
+            // a request is in flight, or another dispatcher would send the same delivery).
             let needed = due
                 .automation
                 .as_ref()
@@ -248,17 +304,18 @@ impl<'a> Dispatcher<'a> {
                     Action::Command(c) => c.timeout(),
                 })
                 + LEASE_MARGIN;
-            if held.saturating_sub(renewed.elapsed()) < needed {
+            if self.held_for() < needed {
                 let mut longer = self.claim.clone();
                 longer.ttl = longer.ttl.max(needed);
+                let t0 = Instant::now();
                 if !self
                     .store
                     .acquire_lease(&self.tenant, &longer, Utc::now())?
                 {
-                    break; // lost: record what was sent, which will fail and be retried
+                    self.forget_lease();
+                    break; // lost: what was sent is recorded below, and fails with a conflict
                 }
-                renewed = Instant::now();
-                held = longer.ttl;
+                self.renewed(t0, longer.ttl);
             }
             let key = (d.automation.clone(), d.action, d.alert.clone());
             if failed.contains(&key) {
@@ -280,6 +337,7 @@ impl<'a> Dispatcher<'a> {
             outcomes.push((d.id, outcome));
         }
         if !outcomes.is_empty() {
+            let t0 = Instant::now();
             let recorded = self.store.record_deliveries(
                 &self.tenant,
                 &self.claim,
@@ -287,6 +345,7 @@ impl<'a> Dispatcher<'a> {
                 &self.config.retry,
                 Utc::now(),
             )?;
+            self.renewed(t0, ttl);
             for d in recorded {
                 match d.state {
                     super::DeliveryState::Delivered => p.delivered += 1,
@@ -362,13 +421,14 @@ impl<'a> Dispatcher<'a> {
                 Err(e) => return Err(e),
             }
         }
-        self.store.release_lease(&self.tenant, &self.claim)?;
+        self.release()?;
         Ok(total)
     }
 
     /// Gives the lease up (after [`Dispatcher::drain`], so another dispatcher need not wait
     /// for it to lapse).
     pub fn release(&self) -> Result<(), StoreError> {
+        self.forget_lease();
         self.store.release_lease(&self.tenant, &self.claim)
     }
 }
