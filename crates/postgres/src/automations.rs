@@ -114,10 +114,10 @@ pub(crate) fn delete(tx: &PgTx<'_>, name: &str) -> Result<bool, StoreError> {
 
 pub(crate) fn delivery(tx: &PgTx<'_>, id: u64) -> Result<Option<Delivery>, StoreError> {
     tx.query_opt(
-        "SELECT body FROM deliveries WHERE tenant = $1 AND id = $2",
+        "SELECT body, payload FROM deliveries WHERE tenant = $1 AND id = $2",
         &[&tx.t(), &i64_of(id)],
     )?
-    .map(|r| Delivery::from_json(id, &get::<String>(&r, 0)?))
+    .map(|r| Delivery::from_json(id, &get::<String>(&r, 0)?, get(&r, 1)?))
     .transpose()
 }
 
@@ -130,17 +130,18 @@ pub(crate) fn deliveries(
     let limit = i64_of(limit as u64);
     let rows = match state {
         Some(s) => tx.query(
-            "SELECT id, body FROM deliveries WHERE tenant = $1 AND state = $2 AND id > $3
-             ORDER BY id LIMIT $4",
+            "SELECT id, body, payload FROM deliveries
+             WHERE tenant = $1 AND state = $2 AND id > $3 ORDER BY id LIMIT $4",
             &[&tx.t(), &s.as_str(), &i64_of(after), &limit],
         )?,
         None => tx.query(
-            "SELECT id, body FROM deliveries WHERE tenant = $1 AND id > $2 ORDER BY id LIMIT $3",
+            "SELECT id, body, payload FROM deliveries WHERE tenant = $1 AND id > $2
+             ORDER BY id LIMIT $3",
             &[&tx.t(), &i64_of(after), &limit],
         )?,
     };
     rows.iter()
-        .map(|r| Delivery::from_json(u64_of(get(r, 0)?), &get::<String>(r, 1)?))
+        .map(|r| Delivery::from_json(u64_of(get(r, 0)?), &get::<String>(r, 1)?, get(r, 2)?))
         .collect()
 }
 
@@ -156,8 +157,14 @@ pub(crate) fn insert_delivery(tx: &PgTx<'_>, d: &Delivery) -> Result<u64, StoreE
     let mut d = d.clone();
     d.id = id;
     tx.execute(
-        "INSERT INTO deliveries (tenant, id, state, body) VALUES ($1, $2, $3, $4)",
-        &[&tx.t(), &i64_of(id), &d.state.as_str(), &d.to_json()?],
+        "INSERT INTO deliveries (tenant, id, state, body, payload) VALUES ($1, $2, $3, $4, $5)",
+        &[
+            &tx.t(),
+            &i64_of(id),
+            &d.state.as_str(),
+            &d.to_json()?,
+            &d.payload,
+        ],
     )?;
     Ok(id)
 }

@@ -153,8 +153,9 @@ CREATE POLICY vigil_tenant ON checkpoints
 "#;
 
 /// Version 3: automations (each a versioned JSON document, secrets included, never in the
-/// event log), their deliveries (the whole delivery as JSON, with its state as an indexed
-/// column so the dispatcher finds pending ones without reading the rest), and named leases;
+/// event log), their deliveries (the delivery's bookkeeping as JSON, its state as an indexed
+/// column so the dispatcher finds pending ones without reading the rest, and its payload,
+/// written once, in a column of its own), and named leases;
 /// each with the row-level security policy.
 const V3: &str = r#"
 CREATE TABLE automations (
@@ -172,8 +173,9 @@ CREATE INDEX automations_by_seq ON automations (tenant, seq);
 CREATE TABLE deliveries (
     tenant text   NOT NULL,
     id     bigint NOT NULL,
-    state  text   NOT NULL,
-    body   text   NOT NULL,
+    state   text   NOT NULL,
+    body    text   NOT NULL,
+    payload text   NOT NULL,
     PRIMARY KEY (tenant, id)
 );
 CREATE INDEX deliveries_by_state ON deliveries (tenant, state, id);

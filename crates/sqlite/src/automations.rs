@@ -149,15 +149,21 @@ pub(crate) fn delivery(
     tenant: &TenantId,
     id: u64,
 ) -> Result<Option<Delivery>, StoreError> {
-    conn.prepare_cached("SELECT body FROM deliveries WHERE tenant = ?1 AND id = ?2")
+    conn.prepare_cached("SELECT body, payload FROM deliveries WHERE tenant = ?1 AND id = ?2")
         .db()?
         .query_row(params![tenant.as_str(), i64_of(id)], |r| {
-            r.get::<_, String>(0)
+            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
         })
         .optional()
         .db()?
-        .map(|body| Delivery::from_json(id, &body))
+        .map(|(body, payload)| Delivery::from_json(id, &body, payload))
         .transpose()
+}
+
+type DeliveryRow = (i64, String, String);
+
+fn delivery_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<DeliveryRow> {
+    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
 }
 
 pub(crate) fn deliveries(
@@ -168,37 +174,33 @@ pub(crate) fn deliveries(
     limit: usize,
 ) -> Result<Vec<Delivery>, StoreError> {
     let limit = i64_of(limit as u64);
-    let rows: Vec<(i64, String)> = match state {
+    let rows: Vec<DeliveryRow> = match state {
         Some(s) => conn
             .prepare_cached(
-                "SELECT id, body FROM deliveries WHERE tenant = ?1 AND state = ?2 AND id > ?3
-                 ORDER BY id LIMIT ?4",
+                "SELECT id, body, payload FROM deliveries
+                 WHERE tenant = ?1 AND state = ?2 AND id > ?3 ORDER BY id LIMIT ?4",
             )
             .db()?
             .query_map(
                 params![tenant.as_str(), s.as_str(), i64_of(after), limit],
-                |r| Ok((r.get(0)?, r.get(1)?)),
+                delivery_row,
             )
             .db()?
             .collect::<Result<_, _>>()
             .db()?,
         None => conn
             .prepare_cached(
-                "SELECT id, body FROM deliveries WHERE tenant = ?1 AND id > ?2 ORDER BY id LIMIT ?3",
+                "SELECT id, body, payload FROM deliveries WHERE tenant = ?1 AND id > ?2
+                 ORDER BY id LIMIT ?3",
             )
             .db()?
-            .query_map(params![tenant.as_str(), i64_of(after), limit], |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })
+            .query_map(params![tenant.as_str(), i64_of(after), limit], delivery_row)
             .db()?
             .collect::<Result<_, _>>()
             .db()?,
     };
     rows.into_iter()
-        .map(|(id, body)| {
-            let d = Delivery::from_json(u64_of(id), &body)?;
-            Ok(d)
-        })
+        .map(|(id, body, payload)| Delivery::from_json(u64_of(id), &body, payload))
         .collect()
 }
 
@@ -215,15 +217,18 @@ pub(crate) fn insert_delivery(
     let id = u64_of(last) + 1;
     let mut d = d.clone();
     d.id = id;
-    conn.prepare_cached("INSERT INTO deliveries (tenant, id, state, body) VALUES (?1, ?2, ?3, ?4)")
-        .db()?
-        .execute(params![
-            tenant.as_str(),
-            i64_of(id),
-            d.state.as_str(),
-            d.to_json()?
-        ])
-        .db()?;
+    conn.prepare_cached(
+        "INSERT INTO deliveries (tenant, id, state, body, payload) VALUES (?1, ?2, ?3, ?4, ?5)",
+    )
+    .db()?
+    .execute(params![
+        tenant.as_str(),
+        i64_of(id),
+        d.state.as_str(),
+        d.to_json()?,
+        d.payload
+    ])
+    .db()?;
     Ok(id)
 }
 

@@ -152,8 +152,9 @@ CREATE TABLE checkpoints (
 "#;
 
 /// Version 4: automations (each a versioned JSON document, secrets included, never in the
-/// event log), their deliveries (the whole delivery as JSON, with its state as an indexed
-/// column so the dispatcher finds pending ones without reading the rest), and named leases.
+/// event log), their deliveries (the delivery's bookkeeping as JSON, its state as an indexed
+/// column so the dispatcher finds pending ones without reading the rest, and its payload,
+/// written once, in a column of its own), and named leases.
 const V4: &str = r#"
 CREATE TABLE automations (
     seq        INTEGER PRIMARY KEY,
@@ -170,8 +171,9 @@ CREATE TABLE deliveries (
     rid    INTEGER PRIMARY KEY,
     tenant TEXT    NOT NULL,
     id     INTEGER NOT NULL,
-    state  TEXT    NOT NULL,
-    body   TEXT    NOT NULL,
+    state   TEXT    NOT NULL,
+    body    TEXT    NOT NULL,
+    payload TEXT    NOT NULL,
     UNIQUE (tenant, id)
 );
 CREATE INDEX deliveries_by_state ON deliveries (tenant, state, id);

@@ -82,7 +82,9 @@ pub struct Delivery {
     pub created_at: DateTime<Utc>,
     /// When it last changed.
     pub updated_at: DateTime<Utc>,
-    /// The JSON body sent (webhook) or written to standard input (command).
+    /// The JSON body sent (webhook) or written to standard input (command). Not part of
+    /// [`Delivery::to_json`]: backends keep it in a column of its own, written once.
+    #[serde(skip)]
     pub payload: String,
 }
 
@@ -137,7 +139,8 @@ impl Delivery {
         (&self.automation, self.action, self.alert.as_ref())
     }
 
-    /// The delivery as JSON text, as backends store it.
+    /// The delivery as JSON text, as backends store it, without its payload (which never
+    /// changes, and is stored beside it).
     pub fn to_json(&self) -> Result<String, crate::store::StoreError> {
         serde_json::to_string(self).map_err(|e| {
             crate::store::StoreError::with_source(
@@ -148,9 +151,13 @@ impl Delivery {
         })
     }
 
-    /// Reads back what [`Delivery::to_json`] wrote; anything else is
-    /// [`crate::store::ErrorKind::Corrupt`].
-    pub fn from_json(id: u64, text: &str) -> Result<Delivery, crate::store::StoreError> {
+    /// Reads back what [`Delivery::to_json`] wrote, with the payload stored beside it;
+    /// anything else is [`crate::store::ErrorKind::Corrupt`].
+    pub fn from_json(
+        id: u64,
+        text: &str,
+        payload: String,
+    ) -> Result<Delivery, crate::store::StoreError> {
         let mut d: Delivery = serde_json::from_str(text).map_err(|e| {
             crate::store::StoreError::with_source(
                 crate::store::ErrorKind::Corrupt,
@@ -159,6 +166,7 @@ impl Delivery {
             )
         })?;
         d.id = id;
+        d.payload = payload;
         Ok(d)
     }
 }

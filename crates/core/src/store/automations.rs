@@ -314,7 +314,11 @@ pub(super) fn due<B: Backend>(
         let mut after = 0;
         let mut scanned = 0;
         while out.len() < limit && scanned < DUE_SCAN {
-            let page = tx.deliveries(Some(DeliveryState::Pending), after, 500)?;
+            let page = tx.deliveries(
+                Some(DeliveryState::Pending),
+                after,
+                limit.saturating_mul(2).clamp(64, 500),
+            )?;
             let Some(last) = page.last().map(|d| d.id) else {
                 break;
             };

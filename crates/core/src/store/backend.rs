@@ -236,7 +236,8 @@ pub trait WriteTx: ReadTx {
     /// and returns that number.
     fn insert_delivery(&mut self, delivery: &Delivery) -> Result<u64, StoreError>;
 
-    /// Replaces the delivery with the same `id` (`false` if there is none).
+    /// Replaces the delivery with the same `id` (`false` if there is none); its payload never
+    /// changes, so a backend need not rewrite it.
     fn update_delivery(&mut self, delivery: &Delivery) -> Result<bool, StoreError>;
 
     /// Creates or replaces the lease of the same name.
