@@ -109,6 +109,10 @@ pub(crate) struct RunArgs {
     /// if the dispatcher dies).
     #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=10_000))]
     batch: u32,
+    /// How many deliveries are in flight at once (each for a different automation, action
+    /// and alert: one alert's deliveries to one receiver still go one at a time, in order).
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=64))]
+    parallel: u32,
     /// How long to sleep when there is nothing to do.
     #[arg(long, value_name = "DURATION", default_value = "500ms", value_parser = crate::dbfile::parse_duration)]
     poll: Duration,
@@ -527,6 +531,7 @@ pub(crate) fn automate(ctx: &mut Ctx, cmd: AutomateCommand) -> Res<()> {
     config.lease_ttl = args.lease;
     config.delivery_batch = args.batch as usize;
     config.poll = args.poll;
+    config.parallel = args.parallel as usize;
     config.retry = RetryPolicy::new(args.max_attempts, args.retry_delay, args.max_retry_delay);
     if args.lease < Duration::from_millis(100) {
         return Err("--lease: give at least 100ms".into());

@@ -32,6 +32,8 @@ pub struct Received {
     pub headers: Vec<(String, String)>,
     /// The body.
     pub body: Vec<u8>,
+    /// Its number in arrival order over all connections (0-based), as the script saw it.
+    pub n: usize,
 }
 
 impl Received {
@@ -152,9 +154,12 @@ impl Receiver {
         format!("http://{}{path}", self.addr)
     }
 
-    /// Every request received so far (including those answered with a failure).
+    /// Every request received so far (including those answered with a failure), in
+    /// arrival order.
     pub fn requests(&self) -> Vec<Received> {
-        self.shared.requests.lock().unwrap().clone()
+        let mut all = self.shared.requests.lock().unwrap().clone();
+        all.sort_by_key(|r| r.n);
+        all
     }
 
     /// How many requests arrived.
@@ -209,6 +214,7 @@ fn read_request(r: &mut BufReader<TcpStream>) -> Option<Received> {
         path,
         headers,
         body,
+        n: 0,
     })
 }
 
@@ -218,10 +224,11 @@ fn serve(conn: TcpStream, s: &Shared) {
     };
     let mut r = BufReader::new(conn);
     while !s.stop.load(Ordering::SeqCst) {
-        let Some(req) = read_request(&mut r) else {
+        let Some(mut req) = read_request(&mut r) else {
             return;
         };
         let n = s.count.fetch_add(1, Ordering::SeqCst);
+        req.n = n;
         let reply = (s.script)(&req, n);
         if s.record {
             s.requests.lock().unwrap().push(req);

@@ -89,7 +89,9 @@ fn the_receiver_verifies_payload_and_signature() {
         .ingest(&t, &[alert("a1"), alert("a2"), alert("a3")], Utc::now())
         .unwrap();
     let transport = Standard::new();
-    let d = Dispatcher::new(&store, t.clone(), "d1", &transport, fast());
+    let mut one = fast();
+    one.parallel = 1; // one request at a time: arrival order is planning order
+    let d = Dispatcher::new(&store, t.clone(), "d1", &transport, one);
     let p = d.drain().unwrap();
     assert_eq!((p.planned, p.delivered), (3, 3), "{p:?}");
     let got = r.requests();
@@ -201,7 +203,8 @@ fn failures_of_every_kind_are_retried_in_order() {
             _ => Reply::Status(200),
         })
         .collect();
-    for (n, req) in r.requests().iter().enumerate() {
+    for req in r.requests() {
+        let n = req.n;
         let body = req.json();
         let alert = body["alert"]["properties"]["systemAlertId"]
             .as_str()

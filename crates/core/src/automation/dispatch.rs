@@ -1,16 +1,20 @@
 //! The dispatcher: plans deliveries from the event log and delivers them, at least once.
 
-use std::collections::HashSet;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
 
-use super::delivery::{DISPATCH_LEASE, Delivery, LeaseClaim, Outcome, RetryPolicy};
+use super::delivery::{DISPATCH_LEASE, Delivery, DueDelivery, LeaseClaim, Outcome, RetryPolicy};
 use super::model::Action;
 use super::payload;
 use crate::store::{ErrorKind, Store, StoreError, TenantId};
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
 
 /// What the lease keeps beyond an attempt's timeout (for the outcome to be recorded).
 const LEASE_MARGIN: Duration = Duration::from_secs(1);
@@ -53,6 +57,9 @@ pub struct DispatchConfig {
     /// Deliveries attempted per step, then recorded in one transaction: the most that can be
     /// sent twice if the dispatcher dies before recording them.
     pub delivery_batch: usize,
+    /// How many deliveries of one batch are in flight at once, each to a different order key
+    /// (automation, action, alert): one key's deliveries still go one at a time, in order.
+    pub parallel: usize,
     /// How long [`Dispatcher::run`] sleeps when there is nothing to do.
     pub poll: Duration,
     /// Retries and parking.
@@ -60,13 +67,14 @@ pub struct DispatchConfig {
 }
 
 impl Default for DispatchConfig {
-    /// A 30 s lease, 500 events per planning step, 64 deliveries per step, 500 ms polls, the
-    /// default retry policy.
+    /// A 30 s lease, 500 events per planning step, 64 deliveries per step with up to 4 in
+    /// flight, 500 ms polls, the default retry policy.
     fn default() -> Self {
         DispatchConfig {
             lease_ttl: Duration::from_secs(30),
             plan_batch: 500,
             delivery_batch: 64,
+            parallel: 4,
             poll: Duration::from_millis(500),
             retry: RetryPolicy::default(),
         }
@@ -289,53 +297,56 @@ impl<'a> Dispatcher<'a> {
         let due =
             self.store
                 .due_deliveries(&self.tenant, Utc::now(), self.config.delivery_batch)?;
-        let mut outcomes = Vec::with_capacity(due.len());
-        let mut failed: HashSet<(String, u32, Option<crate::AlertId>)> = HashSet::new();
-        for due in &due {
-            let d = &due.delivery;
-            // The lease must outlast the attempt (a slow receiver must not let it lapse while
-            // a request is in flight, or another dispatcher would send the same delivery).
-            let needed = due
-                .automation
-                .as_ref()
-                .and_then(|a| a.actions.get(d.action as usize))
-                .map_or(Duration::ZERO, |a| match a {
-                    Action::Webhook(w) => w.timeout(),
-                    Action::Command(c) => c.timeout(),
-                })
-                + LEASE_MARGIN;
-            if self.held_for() < needed {
-                let mut longer = self.claim.clone();
-                longer.ttl = longer.ttl.max(needed);
-                let t0 = Instant::now();
-                if !self
-                    .store
-                    .acquire_lease(&self.tenant, &longer, Utc::now())?
-                {
-                    self.forget_lease();
-                    break; // lost: what was sent is recorded below, and fails with a conflict
-                }
-                self.renewed(t0, longer.ttl);
+        // One queue per order key, in order; queues go out in parallel, each one at a time.
+        let mut queues: Vec<Vec<&DueDelivery>> = Vec::new();
+        let mut index: HashMap<(&str, u32, Option<&crate::AlertId>), usize> = HashMap::new();
+        for d in &due {
+            let k = d.delivery.order_key();
+            let i = *index.entry(k).or_insert_with(|| {
+                queues.push(Vec::new());
+                queues.len() - 1
+            });
+            if let Some(q) = queues.get_mut(i) {
+                q.push(d);
             }
-            let key = (d.automation.clone(), d.action, d.alert.clone());
-            if failed.contains(&key) {
-                continue;
-            }
-            let outcome = match &due.automation {
-                None => Outcome::reject(None, "its automation was deleted"),
-                Some(a) => match a.actions.get(d.action as usize) {
-                    None => Outcome::reject(
-                        None,
-                        format!("automation {:?} no longer has action {}", a.name, d.action),
-                    ),
-                    Some(action) => self.attempt(action, d),
-                },
-            };
-            if !matches!(outcome, Outcome::Delivered { .. }) {
-                failed.insert(key);
-            }
-            outcomes.push((d.id, outcome));
         }
+        let outcomes: Mutex<Vec<(u64, Outcome)>> = Mutex::new(Vec::with_capacity(due.len()));
+        let trouble: Mutex<Option<StoreError>> = Mutex::new(None);
+        let renewal = Mutex::new(());
+        let next = AtomicUsize::new(0);
+        let worker = || {
+            while let Some(queue) = queues.get(next.fetch_add(1, Ordering::Relaxed)) {
+                for due in queue {
+                    if lock(&trouble).is_some() {
+                        return;
+                    }
+                    if let Err(e) = self.cover(due, &renewal) {
+                        *lock(&trouble) = Some(e);
+                        return;
+                    }
+                    let outcome = self.deliver(due);
+                    let delivered = matches!(outcome, Outcome::Delivered { .. });
+                    lock(&outcomes).push((due.delivery.id, outcome));
+                    if !delivered {
+                        break; // the rest of this key waits for the retry
+                    }
+                }
+            }
+        };
+        let workers = self.config.parallel.clamp(1, 64).min(queues.len());
+        if workers <= 1 {
+            worker();
+        } else {
+            std::thread::scope(|s| {
+                for _ in 0..workers {
+                    s.spawn(worker);
+                }
+            });
+        }
+        let outcomes = outcomes
+            .into_inner()
+            .unwrap_or_else(PoisonError::into_inner);
+        let trouble = trouble.into_inner().unwrap_or_else(PoisonError::into_inner);
         if !outcomes.is_empty() {
             let t0 = Instant::now();
             let recorded = self.store.record_deliveries(
@@ -354,7 +365,61 @@ impl<'a> Dispatcher<'a> {
                 }
             }
         }
-        Ok(p)
+        match trouble {
+            Some(e) => Err(e),
+            None => Ok(p),
+        }
+    }
+
+    /// Makes sure the lease outlasts an attempt of `due` (a slow receiver must not let it
+    /// lapse while a request is in flight, or another dispatcher would send the same
+    /// delivery); a lost lease is a [`ErrorKind::Conflict`].
+    fn cover(&self, due: &DueDelivery, renewal: &Mutex<()>) -> Result<(), StoreError> {
+        let d = &due.delivery;
+        let needed = due
+            .automation
+            .as_ref()
+            .and_then(|a| a.actions.get(d.action as usize))
+            .map_or(Duration::ZERO, |a| match a {
+                Action::Webhook(w) => w.timeout(),
+                Action::Command(c) => c.timeout(),
+            })
+            + LEASE_MARGIN;
+        let _one_at_a_time = lock(renewal);
+        if self.held_for() >= needed {
+            return Ok(());
+        }
+        let mut longer = self.claim.clone();
+        longer.ttl = longer.ttl.max(needed);
+        let t0 = Instant::now();
+        if self
+            .store
+            .acquire_lease(&self.tenant, &longer, Utc::now())?
+        {
+            self.renewed(t0, longer.ttl);
+            Ok(())
+        } else {
+            self.forget_lease();
+            Err(StoreError::new(
+                ErrorKind::Conflict,
+                "another dispatcher took the lease during a batch",
+            ))
+        }
+    }
+
+    /// One attempt of a due delivery (refused at once if its automation or action is gone).
+    fn deliver(&self, due: &DueDelivery) -> Outcome {
+        let d = &due.delivery;
+        match &due.automation {
+            None => Outcome::reject(None, "its automation was deleted"),
+            Some(a) => match a.actions.get(d.action as usize) {
+                None => Outcome::reject(
+                    None,
+                    format!("automation {:?} no longer has action {}", a.name, d.action),
+                ),
+                Some(action) => self.attempt(action, d),
+            },
+        }
     }
 
     fn attempt(&self, action: &Action, d: &Delivery) -> Outcome {
