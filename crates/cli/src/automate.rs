@@ -1,6 +1,7 @@
 //! `vigil automations …` (automation rules and their failed deliveries) and `vigil automate
 //! run` (the dispatcher).
 
+use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
@@ -83,7 +84,9 @@ pub(crate) enum AutomationsCommand {
 pub(crate) enum AutomateCommand {
     /// Runs the dispatcher: reads the event log, records the deliveries automations call for,
     /// and delivers them (at least once, retried with backoff, parked after the last attempt).
-    /// Only one dispatcher per tenant works at a time (a lease); others wait.
+    /// Only one dispatcher per tenant works at a time (a lease); others wait. Ctrl-C or
+    /// SIGTERM stops it after the batch in flight and gives the lease up (a second Ctrl-C
+    /// exits at once).
     Run(RunArgs),
 }
 
@@ -563,7 +566,13 @@ pub(crate) fn automate(ctx: &mut Ctx, cmd: AutomateCommand) -> Res<()> {
         d.release()?;
         t
     } else {
-        let stop = AtomicBool::new(false);
+        // The first Ctrl-C or SIGTERM ends the run after the batch in flight (recorded, lease
+        // given up); a second one exits at once.
+        let stop = Arc::new(AtomicBool::new(false));
+        for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+            signal_hook::flag::register_conditional_shutdown(signal, 130, Arc::clone(&stop))?;
+            signal_hook::flag::register(signal, Arc::clone(&stop))?;
+        }
         d.run(&stop, &mut |p| bar.set_message(line(p)))?
     };
     bar.finish_and_clear();

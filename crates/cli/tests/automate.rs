@@ -370,3 +370,57 @@ fn sigkill_loses_nothing() {
         .unwrap();
     assert!(pending.is_empty(), "{} still pending", pending.len());
 }
+
+/// SIGTERM ends `vigil automate run` cleanly: exit 0, the lease given up, so the next
+/// dispatcher starts at once instead of waiting for it to lapse.
+#[test]
+fn sigterm_stops_cleanly_and_gives_the_lease_up() {
+    let dir = TempDir::new().unwrap();
+    let db = dir.path().join("term.db");
+    let r = Receiver::start(|_, _| Reply::Status(200));
+    let hook = write(
+        dir.path(),
+        "hook.json",
+        &json!({
+            "name": "hook",
+            "triggers": [{"type": "alertCreated"}],
+            "actions": [{"type": "webhook", "url": r.url("/in")}]
+        }),
+    );
+    vigil(&db, &["automations", "add", hook.to_str().unwrap()])
+        .assert()
+        .success();
+    vigil(&db, &["import", SAMPLES]).assert().success();
+    let mut child = std::process::Command::cargo_bin("vigil")
+        .unwrap()
+        .arg("--db")
+        .arg(&db)
+        .args(["automate", "run", "--lease", "60s", "--poll", "20ms"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let end = Instant::now() + Duration::from_secs(20);
+    while r.count() < 14 && Instant::now() < end {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(r.count(), 14, "the sample alerts delivered");
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let status = child.wait().unwrap();
+    assert!(status.success(), "exit status {status:?}");
+    // The lease is free: a new dispatcher does not wait the 60 s for it to lapse.
+    vigil(&db, &["import", SAMPLES]).assert().success();
+    let started = Instant::now();
+    vigil(&db, &["automate", "run", "--once", "--lease", "60s"])
+        .assert()
+        .success();
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "waited {:?} for the lease",
+        started.elapsed()
+    );
+}
