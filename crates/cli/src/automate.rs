@@ -69,6 +69,12 @@ pub(crate) enum AutomationsCommand {
         #[arg(long, default_value_t = 50)]
         limit: usize,
     },
+    /// Deletes delivered deliveries older than the given age (pending and failed ones stay).
+    Prune {
+        /// How old a delivery must be to go: `7d`, `12h`, `30m`, `90s`.
+        #[arg(long, value_name = "AGE", default_value = "7d", value_parser = parse_age)]
+        older_than: Duration,
+    },
     /// Makes failed deliveries pending again (attempts reset); `vigil automate run` sends them.
     Retry {
         /// Delivery numbers (see `vigil automations failures`).
@@ -119,6 +125,18 @@ pub(crate) struct RunArgs {
     /// How long to sleep when there is nothing to do.
     #[arg(long, value_name = "DURATION", default_value = "500ms", value_parser = crate::dbfile::parse_duration)]
     poll: Duration,
+}
+
+/// An age: a duration (`30s`, `10m`, `12h`) or a number of days (`7d`).
+fn parse_age(text: &str) -> Result<Duration, String> {
+    match text.trim().strip_suffix('d') {
+        Some(days) => days
+            .trim()
+            .parse::<u64>()
+            .map(|d| Duration::from_secs(d.saturating_mul(86_400)))
+            .map_err(|_| format!("{text:?}: expected a number of days such as 7d")),
+        None => crate::dbfile::parse_duration(text),
+    }
 }
 
 fn not_found(name: &str) -> Box<dyn Error> {
@@ -288,6 +306,16 @@ pub(crate) fn automations(ctx: &mut Ctx, cmd: AutomationsCommand) -> Res<()> {
             }
             print_lines(ctx, &table)?;
             out!(ctx, "retry with `vigil automations retry ID…` or `--all`");
+            Ok(())
+        }
+        AutomationsCommand::Prune { older_than } => {
+            let age =
+                chrono::Duration::from_std(older_than).map_err(|_| "--older-than: too long")?;
+            let n = ctx.store.prune_deliveries(&ctx.tenant, now - age)?;
+            if ctx.json {
+                return print_json(ctx, &json!({ "pruned": n }));
+            }
+            out!(ctx, "{n} delivered deliveries pruned");
             Ok(())
         }
         AutomationsCommand::Retry { ids, all } => {

@@ -236,6 +236,27 @@ fn manage_test_and_run_once() {
         "the retried delivery was sent again"
     );
 
+    let out = vigil(
+        &db,
+        &["--json", "automations", "prune", "--older-than", "0s"],
+    )
+    .assert()
+    .success()
+    .get_output()
+    .stdout
+    .clone();
+    assert!(json_of(&out)["pruned"].as_u64().unwrap() > 0);
+    let out = vigil(&db, &["automations", "prune", "--older-than", "7d"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    assert!(
+        String::from_utf8(out)
+            .unwrap()
+            .contains("0 delivered deliveries pruned")
+    );
     vigil(&db, &["automations", "disable", "signed"])
         .assert()
         .success();

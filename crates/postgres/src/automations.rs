@@ -214,3 +214,11 @@ pub(crate) fn delete_lease(tx: &PgTx<'_>, name: &str) -> Result<bool, StoreError
     )?;
     Ok(n == 1)
 }
+
+pub(crate) fn delete_delivery(tx: &PgTx<'_>, id: u64) -> Result<bool, StoreError> {
+    let n = tx.execute(
+        "DELETE FROM deliveries WHERE tenant = $1 AND id = $2",
+        &[&tx.t(), &i64_of(id)],
+    )?;
+    Ok(n == 1)
+}

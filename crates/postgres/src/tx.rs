@@ -772,6 +772,10 @@ impl WriteTx for PgTx<'_> {
     fn delete_lease(&mut self, name: &str) -> Result<bool, StoreError> {
         automations::delete_lease(self, name)
     }
+
+    fn delete_delivery(&mut self, id: u64) -> Result<bool, StoreError> {
+        automations::delete_delivery(self, id)
+    }
 }
 
 /// The status column's values, for `status = ANY($n)`.

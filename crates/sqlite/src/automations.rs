@@ -299,3 +299,16 @@ pub(crate) fn delete_lease(
         .db()?;
     Ok(n == 1)
 }
+
+pub(crate) fn delete_delivery(
+    conn: &Connection,
+    tenant: &TenantId,
+    id: u64,
+) -> Result<bool, StoreError> {
+    let n = conn
+        .prepare_cached("DELETE FROM deliveries WHERE tenant = ?1 AND id = ?2")
+        .db()?
+        .execute(params![tenant.as_str(), i64_of(id)])
+        .db()?;
+    Ok(n == 1)
+}

@@ -272,4 +272,8 @@ impl WriteTx for SqliteTx<'_> {
     fn delete_lease(&mut self, name: &str) -> Result<bool, StoreError> {
         automations::delete_lease(self.conn, self.tenant, name)
     }
+
+    fn delete_delivery(&mut self, id: u64) -> Result<bool, StoreError> {
+        automations::delete_delivery(self.conn, self.tenant, id)
+    }
 }

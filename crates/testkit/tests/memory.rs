@@ -478,6 +478,10 @@ mod mutants {
         ) -> Result<Delivery, StoreError> {
             self.inner.retry_delivery(t, id, at)
         }
+
+        fn prune_deliveries(&self, t: &TenantId, before: DateTime<Utc>) -> Result<u64, StoreError> {
+            self.inner.prune_deliveries(t, before)
+        }
     }
 
     fn caught(bug: Bug, check: &str) -> bool {

@@ -454,3 +454,33 @@ pub(super) fn retry<B: Backend>(
         Ok(d)
     })
 }
+
+pub(super) fn prune<B: Backend>(
+    b: &B,
+    tenant: &TenantId,
+    before: DateTime<Utc>,
+) -> Result<u64, StoreError> {
+    b.write(tenant, |tx| {
+        // The newest delivery stays whatever its age, so delivery numbers (the backends
+        // number from the highest) are never reused: the highest is pending or failed, which
+        // stay, or it is the last delivered one, kept here.
+        let mut old = Vec::new();
+        let mut after = 0;
+        loop {
+            let page = tx.deliveries(Some(DeliveryState::Delivered), after, 500)?;
+            let Some(last) = page.last().map(|d| d.id) else {
+                break;
+            };
+            after = last;
+            old.extend(page.iter().filter(|d| d.updated_at < before).map(|d| d.id));
+        }
+        old.retain(|id| *id != after);
+        let mut n = 0;
+        for id in old {
+            if tx.delete_delivery(id)? {
+                n += 1;
+            }
+        }
+        Ok(n)
+    })
+}

@@ -245,4 +245,7 @@ pub trait WriteTx: ReadTx {
 
     /// Deletes a lease (`false` if there is none).
     fn delete_lease(&mut self, name: &str) -> Result<bool, StoreError>;
+
+    /// Deletes the delivery numbered `id` (`false` if there is none).
+    fn delete_delivery(&mut self, id: u64) -> Result<bool, StoreError>;
 }

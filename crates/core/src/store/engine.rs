@@ -925,4 +925,12 @@ impl<B: Backend> Store for Triage<B> {
     ) -> Result<Delivery, StoreError> {
         automations::retry(&self.backend, tenant, id, at)
     }
+
+    fn prune_deliveries(
+        &self,
+        tenant: &TenantId,
+        before: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        automations::prune(&self.backend, tenant, before)
+    }
 }

@@ -428,4 +428,8 @@ impl WriteTx for Tenant {
     fn delete_lease(&mut self, name: &str) -> Result<bool, StoreError> {
         Ok(self.leases.remove(name).is_some())
     }
+
+    fn delete_delivery(&mut self, id: u64) -> Result<bool, StoreError> {
+        Ok(self.deliveries.remove(&id).is_some())
+    }
 }

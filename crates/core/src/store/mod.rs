@@ -487,6 +487,11 @@ pub trait Store: Send + Sync {
         at: DateTime<Utc>,
     ) -> Result<Delivery, StoreError>;
 
+    /// Deletes the delivered deliveries last changed before `before` (pending and failed ones
+    /// stay, and so does the newest delivery, so numbers are never reused); returns how many.
+    fn prune_deliveries(&self, tenant: &TenantId, before: DateTime<Utc>)
+    -> Result<u64, StoreError>;
+
     /// Enables or disables an automation at whatever its version is: a convenience over
     /// [`Store::get_automation`] and [`Store::update_automation`].
     fn set_automation_enabled(

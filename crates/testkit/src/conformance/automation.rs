@@ -538,6 +538,59 @@ pub fn automation_delivery_records(store: &dyn Store) {
         )
         .unwrap();
     assert_eq!(by_name.len(), 2, "the limit holds");
+
+    // Pruning removes delivered deliveries only, and never the newest delivery.
+    let delivered_now = |store: &dyn Store| {
+        store
+            .list_deliveries(
+                &t,
+                &DeliveryQuery::state(DeliveryState::Delivered).limit(100),
+            )
+            .unwrap()
+    };
+    let rest: Vec<(u64, Outcome)> = store
+        .due_deliveries(&t, at(600), 100)
+        .unwrap()
+        .iter()
+        .map(|d| {
+            (
+                d.delivery.id,
+                Outcome::Delivered {
+                    status: "HTTP 200".into(),
+                },
+            )
+        })
+        .collect();
+    assert!(store.acquire_lease(&t, &c, at(600)).unwrap());
+    store
+        .record_deliveries(&t, &c, &rest, &policy, at(600))
+        .unwrap();
+    let before_prune = delivered_now(store);
+    assert_eq!(before_prune.len(), 5);
+    let newest = store
+        .list_deliveries(&t, &DeliveryQuery::default().limit(100))
+        .unwrap()
+        .last()
+        .unwrap()
+        .id;
+    assert_eq!(
+        store.prune_deliveries(&t, at(2)).unwrap(),
+        1,
+        "only the first is that old"
+    );
+    assert_eq!(delivered_now(store).len(), 4);
+    assert_eq!(store.prune_deliveries(&t, at(10_000)).unwrap(), 3);
+    let left = delivered_now(store);
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].id, newest, "the newest stays");
+    assert_eq!(
+        store
+            .list_deliveries(&t, &DeliveryQuery::state(DeliveryState::Failed))
+            .unwrap()
+            .len(),
+        1,
+        "failed deliveries stay"
+    );
 }
 
 /// Order: while an earlier delivery of the same automation, action and alert waits for its
