@@ -384,7 +384,9 @@ fn commands_get_the_payload_and_hung_ones_are_killed() {
         "hang",
         [Trigger::AlertCreated],
         [Action::Command(
-            CommandAction::new(["/bin/sleep", marker]).timeout_seconds(1),
+            // A shell that starts the sleep and waits: the sleep is a grandchild.
+            CommandAction::new(["/bin/sh", "-c", &format!("/bin/sleep {marker}; true")])
+                .timeout_seconds(1),
         )],
     );
     store.create_automation(&t, hang, Utc::now()).unwrap();

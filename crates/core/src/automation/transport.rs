@@ -17,7 +17,8 @@
 //! input, standard output discarded and the first [`STDERR_LIMIT`] bytes of standard error
 //! kept for the error message; the environment gains `VIGIL_TENANT`, `VIGIL_AUTOMATION`,
 //! `VIGIL_DELIVERY`, `VIGIL_EVENT`, `VIGIL_ATTEMPT` and `VIGIL_IDEMPOTENCY_KEY`. A program
-//! still running at its timeout is killed (SIGKILL). Exit code 0 delivers; any other exit
+//! still running at its timeout is killed (SIGKILL), with every process it started (it runs in
+//! a process group of its own). Exit code 0 delivers; any other exit
 //! code, a signal or a timeout is retried; a program that cannot be started is refused for
 //! good.
 
@@ -166,6 +167,22 @@ impl Transport for Standard {
     }
 }
 
+/// Sends SIGKILL to the process group the program leads (what it started included), through
+/// the system's `kill` (no `unsafe` here); the program itself is killed directly as well.
+fn kill_group(pid: u32) {
+    #[cfg(unix)]
+    {
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{pid}")])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+    #[cfg(not(unix))]
+    let _ = pid;
+}
+
 /// Runs a command action once.
 fn run(c: &CommandAction, request: &Request<'_>) -> Outcome {
     let Some((program, args)) = c.argv.split_first() else {
@@ -186,6 +203,10 @@ fn run(c: &CommandAction, request: &Request<'_>) -> Outcome {
             "VIGIL_IDEMPOTENCY_KEY",
             d.idempotency_key(request.tenant.as_str()),
         );
+    // Its own process group, so that a timeout ends whatever it started too (and a Ctrl-C
+    // meant for the dispatcher does not reach it).
+    #[cfg(unix)]
+    std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
     let mut child = match cmd.spawn() {
         Ok(c) => c,
         Err(e)
@@ -227,6 +248,7 @@ fn run(c: &CommandAction, request: &Request<'_>) -> Outcome {
         match child.try_wait() {
             Ok(Some(s)) => break Ok(s),
             Ok(None) if started.elapsed() >= timeout => {
+                kill_group(child.id());
                 let _ = child.kill();
                 let _ = child.wait();
                 break Err(());
