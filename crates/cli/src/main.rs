@@ -18,6 +18,7 @@ macro_rules! out {
 }
 
 mod args;
+mod automate;
 mod dbfile;
 mod demo;
 mod formats;
@@ -196,6 +197,12 @@ pub(crate) enum Command {
     /// tenant read back; lists what is damaged by table, tenant and id, and exits 1 if
     /// anything is.
     Check,
+    /// Automation rules: webhooks and local programs called when alerts arrive or change.
+    #[command(subcommand)]
+    Automations(automate::AutomationsCommand),
+    /// Delivers what automation rules call for (`vigil automate run [--once]`).
+    #[command(subcommand)]
+    Automate(automate::AutomateCommand),
 }
 
 #[derive(Subcommand, Debug)]
@@ -330,6 +337,8 @@ fn run(cli: Cli) -> Res<()> {
         Command::Check => dbfile::check(&mut ctx)?,
         // Served above, before the context is built.
         Command::Serve(_) => {}
+        Command::Automations(cmd) => automate::automations(&mut ctx, cmd)?,
+        Command::Automate(cmd) => automate::automate(&mut ctx, cmd)?,
     }
     ctx.out.flush()?;
     Ok(())

@@ -57,6 +57,7 @@
 
 mod alert;
 pub mod attack;
+pub mod automation;
 pub mod defender;
 mod entity;
 mod error;

@@ -78,6 +78,7 @@
 //!
 //! [`Store`]: vigil_core::store::Store
 
+mod automations;
 mod codec;
 mod conn;
 mod error;

@@ -152,6 +152,48 @@ CREATE POLICY vigil_tenant ON checkpoints
     USING (tenant IN (SELECT tenant FROM vigil_tenant_roles WHERE role = current_user));
 "#;
 
+/// Version 3: automations (each a versioned JSON document, secrets included, never in the
+/// event log), their deliveries (the delivery's bookkeeping as JSON, its state as an indexed
+/// column so the dispatcher finds pending ones without reading the rest, and its payload,
+/// written once, in a column of its own), and named leases;
+/// each with the row-level security policy.
+const V3: &str = r#"
+CREATE TABLE automations (
+    tenant     text      NOT NULL,
+    seq        bigserial NOT NULL,
+    name       text      NOT NULL,
+    version    bigint    NOT NULL,
+    json       text      NOT NULL,
+    created_at text      NOT NULL,
+    updated_at text      NOT NULL,
+    since_seq  bigint    NOT NULL,
+    PRIMARY KEY (tenant, name)
+);
+CREATE INDEX automations_by_seq ON automations (tenant, seq);
+CREATE TABLE deliveries (
+    tenant text   NOT NULL,
+    id     bigint NOT NULL,
+    state   text   NOT NULL,
+    body    text   NOT NULL,
+    payload text   NOT NULL,
+    PRIMARY KEY (tenant, id)
+);
+CREATE INDEX deliveries_by_state ON deliveries (tenant, state, id);
+CREATE TABLE leases (
+    tenant     text NOT NULL,
+    name       text NOT NULL,
+    holder     text NOT NULL,
+    expires_at text NOT NULL,
+    PRIMARY KEY (tenant, name)
+);
+CREATE POLICY vigil_tenant ON automations
+    USING (tenant IN (SELECT tenant FROM vigil_tenant_roles WHERE role = current_user));
+CREATE POLICY vigil_tenant ON deliveries
+    USING (tenant IN (SELECT tenant FROM vigil_tenant_roles WHERE role = current_user));
+CREATE POLICY vigil_tenant ON leases
+    USING (tenant IN (SELECT tenant FROM vigil_tenant_roles WHERE role = current_user));
+"#;
+
 /// The tables of tenant data, each with the row-level security policy `vigil_tenant`.
 pub(crate) const TENANT_TABLES: &[&str] = &[
     "tenant_state",
@@ -161,10 +203,13 @@ pub(crate) const TENANT_TABLES: &[&str] = &[
     "rules",
     "events",
     "checkpoints",
+    "automations",
+    "deliveries",
+    "leases",
 ];
 
 /// Every migration, oldest first: `MIGRATIONS[i]` takes version `i` to `i + 1`.
-pub(crate) const MIGRATIONS: &[&str] = &[V1, V2];
+pub(crate) const MIGRATIONS: &[&str] = &[V1, V2, V3];
 
 /// The schema version this crate writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

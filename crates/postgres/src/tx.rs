@@ -15,6 +15,7 @@ use vigil_core::store::{
     StoreError, StoredAlert, StoredRule, TenantId, WriteTx,
 };
 
+use crate::automations;
 use crate::codec::{
     ALERT_COLUMNS, alert_json, decode, derived, feedback_reason_text, parse_feedback_reason,
     parse_status, parse_ts, read_alert_row, status_text, suppression_reason_text, ts,
@@ -22,6 +23,7 @@ use crate::codec::{
 use crate::error::{Db, corrupt_alert, corrupt_row, get};
 use crate::query;
 use crate::rules;
+use vigil_core::automation::{Delivery, DeliveryState, Lease, StoredAutomation};
 
 /// Parameters of one statement, numbered `$1`, `$2`, … in the order they are pushed.
 pub(crate) type Param<'p> = &'p (dyn ToSql + Sync);
@@ -530,6 +532,31 @@ impl ReadTx for PgTx<'_> {
         )?;
         row.map(|r| get::<i64>(&r, 0).map(u64_of)).transpose()
     }
+
+    fn automation(&self, name: &str) -> Result<Option<StoredAutomation>, StoreError> {
+        automations::get_one(self, name)
+    }
+
+    fn automations(&self) -> Result<Vec<StoredAutomation>, StoreError> {
+        automations::list(self)
+    }
+
+    fn delivery(&self, id: u64) -> Result<Option<Delivery>, StoreError> {
+        automations::delivery(self, id)
+    }
+
+    fn deliveries(
+        &self,
+        state: Option<DeliveryState>,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<Delivery>, StoreError> {
+        automations::deliveries(self, state, after, limit)
+    }
+
+    fn lease(&self, name: &str) -> Result<Option<Lease>, StoreError> {
+        automations::lease(self, name)
+    }
 }
 
 impl WriteTx for PgTx<'_> {
@@ -712,6 +739,42 @@ impl WriteTx for PgTx<'_> {
             &[&self.t(), &consumer, &i64_of(seq)],
         )?;
         Ok(())
+    }
+
+    fn insert_automation(&mut self, automation: &StoredAutomation) -> Result<(), StoreError> {
+        automations::insert(self, automation)
+    }
+
+    fn update_automation(
+        &mut self,
+        automation: &StoredAutomation,
+        expected_version: u64,
+    ) -> Result<bool, StoreError> {
+        automations::update(self, automation, expected_version)
+    }
+
+    fn delete_automation(&mut self, name: &str) -> Result<bool, StoreError> {
+        automations::delete(self, name)
+    }
+
+    fn insert_delivery(&mut self, delivery: &Delivery) -> Result<u64, StoreError> {
+        automations::insert_delivery(self, delivery)
+    }
+
+    fn update_delivery(&mut self, delivery: &Delivery) -> Result<bool, StoreError> {
+        automations::update_delivery(self, delivery)
+    }
+
+    fn set_lease(&mut self, lease: &Lease) -> Result<(), StoreError> {
+        automations::set_lease(self, lease)
+    }
+
+    fn delete_lease(&mut self, name: &str) -> Result<bool, StoreError> {
+        automations::delete_lease(self, name)
+    }
+
+    fn delete_delivery(&mut self, id: u64) -> Result<bool, StoreError> {
+        automations::delete_delivery(self, id)
     }
 }
 

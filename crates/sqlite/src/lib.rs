@@ -107,6 +107,7 @@
 //! [`Store`]: vigil_core::store::Store
 
 mod alerts;
+mod automations;
 mod check;
 mod codec;
 mod error;

@@ -151,8 +151,43 @@ CREATE TABLE checkpoints (
 ) WITHOUT ROWID;
 "#;
 
+/// Version 4: automations (each a versioned JSON document, secrets included, never in the
+/// event log), their deliveries (the delivery's bookkeeping as JSON, its state as an indexed
+/// column so the dispatcher finds pending ones without reading the rest, and its payload,
+/// written once, in a column of its own), and named leases.
+const V4: &str = r#"
+CREATE TABLE automations (
+    seq        INTEGER PRIMARY KEY,
+    tenant     TEXT    NOT NULL,
+    name       TEXT    NOT NULL,
+    version    INTEGER NOT NULL,
+    json       TEXT    NOT NULL,
+    created_at TEXT    NOT NULL,
+    updated_at TEXT    NOT NULL,
+    since_seq  INTEGER NOT NULL,
+    UNIQUE (tenant, name)
+);
+CREATE TABLE deliveries (
+    rid    INTEGER PRIMARY KEY,
+    tenant TEXT    NOT NULL,
+    id     INTEGER NOT NULL,
+    state   TEXT    NOT NULL,
+    body    TEXT    NOT NULL,
+    payload TEXT    NOT NULL,
+    UNIQUE (tenant, id)
+);
+CREATE INDEX deliveries_by_state ON deliveries (tenant, state, id);
+CREATE TABLE leases (
+    tenant     TEXT NOT NULL,
+    name       TEXT NOT NULL,
+    holder     TEXT NOT NULL,
+    expires_at TEXT NOT NULL,
+    PRIMARY KEY (tenant, name)
+) WITHOUT ROWID;
+"#;
+
 /// Every migration, oldest first: `MIGRATIONS[i]` takes version `i` to `i + 1`.
-pub(crate) const MIGRATIONS: &[&str] = &[V1, V2, V3];
+pub(crate) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4];
 
 /// The schema version this crate writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

@@ -12,7 +12,8 @@ use vigil_core::store::{
 
 use crate::alerts::{self, u64_of};
 use crate::error::Db;
-use crate::{events, query, rules};
+use crate::{automations, events, query, rules};
+use vigil_core::automation::{Delivery, DeliveryState, Lease, StoredAutomation};
 
 /// One transaction of one tenant. The tenant's insertion and event counters are read once and
 /// written back by [`SqliteTx::finish`], inside the same transaction, before it commits.
@@ -147,6 +148,31 @@ impl ReadTx for SqliteTx<'_> {
     fn checkpoint(&self, consumer: &str) -> Result<Option<u64>, StoreError> {
         events::checkpoint(self.conn, self.tenant, consumer)
     }
+
+    fn automation(&self, name: &str) -> Result<Option<StoredAutomation>, StoreError> {
+        automations::get(self.conn, self.tenant, name)
+    }
+
+    fn automations(&self) -> Result<Vec<StoredAutomation>, StoreError> {
+        automations::list(self.conn, self.tenant)
+    }
+
+    fn delivery(&self, id: u64) -> Result<Option<Delivery>, StoreError> {
+        automations::delivery(self.conn, self.tenant, id)
+    }
+
+    fn deliveries(
+        &self,
+        state: Option<DeliveryState>,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<Delivery>, StoreError> {
+        automations::deliveries(self.conn, self.tenant, state, after, limit)
+    }
+
+    fn lease(&self, name: &str) -> Result<Option<Lease>, StoreError> {
+        automations::lease(self.conn, self.tenant, name)
+    }
 }
 
 impl WriteTx for SqliteTx<'_> {
@@ -213,5 +239,41 @@ impl WriteTx for SqliteTx<'_> {
 
     fn set_checkpoint(&mut self, consumer: &str, seq: u64) -> Result<(), StoreError> {
         events::set_checkpoint(self.conn, self.tenant, consumer, seq)
+    }
+
+    fn insert_automation(&mut self, automation: &StoredAutomation) -> Result<(), StoreError> {
+        automations::insert(self.conn, self.tenant, automation)
+    }
+
+    fn update_automation(
+        &mut self,
+        automation: &StoredAutomation,
+        expected_version: u64,
+    ) -> Result<bool, StoreError> {
+        automations::update(self.conn, self.tenant, automation, expected_version)
+    }
+
+    fn delete_automation(&mut self, name: &str) -> Result<bool, StoreError> {
+        automations::delete(self.conn, self.tenant, name)
+    }
+
+    fn insert_delivery(&mut self, delivery: &Delivery) -> Result<u64, StoreError> {
+        automations::insert_delivery(self.conn, self.tenant, delivery)
+    }
+
+    fn update_delivery(&mut self, delivery: &Delivery) -> Result<bool, StoreError> {
+        automations::update_delivery(self.conn, self.tenant, delivery)
+    }
+
+    fn set_lease(&mut self, lease: &Lease) -> Result<(), StoreError> {
+        automations::set_lease(self.conn, self.tenant, lease)
+    }
+
+    fn delete_lease(&mut self, name: &str) -> Result<bool, StoreError> {
+        automations::delete_lease(self.conn, self.tenant, name)
+    }
+
+    fn delete_delivery(&mut self, id: u64) -> Result<bool, StoreError> {
+        automations::delete_delivery(self.conn, self.tenant, id)
     }
 }

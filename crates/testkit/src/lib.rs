@@ -20,4 +20,5 @@
 
 pub mod conformance;
 pub mod generate;
+pub mod receiver;
 pub mod reference;

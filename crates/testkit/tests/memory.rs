@@ -22,6 +22,10 @@ fn unknown_check_name_panics() {
 /// wrapping [`MemoryStore`]), and the named check must catch it.
 mod mutants {
     use chrono::{DateTime, Utc};
+    use vigil_core::automation::{
+        Automation, Delivery, DeliveryQuery, DeliveryState, DueDelivery, LeaseClaim, Outcome,
+        PlanReport, RetryPolicy, StoredAutomation,
+    };
     use vigil_core::store::{
         AlertQuery, AuditEntry, BulkOutcome, Counts, CreatedRule, ErrorKind, Event, Feedback,
         FeedbackQuery, IngestReport, MemoryStore, Page, RelatedAlert, Simulation, StatusChange,
@@ -60,6 +64,10 @@ mod mutants {
         CursorIgnored,
         /// Simulate only counts open alerts.
         SimulateOpenOnly,
+        /// Every dispatcher gets the lease.
+        LeaseIgnored,
+        /// Due deliveries ignore the per-alert order (a later one goes while an earlier waits).
+        DueIgnoresOrder,
     }
 
     struct Mutant {
@@ -346,6 +354,134 @@ mod mutants {
         ) -> Result<Vec<AlertId>, StoreError> {
             self.inner.apply_rule(t, name, actor, at)
         }
+
+        fn create_automation(
+            &self,
+            t: &TenantId,
+            a: Automation,
+            at: DateTime<Utc>,
+        ) -> Result<StoredAutomation, StoreError> {
+            self.inner.create_automation(t, a, at)
+        }
+
+        fn get_automation(
+            &self,
+            t: &TenantId,
+            name: &str,
+        ) -> Result<Option<StoredAutomation>, StoreError> {
+            self.inner.get_automation(t, name)
+        }
+
+        fn list_automations(&self, t: &TenantId) -> Result<Vec<StoredAutomation>, StoreError> {
+            self.inner.list_automations(t)
+        }
+
+        fn update_automation(
+            &self,
+            t: &TenantId,
+            a: Automation,
+            expected: u64,
+            at: DateTime<Utc>,
+        ) -> Result<StoredAutomation, StoreError> {
+            let expected = match (self.bug, self.inner.get_automation(t, &a.name)?) {
+                (Bug::NoVersionCheck, Some(s)) => s.version,
+                _ => expected,
+            };
+            self.inner.update_automation(t, a, expected, at)
+        }
+
+        fn delete_automation(
+            &self,
+            t: &TenantId,
+            name: &str,
+            at: DateTime<Utc>,
+        ) -> Result<(), StoreError> {
+            self.inner.delete_automation(t, name, at)
+        }
+
+        fn acquire_lease(
+            &self,
+            t: &TenantId,
+            claim: &LeaseClaim,
+            at: DateTime<Utc>,
+        ) -> Result<bool, StoreError> {
+            if self.bug == Bug::LeaseIgnored {
+                return Ok(true);
+            }
+            self.inner.acquire_lease(t, claim, at)
+        }
+
+        fn release_lease(&self, t: &TenantId, claim: &LeaseClaim) -> Result<(), StoreError> {
+            self.inner.release_lease(t, claim)
+        }
+
+        fn plan_deliveries(
+            &self,
+            t: &TenantId,
+            claim: &LeaseClaim,
+            limit: usize,
+            at: DateTime<Utc>,
+        ) -> Result<PlanReport, StoreError> {
+            self.inner.plan_deliveries(t, claim, limit, at)
+        }
+
+        fn due_deliveries(
+            &self,
+            t: &TenantId,
+            at: DateTime<Utc>,
+            limit: usize,
+        ) -> Result<Vec<DueDelivery>, StoreError> {
+            if self.bug == Bug::DueIgnoresOrder {
+                let mut due = Vec::new();
+                for d in self
+                    .inner
+                    .list_deliveries(t, &DeliveryQuery::state(DeliveryState::Pending))?
+                {
+                    if d.next_attempt_at <= at {
+                        let automation = self
+                            .inner
+                            .get_automation(t, &d.automation)?
+                            .map(|s| s.automation);
+                        due.push(DueDelivery::new(d, automation));
+                    }
+                }
+                due.truncate(limit);
+                return Ok(due);
+            }
+            self.inner.due_deliveries(t, at, limit)
+        }
+
+        fn record_deliveries(
+            &self,
+            t: &TenantId,
+            claim: &LeaseClaim,
+            outcomes: &[(u64, Outcome)],
+            policy: &RetryPolicy,
+            at: DateTime<Utc>,
+        ) -> Result<Vec<Delivery>, StoreError> {
+            self.inner.record_deliveries(t, claim, outcomes, policy, at)
+        }
+
+        fn list_deliveries(
+            &self,
+            t: &TenantId,
+            q: &DeliveryQuery,
+        ) -> Result<Vec<Delivery>, StoreError> {
+            self.inner.list_deliveries(t, q)
+        }
+
+        fn retry_delivery(
+            &self,
+            t: &TenantId,
+            id: u64,
+            at: DateTime<Utc>,
+        ) -> Result<Delivery, StoreError> {
+            self.inner.retry_delivery(t, id, at)
+        }
+
+        fn prune_deliveries(&self, t: &TenantId, before: DateTime<Utc>) -> Result<u64, StoreError> {
+            self.inner.prune_deliveries(t, before)
+        }
     }
 
     fn caught(bug: Bug, check: &str) -> bool {
@@ -377,6 +513,9 @@ mod mutants {
             (Bug::CursorIgnored, "query_pagination_complete"),
             (Bug::CursorIgnored, "query_pagination_while_inserting"),
             (Bug::SimulateOpenOnly, "rules_simulate"),
+            (Bug::NoVersionCheck, "automation_crud"),
+            (Bug::LeaseIgnored, "automation_leases"),
+            (Bug::DueIgnoresOrder, "automation_delivery_order"),
         ];
         let missed: Vec<String> = cases
             .iter()

@@ -16,6 +16,7 @@ use super::event::{Event, EventKind};
 use super::query::{AlertQuery, Counts, SortKey};
 use super::types::{AuditEntry, Feedback, StoreError, StoredAlert, StoredRule, TenantId};
 use crate::AlertId;
+use crate::automation::{Delivery, DeliveryState, Lease, StoredAutomation};
 
 /// A stored alert with its insertion sequence within the tenant (the tiebreak of every order).
 #[derive(Clone, Debug, PartialEq)]
@@ -152,6 +153,26 @@ pub trait ReadTx {
 
     /// The event number a named consumer of the log saved last, if it saved one.
     fn checkpoint(&self, consumer: &str) -> Result<Option<u64>, StoreError>;
+
+    /// The automation named `name`.
+    fn automation(&self, name: &str) -> Result<Option<StoredAutomation>, StoreError>;
+
+    /// Every automation, in creation order.
+    fn automations(&self) -> Result<Vec<StoredAutomation>, StoreError>;
+
+    /// The delivery numbered `id`.
+    fn delivery(&self, id: u64) -> Result<Option<Delivery>, StoreError>;
+
+    /// At most `limit` deliveries numbered after `after`, in `state` if given, in number order.
+    fn deliveries(
+        &self,
+        state: Option<DeliveryState>,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<Delivery>, StoreError>;
+
+    /// The lease named `name`, if anyone took it.
+    fn lease(&self, name: &str) -> Result<Option<Lease>, StoreError>;
 }
 
 /// The writes of one transaction (which can also read what it wrote).
@@ -201,4 +222,35 @@ pub trait WriteTx: ReadTx {
 
     /// Saves a named consumer's checkpoint (the last event number it handled).
     fn set_checkpoint(&mut self, consumer: &str, seq: u64) -> Result<(), StoreError>;
+
+    /// Stores a new automation (its name is not taken).
+    fn insert_automation(&mut self, automation: &StoredAutomation) -> Result<(), StoreError>;
+
+    /// Replaces the automation of the same name if its version is still `expected_version`
+    /// (`false` and nothing written if not, or if there is none).
+    fn update_automation(
+        &mut self,
+        automation: &StoredAutomation,
+        expected_version: u64,
+    ) -> Result<bool, StoreError>;
+
+    /// Deletes an automation (`false` if there is none). Its deliveries stay.
+    fn delete_automation(&mut self, name: &str) -> Result<bool, StoreError>;
+
+    /// Stores a new delivery numbered one more than the tenant's last (its `id` is ignored)
+    /// and returns that number.
+    fn insert_delivery(&mut self, delivery: &Delivery) -> Result<u64, StoreError>;
+
+    /// Replaces the delivery with the same `id` (`false` if there is none); its payload never
+    /// changes, so a backend need not rewrite it.
+    fn update_delivery(&mut self, delivery: &Delivery) -> Result<bool, StoreError>;
+
+    /// Creates or replaces the lease of the same name.
+    fn set_lease(&mut self, lease: &Lease) -> Result<(), StoreError>;
+
+    /// Deletes a lease (`false` if there is none).
+    fn delete_lease(&mut self, name: &str) -> Result<bool, StoreError>;
+
+    /// Deletes the delivery numbered `id` (`false` if there is none).
+    fn delete_delivery(&mut self, id: u64) -> Result<bool, StoreError>;
 }

@@ -12,7 +12,11 @@ use super::types::{
     AuditEntry, BulkOutcome, ErrorKind, Feedback, FeedbackQuery, IngestReport, RelatedAlert,
     Simulation, StatusChange, StoreError, StoredAlert, StoredRule, Suppression, TenantId,
 };
-use super::{CreatedRule, Store, SuppressSimilar};
+use super::{CreatedRule, Store, SuppressSimilar, automations};
+use crate::automation::{
+    Automation, Delivery, DeliveryQuery, DueDelivery, LeaseClaim, Outcome, PlanReport, RetryPolicy,
+    StoredAutomation,
+};
 use crate::suppression::{Explanation, RuleSet, SuppressionRule};
 use crate::{Alert, AlertId, Status};
 
@@ -821,5 +825,113 @@ impl<B: Backend> Store for Triage<B> {
             }
             tx.set_checkpoint(consumer, seq)
         })
+    }
+
+    fn create_automation(
+        &self,
+        tenant: &TenantId,
+        automation: Automation,
+        at: DateTime<Utc>,
+    ) -> Result<StoredAutomation, StoreError> {
+        automations::create(&self.backend, tenant, automation, at)
+    }
+
+    fn get_automation(
+        &self,
+        tenant: &TenantId,
+        name: &str,
+    ) -> Result<Option<StoredAutomation>, StoreError> {
+        self.backend.read(tenant, |tx| tx.automation(name))
+    }
+
+    fn list_automations(&self, tenant: &TenantId) -> Result<Vec<StoredAutomation>, StoreError> {
+        self.backend.read(tenant, |tx| tx.automations())
+    }
+
+    fn update_automation(
+        &self,
+        tenant: &TenantId,
+        automation: Automation,
+        expected_version: u64,
+        at: DateTime<Utc>,
+    ) -> Result<StoredAutomation, StoreError> {
+        automations::update(&self.backend, tenant, automation, expected_version, at)
+    }
+
+    fn delete_automation(
+        &self,
+        tenant: &TenantId,
+        name: &str,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        automations::delete(&self.backend, tenant, name, at)
+    }
+
+    fn acquire_lease(
+        &self,
+        tenant: &TenantId,
+        claim: &LeaseClaim,
+        at: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        automations::acquire_lease(&self.backend, tenant, claim, at)
+    }
+
+    fn release_lease(&self, tenant: &TenantId, claim: &LeaseClaim) -> Result<(), StoreError> {
+        automations::release_lease(&self.backend, tenant, claim)
+    }
+
+    fn plan_deliveries(
+        &self,
+        tenant: &TenantId,
+        claim: &LeaseClaim,
+        limit: usize,
+        at: DateTime<Utc>,
+    ) -> Result<PlanReport, StoreError> {
+        automations::plan(&self.backend, tenant, claim, limit, at)
+    }
+
+    fn due_deliveries(
+        &self,
+        tenant: &TenantId,
+        at: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<DueDelivery>, StoreError> {
+        automations::due(&self.backend, tenant, at, limit)
+    }
+
+    fn record_deliveries(
+        &self,
+        tenant: &TenantId,
+        claim: &LeaseClaim,
+        outcomes: &[(u64, Outcome)],
+        policy: &RetryPolicy,
+        at: DateTime<Utc>,
+    ) -> Result<Vec<Delivery>, StoreError> {
+        automations::record(&self.backend, tenant, claim, outcomes, policy, at)
+    }
+
+    fn list_deliveries(
+        &self,
+        tenant: &TenantId,
+        query: &DeliveryQuery,
+    ) -> Result<Vec<Delivery>, StoreError> {
+        automations::list(&self.backend, tenant, query)
+    }
+
+    fn retry_delivery(
+        &self,
+        tenant: &TenantId,
+        id: u64,
+        at: DateTime<Utc>,
+    ) -> Result<Delivery, StoreError> {
+        automations::retry(&self.backend, tenant, id, at)
+    }
+
+    fn prune_deliveries(
+        &self,
+        tenant: &TenantId,
+        before: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        automations::prune(&self.backend, tenant, before)
     }
 }

@@ -177,6 +177,28 @@ pub enum EventKind {
         /// How many alerts it dismissed.
         dismissed: u64,
     },
+    /// An automation was created (its secrets are never part of an event).
+    #[serde(rename_all = "camelCase")]
+    AutomationCreated {
+        /// The automation's name.
+        automation: String,
+        /// Its version (1).
+        version: u64,
+    },
+    /// An automation was replaced (enabled, disabled, edited).
+    #[serde(rename_all = "camelCase")]
+    AutomationUpdated {
+        /// The automation's name.
+        automation: String,
+        /// Its version after the change.
+        version: u64,
+    },
+    /// An automation was deleted.
+    #[serde(rename_all = "camelCase")]
+    AutomationDeleted {
+        /// The automation's name.
+        automation: String,
+    },
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@ use super::types::{
     AuditEntry, ErrorKind, Feedback, StoreError, StoredAlert, StoredRule, TenantId,
 };
 use crate::AlertId;
+use crate::automation::{Delivery, DeliveryState, Lease, StoredAutomation};
 
 /// The engine over the in-memory backend: the reference [`super::Store`]. Simple and correct,
 /// fast enough for tests and small tools, and **not durable**: everything is lost when it is
@@ -35,6 +36,9 @@ struct Tenant {
     feedback: Vec<(AlertId, Feedback)>,
     events: Vec<Event>,
     checkpoints: HashMap<String, u64>,
+    automations: Vec<StoredAutomation>,
+    deliveries: std::collections::BTreeMap<u64, Delivery>,
+    leases: HashMap<String, Lease>,
 }
 
 /// The reference [`Backend`]: every tenant's rows in memory behind one lock. A write works on a
@@ -208,6 +212,42 @@ impl ReadTx for Tenant {
     fn checkpoint(&self, consumer: &str) -> Result<Option<u64>, StoreError> {
         Ok(self.checkpoints.get(consumer).copied())
     }
+
+    fn automation(&self, name: &str) -> Result<Option<StoredAutomation>, StoreError> {
+        Ok(self
+            .automations
+            .iter()
+            .find(|a| a.automation.name == name)
+            .cloned())
+    }
+
+    fn automations(&self) -> Result<Vec<StoredAutomation>, StoreError> {
+        Ok(self.automations.clone())
+    }
+
+    fn delivery(&self, id: u64) -> Result<Option<Delivery>, StoreError> {
+        Ok(self.deliveries.get(&id).cloned())
+    }
+
+    fn deliveries(
+        &self,
+        state: Option<DeliveryState>,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<Delivery>, StoreError> {
+        Ok(self
+            .deliveries
+            .range(after.saturating_add(1)..)
+            .map(|(_, d)| d)
+            .filter(|d| state.is_none_or(|s| d.state == s))
+            .take(limit)
+            .cloned()
+            .collect())
+    }
+
+    fn lease(&self, name: &str) -> Result<Option<Lease>, StoreError> {
+        Ok(self.leases.get(name).cloned())
+    }
 }
 
 impl WriteTx for Tenant {
@@ -322,5 +362,74 @@ impl WriteTx for Tenant {
     fn set_checkpoint(&mut self, consumer: &str, seq: u64) -> Result<(), StoreError> {
         self.checkpoints.insert(consumer.to_owned(), seq);
         Ok(())
+    }
+
+    fn insert_automation(&mut self, automation: &StoredAutomation) -> Result<(), StoreError> {
+        if self.automation(&automation.automation.name)?.is_some() {
+            return Err(StoreError::new(
+                ErrorKind::AlreadyExists,
+                format!(
+                    "automation {:?} is already stored",
+                    automation.automation.name
+                ),
+            ));
+        }
+        self.automations.push(automation.clone());
+        Ok(())
+    }
+
+    fn update_automation(
+        &mut self,
+        automation: &StoredAutomation,
+        expected_version: u64,
+    ) -> Result<bool, StoreError> {
+        match self
+            .automations
+            .iter_mut()
+            .find(|a| a.automation.name == automation.automation.name)
+        {
+            Some(slot) if slot.version == expected_version => {
+                *slot = automation.clone();
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    fn delete_automation(&mut self, name: &str) -> Result<bool, StoreError> {
+        let before = self.automations.len();
+        self.automations.retain(|a| a.automation.name != name);
+        Ok(self.automations.len() != before)
+    }
+
+    fn insert_delivery(&mut self, delivery: &Delivery) -> Result<u64, StoreError> {
+        let id = self.deliveries.keys().next_back().copied().unwrap_or(0) + 1;
+        let mut d = delivery.clone();
+        d.id = id;
+        self.deliveries.insert(id, d);
+        Ok(id)
+    }
+
+    fn update_delivery(&mut self, delivery: &Delivery) -> Result<bool, StoreError> {
+        match self.deliveries.get_mut(&delivery.id) {
+            Some(slot) => {
+                *slot = delivery.clone();
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    fn set_lease(&mut self, lease: &Lease) -> Result<(), StoreError> {
+        self.leases.insert(lease.name.clone(), lease.clone());
+        Ok(())
+    }
+
+    fn delete_lease(&mut self, name: &str) -> Result<bool, StoreError> {
+        Ok(self.leases.remove(name).is_some())
+    }
+
+    fn delete_delivery(&mut self, id: u64) -> Result<bool, StoreError> {
+        Ok(self.deliveries.remove(&id).is_some())
     }
 }

@@ -30,6 +30,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod automations;
 mod backend;
 pub mod codec;
 mod engine;
@@ -55,6 +56,10 @@ pub use types::{
 use chrono::{DateTime, Utc};
 
 use crate::AlertId;
+use crate::automation::{
+    Automation, Delivery, DeliveryQuery, DueDelivery, LeaseClaim, Outcome, PlanReport, RetryPolicy,
+    StoredAutomation,
+};
 use crate::suppression::{Explanation, RuleWarning, SuppressionReason, SuppressionRule};
 
 /// A rule just created, with the lints it earned (shown to whoever created it).
@@ -374,6 +379,134 @@ pub trait Store: Send + Sync {
         actor: &str,
         at: DateTime<Utc>,
     ) -> Result<Vec<AlertId>, StoreError>;
+
+    /// Adds an automation ([`crate::automation`]) after [`Automation::check`]
+    /// ([`ErrorKind::InvalidInput`] with every problem), with an
+    /// [`EventKind::AutomationCreated`] event (which names it only: secrets never reach the
+    /// log); [`ErrorKind::AlreadyExists`] if the name is taken.
+    fn create_automation(
+        &self,
+        tenant: &TenantId,
+        automation: Automation,
+        at: DateTime<Utc>,
+    ) -> Result<StoredAutomation, StoreError>;
+
+    /// An automation by name.
+    fn get_automation(
+        &self,
+        tenant: &TenantId,
+        name: &str,
+    ) -> Result<Option<StoredAutomation>, StoreError>;
+
+    /// Every automation, in creation order.
+    fn list_automations(&self, tenant: &TenantId) -> Result<Vec<StoredAutomation>, StoreError>;
+
+    /// Replaces an automation (same name) if its version is still `expected_version`
+    /// ([`ErrorKind::Conflict`] if not), with an [`EventKind::AutomationUpdated`] event.
+    fn update_automation(
+        &self,
+        tenant: &TenantId,
+        automation: Automation,
+        expected_version: u64,
+        at: DateTime<Utc>,
+    ) -> Result<StoredAutomation, StoreError>;
+
+    /// Deletes an automation, with an [`EventKind::AutomationDeleted`] event. Its pending
+    /// deliveries are parked as failed when the dispatcher reaches them.
+    fn delete_automation(
+        &self,
+        tenant: &TenantId,
+        name: &str,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+
+    /// Takes or renews a lease for `claim.ttl` from `at` if it is free, lapsed, or already
+    /// the claimant's; `false` if someone else holds it.
+    fn acquire_lease(
+        &self,
+        tenant: &TenantId,
+        claim: &LeaseClaim,
+        at: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+
+    /// Gives a lease up if the claimant holds it.
+    fn release_lease(&self, tenant: &TenantId, claim: &LeaseClaim) -> Result<(), StoreError>;
+
+    /// One planning step of the dispatcher, in one transaction: with the lease held (and
+    /// renewed; [`ErrorKind::Conflict`] if it was lost), reads at most `limit` events after
+    /// the dispatcher's checkpoint, records a pending [`Delivery`] (with its payload) for each
+    /// action of each enabled automation the event triggers and whose conditions the alert
+    /// meets, and moves the checkpoint past those events. A delivery is therefore recorded
+    /// before the checkpoint passes its event, and an event is planned once.
+    fn plan_deliveries(
+        &self,
+        tenant: &TenantId,
+        claim: &LeaseClaim,
+        limit: usize,
+        at: DateTime<Utc>,
+    ) -> Result<PlanReport, StoreError>;
+
+    /// At most `limit` pending deliveries that may be attempted at `at`, in number order:
+    /// those due whose automation is enabled (or deleted), and only while every earlier
+    /// pending delivery with the same [`Delivery::order_key`] is also due, so deliveries for
+    /// one alert to one receiver go out in event order.
+    fn due_deliveries(
+        &self,
+        tenant: &TenantId,
+        at: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<DueDelivery>, StoreError>;
+
+    /// Records attempts, in one transaction with the lease held (and renewed;
+    /// [`ErrorKind::Conflict`] if it was lost): a delivered one is done; a failed one worth
+    /// retrying is due again after [`RetryPolicy::delay`], until its attempts reach the
+    /// policy's limit, when it is parked as failed like one not worth retrying. Deliveries no
+    /// longer pending are left alone. Returns the deliveries as recorded.
+    fn record_deliveries(
+        &self,
+        tenant: &TenantId,
+        claim: &LeaseClaim,
+        outcomes: &[(u64, Outcome)],
+        policy: &RetryPolicy,
+        at: DateTime<Utc>,
+    ) -> Result<Vec<Delivery>, StoreError>;
+
+    /// Deliveries in number order, by state and automation.
+    fn list_deliveries(
+        &self,
+        tenant: &TenantId,
+        query: &DeliveryQuery,
+    ) -> Result<Vec<Delivery>, StoreError>;
+
+    /// Makes a failed (parked) delivery pending again, due at `at`, with its attempts reset
+    /// ([`ErrorKind::InvalidInput`] if it is not failed).
+    fn retry_delivery(
+        &self,
+        tenant: &TenantId,
+        id: u64,
+        at: DateTime<Utc>,
+    ) -> Result<Delivery, StoreError>;
+
+    /// Deletes the delivered deliveries last changed before `before` (pending and failed ones
+    /// stay, and so does the newest delivery, so numbers are never reused); returns how many.
+    fn prune_deliveries(&self, tenant: &TenantId, before: DateTime<Utc>)
+    -> Result<u64, StoreError>;
+
+    /// Enables or disables an automation at whatever its version is: a convenience over
+    /// [`Store::get_automation`] and [`Store::update_automation`].
+    fn set_automation_enabled(
+        &self,
+        tenant: &TenantId,
+        name: &str,
+        enabled: bool,
+        at: DateTime<Utc>,
+    ) -> Result<StoredAutomation, StoreError> {
+        let current = self.get_automation(tenant, name)?.ok_or_else(|| {
+            StoreError::new(ErrorKind::NotFound, format!("no automation named {name:?}"))
+        })?;
+        let automation = current.automation.enabled(enabled);
+        self.update_automation(tenant, automation, current.version, at)
+    }
 }
 
 /// Disables a rule: a convenience over [`Store::get_rule`] and [`Store::update_rule`].

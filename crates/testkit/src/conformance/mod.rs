@@ -31,6 +31,7 @@
 // succeeds, so the workspace's no-unwrap/no-panic lints do not fit this module.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod automation;
 mod edges;
 mod events;
 mod identity;
@@ -48,6 +49,10 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use vigil_core::store::Store;
 
+pub use automation::{
+    automation_crud, automation_delivery_order, automation_delivery_records, automation_leases,
+    automation_plan_deliveries,
+};
 pub use edges::{edge_timestamps, edge_unicode_and_long_values};
 pub use events::{
     events_checkpoints, events_one_per_change, events_tenant_scoped_and_suppress_similar,
@@ -163,6 +168,11 @@ checks! {
     Store tenant_isolation_direct,
     Store edge_unicode_and_long_values,
     Store edge_timestamps,
+    Store automation_crud,
+    Store automation_plan_deliveries,
+    Store automation_leases,
+    Store automation_delivery_records,
+    Store automation_delivery_order,
 }
 
 /// Runs one check by name against fresh stores from `factory`.
@@ -296,6 +306,11 @@ macro_rules! conformance_tests {
             tenant_isolation_direct,
             edge_unicode_and_long_values,
             edge_timestamps,
+            automation_crud,
+            automation_plan_deliveries,
+            automation_leases,
+            automation_delivery_records,
+            automation_delivery_order,
         );
     };
     ($factory:expr $(,)?) => {
