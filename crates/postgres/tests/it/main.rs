@@ -10,3 +10,4 @@ mod reference;
 mod retries;
 mod rls;
 mod support;
+mod tls;
