@@ -5,6 +5,7 @@
 
 mod concurrency;
 mod faults;
+mod ingest;
 mod open;
 mod reference;
 mod retries;
