@@ -8,6 +8,7 @@ mod faults;
 mod ingest;
 mod open;
 mod reference;
+mod replica;
 mod retries;
 mod rls;
 mod support;
