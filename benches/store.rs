@@ -286,17 +286,17 @@ mod pg {
     const PER_PROCESS: usize = 10_000;
 
     /// Whether a filter on the command line (if any) selects one of `ids`, so the set-up of a
-    /// bench that will not run is skipped (filters read as substrings of the ids).
+    /// bench that will not run is skipped (filters read as `|`-separated substrings of the ids).
     fn selected(ids: &[&str]) -> bool {
         let filters: Vec<String> = std::env::args()
             .skip(1)
             .filter(|a| !a.starts_with('-'))
             .collect();
         filters.is_empty()
-            || filters.iter().any(|f| {
-                ids.iter()
-                    .any(|id| format!("store/{id}").contains(f.as_str()))
-            })
+            || filters
+                .iter()
+                .flat_map(|f| f.split('|'))
+                .any(|f| ids.iter().any(|id| format!("store/{id}").contains(f)))
     }
 
     fn server_url() -> String {
@@ -480,10 +480,10 @@ mod pg {
         }
         drop(store);
         let mut client = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+        client.batch_execute("VACUUM ANALYZE").unwrap();
         client
             .batch_execute(&format!(
-                "VACUUM ANALYZE;
-                 CREATE TABLE vigil_bench_built (n bigint NOT NULL);
+                "CREATE TABLE vigil_bench_built (n bigint NOT NULL);
                  INSERT INTO vigil_bench_built VALUES ({BIG})"
             ))
             .unwrap();
