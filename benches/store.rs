@@ -1,5 +1,6 @@
-//! The SQLite store: ingest throughput against bare rusqlite, and triage latency on a
-//! 1,000,000-alert database.
+//! The SQLite and PostgreSQL stores: ingest throughput against a bare insert through the same
+//! client, and triage latency on a 1,000,000-alert database (the PostgreSQL benches: module
+//! `pg`, below).
 //!
 //! Group `store`:
 //! - `vigil-sqlite/ingest-100k`: 100,000 generated alerts ingested in batches of 1,000 into a
@@ -23,7 +24,7 @@ use std::hint::black_box;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use criterion::{BatchSize, BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{BatchSize, BenchmarkId, Criterion, Throughput, criterion_group};
 use vigil::Status;
 use vigil::sqlite::SqliteStore;
 use vigil::store::{AlertQuery, ResourceFilter, StatusChange, Store, TenantId, resource_ids};
@@ -222,4 +223,437 @@ fn bench_triage(c: &mut Criterion) {
 }
 
 criterion_group!(benches, bench_ingest, bench_triage);
-criterion_main!(benches);
+criterion_group!(
+    postgres_benches,
+    pg::bench_ingest,
+    pg::bench_triage,
+    pg::bench_processes
+);
+
+/// Runs the SQLite and the PostgreSQL groups; a filter naming one backend (`sqlite`,
+/// `postgres`) skips the other's set-up too (its 1M-alert database). A process started with
+/// `VIGIL_BENCH_WORKER` set is a worker of `store/vigil-postgres/ingest-processes`.
+fn main() {
+    if let Ok(spec) = std::env::var(pg::WORKER_ENV) {
+        pg::worker(&spec);
+        return;
+    }
+    let filters: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    let names = |backend: &str| filters.iter().any(|f| f.contains(backend));
+    let (sqlite, postgres) = (names("sqlite"), names("postgres"));
+    if sqlite || !postgres {
+        benches();
+    }
+    if postgres || !sqlite {
+        postgres_benches();
+    }
+    criterion::Criterion::default()
+        .configure_from_args()
+        .final_summary();
+}
+
+/// The PostgreSQL store (`vigil-postgres`) on the server of `VIGIL_BENCH_POSTGRES` (else
+/// `VIGIL_TEST_POSTGRES`, else `postgres://postgres@127.0.0.1:5432/test`).
+///
+/// Group `store`:
+/// - `vigil-postgres/ingest-100k`: as `vigil-sqlite/ingest-100k` (100,000 generated alerts in
+///   batches of 1,000, 1,000 rules active), into a fresh database per iteration (created, its
+///   schema migrated and the rules added outside the timing; dropped after).
+/// - `bare-postgres/ingest-100k`: the floor through the same client: the same alerts as the
+///   same JSON text (serialised in the timing) into an `(id, json)` table with one index (its
+///   primary key), one multi-row `INSERT … SELECT FROM unnest($1, $2)` and one commit per 1,000.
+/// - `vigil-postgres/first-page-1m`, `vigil-postgres/high-prefix-page-1m`,
+///   `vigil-postgres/status-change-1m`: as the SQLite ones, on a database of 1,000,000 generated
+///   alerts (same generator, seed and rules as SQLite's), ingested through the store once and
+///   kept on the server as `vigil_bench_1m` for later runs (drop it to rebuild).
+/// - `vigil-postgres/ingest-processes/N` (N = 1, 2, 4): N processes (this binary, as workers),
+///   each ingesting 10,000 alerts in batches of 1,000 into a tenant of its own with 1,000 rules;
+///   timed from the moment every worker is connected and warm until the last one is done, so
+///   the throughput is the total rate.
+mod pg {
+    use super::*;
+
+    use std::io::{BufRead, BufReader, Write};
+    use std::process::{Child, Command, Stdio};
+
+    use vigil_postgres::{Options, PostgresStore};
+
+    pub const WORKER_ENV: &str = "VIGIL_BENCH_WORKER";
+    const BIG_DB: &str = "vigil_bench_1m";
+    const PER_PROCESS: usize = 10_000;
+
+    /// Whether a filter on the command line (if any) selects one of `ids`, so the set-up of a
+    /// bench that will not run is skipped (filters read as `|`-separated substrings of the ids).
+    fn selected(ids: &[&str]) -> bool {
+        let filters: Vec<String> = std::env::args()
+            .skip(1)
+            .filter(|a| !a.starts_with('-'))
+            .collect();
+        filters.is_empty()
+            || filters
+                .iter()
+                .flat_map(|f| f.split('|'))
+                .any(|f| ids.iter().any(|id| format!("store/{id}").contains(f)))
+    }
+
+    fn server_url() -> String {
+        ["VIGIL_BENCH_POSTGRES", "VIGIL_TEST_POSTGRES"]
+            .iter()
+            .find_map(|v| std::env::var(v).ok().filter(|s| !s.is_empty()))
+            .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/test".to_owned())
+    }
+
+    /// The server's URL with database `db` (URL form).
+    fn url_of(db: &str) -> String {
+        let server = server_url();
+        let (base, query) = match server.split_once('?') {
+            Some((b, q)) => (b.to_owned(), format!("?{q}")),
+            None => (server.clone(), String::new()),
+        };
+        let start = base
+            .find("://")
+            .expect("VIGIL_BENCH_POSTGRES: a postgres:// URL")
+            + 3;
+        let end = base[start..].find('/').map_or(base.len(), |i| start + i);
+        format!("{}/{db}{query}", &base[..end])
+    }
+
+    fn admin() -> postgres::Client {
+        postgres::Client::connect(&server_url(), postgres::NoTls).unwrap_or_else(|e| {
+            panic!(
+                "the PostgreSQL benches need a server ({}): {e}",
+                server_url()
+            )
+        })
+    }
+
+    /// A database created for one run and dropped after it.
+    struct TempDb(String);
+
+    impl TempDb {
+        fn new(what: &str) -> TempDb {
+            static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+            let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let name = format!("vigil_bench_{what}_{}_{n}", std::process::id());
+            let mut admin = admin();
+            admin
+                .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                .unwrap();
+            admin
+                .batch_execute(&format!("CREATE DATABASE {name}"))
+                .unwrap();
+            TempDb(name)
+        }
+
+        fn url(&self) -> String {
+            url_of(&self.0)
+        }
+    }
+
+    impl Drop for TempDb {
+        fn drop(&mut self) {
+            let _ =
+                admin().batch_execute(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.0));
+        }
+    }
+
+    fn open(url: &str) -> PostgresStore {
+        PostgresStore::open_with(url, Options::default()).unwrap()
+    }
+
+    fn add_rules(store: &PostgresStore, t: &TenantId, rules: &[SuppressionRule]) {
+        for r in rules {
+            store.create_rule(t, r.clone(), reference_time()).unwrap();
+        }
+    }
+
+    pub fn bench_ingest(c: &mut Criterion) {
+        if !selected(&["vigil-postgres/ingest-100k", "bare-postgres/ingest-100k"]) {
+            return;
+        }
+        let alerts = AlertGenerator::new(7).alerts(INGEST);
+        let rules = rules();
+        let mut g = c.benchmark_group("store");
+        g.sample_size(10);
+        g.measurement_time(Duration::from_secs(30));
+        g.throughput(Throughput::Elements(INGEST as u64));
+        // A fresh database per iteration, with the rules: the same work as a fresh SQLite file.
+        g.bench_function(BenchmarkId::new("vigil-postgres", "ingest-100k"), |b| {
+            b.iter_batched(
+                || {
+                    let db = TempDb::new("ingest");
+                    let store = open(&db.url());
+                    add_rules(&store, &tenant(), &rules);
+                    (store, db)
+                },
+                |(store, db)| {
+                    for chunk in alerts.chunks(BATCH) {
+                        store.ingest(&tenant(), chunk, reference_time()).unwrap();
+                    }
+                    (store, db)
+                },
+                BatchSize::PerIteration,
+            );
+        });
+        let db = TempDb::new("bare");
+        let url = db.url();
+        let client =
+            std::cell::RefCell::new(postgres::Client::connect(&url, postgres::NoTls).unwrap());
+        g.bench_function(BenchmarkId::new("bare-postgres", "ingest-100k"), |b| {
+            b.iter_batched(
+                || {
+                    client
+                        .borrow_mut()
+                        .batch_execute(
+                            "DROP TABLE IF EXISTS bare;
+                             CREATE TABLE bare (id text PRIMARY KEY, json text NOT NULL)",
+                        )
+                        .unwrap();
+                },
+                |()| {
+                    let mut client = client.borrow_mut();
+                    let insert = client
+                        .prepare(
+                            "INSERT INTO bare (id, json)
+                             SELECT * FROM unnest($1::text[], $2::text[])",
+                        )
+                        .unwrap();
+                    for chunk in alerts.chunks(BATCH) {
+                        let ids: Vec<&str> =
+                            chunk.iter().map(|a| a.system_alert_id().as_str()).collect();
+                        let json: Vec<String> = chunk
+                            .iter()
+                            .map(|a| serde_json::to_string(a).unwrap())
+                            .collect();
+                        let mut tx = client.transaction().unwrap();
+                        tx.execute(&insert, &[&ids, &json]).unwrap();
+                        tx.commit().unwrap();
+                    }
+                },
+                BatchSize::PerIteration,
+            );
+        });
+        g.finish();
+        drop(client);
+        drop(db);
+    }
+
+    /// The kept 1M-alert database, built on first use.
+    fn big_db() -> String {
+        let url = url_of(BIG_DB);
+        let mut admin = admin();
+        let exists = admin
+            .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&BIG_DB])
+            .unwrap()
+            .is_some();
+        if exists {
+            let mut client = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+            let built = client
+                .query_opt("SELECT n FROM vigil_bench_built", &[])
+                .ok()
+                .flatten()
+                .map(|r| r.get::<_, i64>(0));
+            if built == Some(BIG as i64) {
+                return url;
+            }
+            drop(client);
+            admin
+                .batch_execute(&format!("DROP DATABASE {BIG_DB} WITH (FORCE)"))
+                .unwrap();
+        }
+        admin
+            .batch_execute(&format!("CREATE DATABASE {BIG_DB}"))
+            .unwrap();
+        eprintln!("building the 1,000,000-alert database {BIG_DB} …");
+        let started = Instant::now();
+        let store = open(&url);
+        add_rules(&store, &tenant(), &rules());
+        let mut generator = AlertGenerator::new(1);
+        for _ in 0..BIG / 10_000 {
+            let alerts = generator.alerts(10_000);
+            for chunk in alerts.chunks(BATCH) {
+                store.ingest(&tenant(), chunk, reference_time()).unwrap();
+            }
+        }
+        drop(store);
+        let mut client = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+        client.batch_execute("VACUUM ANALYZE").unwrap();
+        client
+            .batch_execute(&format!(
+                "CREATE TABLE vigil_bench_built (n bigint NOT NULL);
+                 INSERT INTO vigil_bench_built VALUES ({BIG})"
+            ))
+            .unwrap();
+        eprintln!("built in {:.1?}", started.elapsed());
+        url
+    }
+
+    pub fn bench_triage(c: &mut Criterion) {
+        if !selected(&[
+            "vigil-postgres/first-page-1m",
+            "vigil-postgres/high-prefix-page-1m",
+            "vigil-postgres/status-change-1m",
+        ]) {
+            return;
+        }
+        let url = big_db();
+        let store = open(&url);
+        let t = tenant();
+        let first = store.query(&t, &AlertQuery::default().limit(200)).unwrap();
+        let prefix = first
+            .alerts
+            .iter()
+            .find_map(|s| {
+                resource_ids(&s.alert).first().map(|id| {
+                    let parts: Vec<&str> = id.split('/').collect();
+                    parts[..parts.len().min(5)].join("/")
+                })
+            })
+            .expect("a stored alert with a resource id");
+        let high = AlertQuery::default()
+            .severities([vigil::Severity::High])
+            .resource(ResourceFilter::Prefix(prefix.clone()));
+        let page = store.query(&t, &high).unwrap();
+        eprintln!(
+            "high-prefix page: {} alerts under {prefix:?}; counts: {:?}",
+            page.alerts.len(),
+            store.counts(&t, &AlertQuery::default()).unwrap().by_status
+        );
+
+        let mut g = c.benchmark_group("store");
+        g.sample_size(10);
+        g.bench_function(BenchmarkId::new("vigil-postgres", "first-page-1m"), |b| {
+            b.iter(|| black_box(store.query(&t, &AlertQuery::default()).unwrap()))
+        });
+        g.bench_function(
+            BenchmarkId::new("vigil-postgres", "high-prefix-page-1m"),
+            |b| b.iter(|| black_box(store.query(&t, &high).unwrap())),
+        );
+        let target = first.alerts[0].alert.system_alert_id().clone();
+        let mut current = store.get(&t, &target).unwrap().unwrap();
+        g.bench_function(
+            BenchmarkId::new("vigil-postgres", "status-change-1m"),
+            |b| {
+                b.iter(|| {
+                    let to = match current.alert.status() {
+                        Status::Active => Status::InProgress,
+                        Status::InProgress => Status::Resolved,
+                        _ => Status::Active,
+                    };
+                    let change = StatusChange::new(to, "bench").comment("benchmark");
+                    current = store
+                        .change_status(&t, &target, current.version, change, reference_time())
+                        .unwrap();
+                })
+            },
+        );
+        g.finish();
+    }
+
+    /// A worker: `URL TENANT SEED COUNT`. Opens the store, loads the tenant's rules (an empty
+    /// ingest), says `ready`, waits for a line on stdin, ingests COUNT alerts in batches of
+    /// 1,000, says `done`.
+    pub fn worker(spec: &str) {
+        let parts: Vec<&str> = spec.split(' ').collect();
+        let [url, tenant, seed, count] = parts[..] else {
+            panic!("{WORKER_ENV}: expected URL TENANT SEED COUNT, got {spec:?}")
+        };
+        let store = open(url);
+        let t = TenantId::new(tenant).unwrap();
+        let alerts = AlertGenerator::new(seed.parse().unwrap()).alerts(count.parse().unwrap());
+        store.ingest(&t, &[], reference_time()).unwrap();
+        println!("ready");
+        std::io::stdout().flush().unwrap();
+        let mut go = String::new();
+        std::io::stdin().read_line(&mut go).unwrap();
+        for chunk in alerts.chunks(BATCH) {
+            store.ingest(&t, chunk, reference_time()).unwrap();
+        }
+        println!("done");
+        std::io::stdout().flush().unwrap();
+    }
+
+    fn read_line(child: &mut BufReader<std::process::ChildStdout>, want: &str) {
+        let mut line = String::new();
+        child.read_line(&mut line).unwrap();
+        assert_eq!(line.trim(), want, "a bench worker failed");
+    }
+
+    pub fn bench_processes(c: &mut Criterion) {
+        if !selected(&[
+            "vigil-postgres/ingest-processes/1",
+            "vigil-postgres/ingest-processes/2",
+            "vigil-postgres/ingest-processes/4",
+        ]) {
+            return;
+        }
+        let db = TempDb::new("procs");
+        let url = db.url();
+        let rules = rules();
+        {
+            let store = open(&url);
+            for slot in 0..4 {
+                add_rules(
+                    &store,
+                    &TenantId::new(format!("proc-{slot}")).unwrap(),
+                    &rules,
+                );
+            }
+        }
+        let exe = std::env::current_exe().unwrap();
+        let mut g = c.benchmark_group("store");
+        g.sample_size(10);
+        g.measurement_time(Duration::from_secs(20));
+        let mut seed = 1_000u64;
+        for n in [1usize, 2, 4] {
+            g.throughput(Throughput::Elements((n * PER_PROCESS) as u64));
+            g.bench_function(
+                BenchmarkId::new("vigil-postgres/ingest-processes", n),
+                |b| {
+                    b.iter_custom(|iters| {
+                        let mut total = Duration::ZERO;
+                        for _ in 0..iters {
+                            let mut workers: Vec<(Child, BufReader<std::process::ChildStdout>)> =
+                                (0..n)
+                                    .map(|slot| {
+                                        seed += 1;
+                                        let mut child = Command::new(&exe)
+                                            .env(
+                                                WORKER_ENV,
+                                                format!("{url} proc-{slot} {seed} {PER_PROCESS}"),
+                                            )
+                                            .stdin(Stdio::piped())
+                                            .stdout(Stdio::piped())
+                                            .spawn()
+                                            .unwrap();
+                                        let out = BufReader::new(child.stdout.take().unwrap());
+                                        (child, out)
+                                    })
+                                    .collect();
+                            for (_, out) in &mut workers {
+                                read_line(out, "ready");
+                            }
+                            let started = Instant::now();
+                            for (child, _) in &mut workers {
+                                child.stdin.as_mut().unwrap().write_all(b"go\n").unwrap();
+                            }
+                            for (_, out) in &mut workers {
+                                read_line(out, "done");
+                            }
+                            total += started.elapsed();
+                            for (mut child, _) in workers {
+                                assert!(child.wait().unwrap().success());
+                            }
+                        }
+                        total
+                    })
+                },
+            );
+        }
+        g.finish();
+        drop(db);
+    }
+}

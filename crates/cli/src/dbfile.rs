@@ -1,7 +1,9 @@
-//! The database file from the command line: how each command opens it (reading commands
-//! read-only, so they also work on a file that cannot be written, and never wait for a
-//! writer), how long a write waits for another command's write (`--busy-timeout`,
-//! `VIGIL_BUSY_TIMEOUT`), `vigil check`, and store errors worded for the command line.
+//! The database from the command line: a SQLite file, or a PostgreSQL server when `--db` (or
+//! `VIGIL_DB`) is a `postgres://` or `postgresql://` connection string. How each command opens
+//! a file (reading commands read-only, so they also work on a file that cannot be written, and
+//! never wait for a writer), how long a write waits for another command's write
+//! (`--busy-timeout`, `VIGIL_BUSY_TIMEOUT`), `vigil check`, and store errors worded for the
+//! command line.
 
 use std::error::Error;
 use std::io::Write;
@@ -10,6 +12,7 @@ use std::time::Duration;
 
 use serde_json::json;
 use vigil_core::store::{Backend, ErrorKind, ReadTx, StoreError, TenantId, Triage, WriteTx};
+use vigil_postgres::{PostgresBackend, PostgresError};
 use vigil_sqlite::{CheckReport, Options, SqliteBackend, SqliteError};
 
 use crate::output::{Ctx, Res};
@@ -92,20 +95,61 @@ fn show_duration(d: Duration) -> String {
     }
 }
 
-/// The SQLite backend as the command line uses it: its errors name the command line's flags
-/// and commands rather than library options.
-pub struct CliBackend {
-    inner: SqliteBackend,
-    busy_timeout: Duration,
+/// The store's backend as the command line uses it: a SQLite file or a PostgreSQL server. Its
+/// errors name the command line's flags and commands rather than library options.
+// One per process: the size of the larger variant does not matter.
+#[allow(clippy::large_enum_variant)]
+pub enum CliBackend {
+    /// A SQLite database file.
+    Sqlite {
+        /// The backend.
+        inner: SqliteBackend,
+        /// How long a write waits for another command's write.
+        busy_timeout: Duration,
+    },
+    /// A PostgreSQL server.
+    Postgres(PostgresBackend),
 }
 
 /// The store as the command line uses it: the engine over [`CliBackend`].
 pub type Db = Triage<CliBackend>;
 
-/// Opens the database for `command`: reading commands open an existing file read-only
-/// (migrating it first if its schema is older and it can be written); the others open it for
-/// writing, creating it if needed.
-pub fn open(path: &Path, flag: Option<Duration>, command: &Command) -> Res<Db> {
+/// Whether `--db`/`VIGIL_DB` names a PostgreSQL server rather than a file: a connection string
+/// `postgres://…` or `postgresql://…`.
+pub fn postgres_url(db: &Path) -> Option<&str> {
+    let text = db.to_str()?;
+    ["postgres://", "postgresql://"]
+        .iter()
+        .any(|scheme| {
+            text.get(..scheme.len())
+                .is_some_and(|s| s.eq_ignore_ascii_case(scheme))
+        })
+        .then_some(text)
+}
+
+/// Opens the database for `command`: a PostgreSQL server when `db` is a connection string;
+/// else a SQLite file, which reading commands open read-only if it exists (migrating it first
+/// if its schema is older and it can be written) and the others open for writing, creating it
+/// if needed.
+pub fn open(db: &Path, flag: Option<Duration>, command: &Command) -> Res<Db> {
+    match postgres_url(db) {
+        Some(url) => open_postgres(url, command),
+        None => open_sqlite(db, flag, command),
+    }
+}
+
+fn open_postgres(url: &str, command: &Command) -> Res<Db> {
+    if matches!(command, Command::Check) {
+        return Err("vigil check reads a SQLite database file, and --db names a PostgreSQL server (check that with the server's own tools, such as amcheck)".into());
+    }
+    let inner = PostgresBackend::open(url).map_err(|e| {
+        let kind = e.kind();
+        Box::<dyn Error>::from(reword_postgres(kind, e.to_string(), Some(&e)))
+    })?;
+    Ok(Triage::new(CliBackend::Postgres(inner)))
+}
+
+fn open_sqlite(path: &Path, flag: Option<Duration>, command: &Command) -> Res<Db> {
     let busy_timeout = busy_timeout(flag)?;
     let options = Options {
         busy_timeout,
@@ -127,11 +171,28 @@ pub fn open(path: &Path, flag: Option<Duration>, command: &Command) -> Res<Db> {
         let kind = e.kind();
         Box::<dyn Error>::from(reword(path, busy_timeout, kind, e.to_string(), Some(&e)))
     })?;
-    Ok(Triage::new(CliBackend {
+    Ok(Triage::new(CliBackend::Sqlite {
         inner,
         busy_timeout,
     }))
 }
+
+/// A PostgreSQL store error in the command line's words.
+fn reword_postgres(kind: ErrorKind, message: String, source: Option<&PostgresError>) -> StoreError {
+    let text = match source {
+        Some(PostgresError::InvalidUrl { .. }) => {
+            format!("--db / {DB_ENV}: {message}")
+        }
+        Some(PostgresError::Connect { .. }) => {
+            format!("{message} (the server named by --db or {DB_ENV})")
+        }
+        _ => message,
+    };
+    StoreError::new(kind, text)
+}
+
+/// The environment variable naming the database when `--db` is not given.
+pub const DB_ENV: &str = "VIGIL_DB";
 
 /// A store error in the command line's words, when the library's would name its own API.
 fn reword(
@@ -174,6 +235,19 @@ fn reword(
 impl CliBackend {
     /// The library's error, reworded for the command line.
     fn cli(&self, e: StoreError) -> StoreError {
+        let (inner, busy_timeout) = match self {
+            CliBackend::Sqlite {
+                inner,
+                busy_timeout,
+            } => (inner, *busy_timeout),
+            CliBackend::Postgres(_) => {
+                let source = e.source().and_then(|s| s.downcast_ref::<PostgresError>());
+                if !matches!(source, Some(PostgresError::Connect { .. })) {
+                    return e;
+                }
+                return reword_postgres(e.kind(), e.message().to_owned(), source);
+            }
+        };
         let source = e.source().and_then(|s| s.downcast_ref::<SqliteError>());
         let rewords = matches!(
             source,
@@ -188,22 +262,32 @@ impl CliBackend {
             return e;
         }
         reword(
-            self.inner.path(),
-            self.busy_timeout,
+            inner.path(),
+            busy_timeout,
             e.kind(),
             e.message().to_owned(),
             source,
         )
     }
 
-    /// The database file.
-    pub fn path(&self) -> &Path {
-        self.inner.path()
+    /// The SQLite backend, if the database is a file.
+    fn sqlite(&self) -> Option<&SqliteBackend> {
+        match self {
+            CliBackend::Sqlite { inner, .. } => Some(inner),
+            CliBackend::Postgres(_) => None,
+        }
     }
 
-    /// [`SqliteBackend::check`], its errors in the command line's words.
-    pub fn check(&self) -> Result<CheckReport, StoreError> {
-        self.inner.check().map_err(|e| self.cli(e))
+    /// [`SqliteBackend::check`], its errors in the command line's words (SQLite files only).
+    pub fn check(&self) -> Result<(PathBuf, CheckReport), StoreError> {
+        let Some(inner) = self.sqlite() else {
+            return Err(StoreError::new(
+                ErrorKind::InvalidInput,
+                "vigil check reads a SQLite database file, not a PostgreSQL server",
+            ));
+        };
+        let report = inner.check().map_err(|e| self.cli(e))?;
+        Ok((inner.path().to_path_buf(), report))
     }
 }
 
@@ -213,7 +297,11 @@ impl Backend for CliBackend {
         tenant: &TenantId,
         f: impl FnOnce(&dyn ReadTx) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        self.inner.read(tenant, f).map_err(|e| self.cli(e))
+        match self {
+            CliBackend::Sqlite { inner, .. } => inner.read(tenant, f),
+            CliBackend::Postgres(inner) => inner.read(tenant, f),
+        }
+        .map_err(|e| self.cli(e))
     }
 
     fn write<T>(
@@ -221,7 +309,11 @@ impl Backend for CliBackend {
         tenant: &TenantId,
         f: impl FnMut(&mut dyn WriteTx) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        self.inner.write(tenant, f).map_err(|e| self.cli(e))
+        match self {
+            CliBackend::Sqlite { inner, .. } => inner.write(tenant, f),
+            CliBackend::Postgres(inner) => inner.write(tenant, f),
+        }
+        .map_err(|e| self.cli(e))
     }
 }
 
@@ -230,8 +322,7 @@ impl Backend for CliBackend {
 /// `vigil check`: the file's integrity and every stored row, every tenant. Prints the report;
 /// fails (exit 1) if anything is damaged.
 pub fn check(ctx: &mut Ctx) -> Res<()> {
-    let path: PathBuf = ctx.store.backend().path().to_path_buf();
-    let report = ctx.store.backend().check()?;
+    let (path, report) = ctx.store.backend().check()?;
     if ctx.json {
         let value = json!({
             "path": path.display().to_string(),

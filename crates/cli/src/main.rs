@@ -41,13 +41,14 @@ use respond::{bulk_status, feedback, set_status};
 use rules::{rules, suppress};
 use show::show;
 
-/// Security-alert triage on a local SQLite database (Defender for Cloud alert model).
+/// Security-alert triage on a SQLite file or a PostgreSQL server (Defender for Cloud alert model).
 #[derive(Parser, Debug)]
 #[command(name = "vigil", version, about)]
 pub(crate) struct Cli {
-    /// The database file (default: $VIGIL_DB, else vigil.db in the current directory); created
-    /// on first use.
-    #[arg(long, global = true, value_name = "PATH")]
+    /// The database: a SQLite file, created on first use, or a PostgreSQL server given as a
+    /// connection string (`postgres://user@host:port/database`, tables created on first use);
+    /// default: $VIGIL_DB, else vigil.db in the current directory.
+    #[arg(long, global = true, value_name = "PATH|URL")]
     db: Option<PathBuf>,
     /// The tenant (Defender subscription) to work in.
     #[arg(long, global = true, default_value = "default")]
@@ -267,7 +268,7 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> Res<()> {
     let db = cli
         .db
-        .or_else(|| std::env::var_os("VIGIL_DB").map(PathBuf::from))
+        .or_else(|| std::env::var_os(dbfile::DB_ENV).map(PathBuf::from))
         .unwrap_or_else(|| PathBuf::from("vigil.db"));
     let store = dbfile::open(&db, cli.busy_timeout, &cli.command)?;
     let tenant = TenantId::new(cli.tenant.as_str())

@@ -24,6 +24,20 @@ pub enum PostgresError {
         #[source]
         source: postgres::Error,
     },
+    /// The connection string's TLS settings (`sslmode`, `sslrootcert`) cannot be used.
+    #[error("invalid TLS settings in the PostgreSQL connection string: {problem}")]
+    Tls {
+        /// What is wrong and how to fix it.
+        problem: String,
+    },
+    /// The connection string asks for TLS, and this build of the crate has none.
+    #[error(
+        "the PostgreSQL connection string asks for TLS (sslmode={mode}), but this build has no TLS support: enable the `tls` feature of vigil-postgres (the `postgres-tls` feature of vigil), or connect with sslmode=disable or prefer"
+    )]
+    TlsNotEnabled {
+        /// The connection string's `sslmode`.
+        mode: String,
+    },
     /// No connection to the server could be made (or taken from the pool) in time.
     #[error(
         "cannot connect to the PostgreSQL server at {target}: {source} (check that the server is running and accepts connections)"
@@ -229,9 +243,10 @@ impl PostgresError {
             | PostgresError::CorruptRow { .. }
             | PostgresError::DamagedValue { .. } => ErrorKind::Corrupt,
             PostgresError::Constraint { .. } => ErrorKind::Conflict,
-            PostgresError::InvalidValue { .. } | PostgresError::InvalidUrl { .. } => {
-                ErrorKind::InvalidInput
-            }
+            PostgresError::InvalidValue { .. }
+            | PostgresError::InvalidUrl { .. }
+            | PostgresError::Tls { .. }
+            | PostgresError::TlsNotEnabled { .. } => ErrorKind::InvalidInput,
             PostgresError::Connect { .. }
             | PostgresError::SchemaTooNew { .. }
             | PostgresError::Migration { .. }

@@ -33,6 +33,26 @@
 //!   dropped, a serialization failure or a deadlock: retry), `Corrupt` (a stored row does not
 //!   decode: the message names the tenant and the row), and the contract's own kinds.
 //!
+//! # TLS
+//!
+//! The connection string's `sslmode` decides, as with libpq: `disable` (never), `prefer` (the
+//! default; `allow` reads as it: TLS if the server offers it, the certificate unchecked),
+//! `require` (TLS or no connection; the certificate is checked against `sslrootcert` when one is
+//! given, else not at all), `verify-ca` (the certificate must chain to a trusted root) and
+//! `verify-full` (and name the host connected to). Trusted roots come from `sslrootcert` (a PEM
+//! file; `system` for the platform's store), else `~/.postgresql/root.crt` when it exists, else
+//! the platform's store. TLS is behind the `tls` feature (rustls, with the *ring* provider);
+//! without it, `prefer` connects in the clear and a mode that requires TLS is refused on open
+//! with [`PostgresError::TlsNotEnabled`], which names the feature.
+//!
+//! ```no_run
+//! # #[cfg(feature = "tls")]
+//! let store = vigil_postgres::PostgresStore::open(
+//!     "postgres://vigil@db.example.internal/vigil?sslmode=verify-full&sslrootcert=/etc/vigil/db-root.pem",
+//! )?;
+//! # Ok::<(), vigil_postgres::PostgresError>(())
+//! ```
+//!
 //! # Transactions and concurrency
 //!
 //! Connections come from a pool ([`Options::max_connections`]); each keeps the statements it
@@ -85,6 +105,7 @@ mod error;
 mod query;
 mod rules;
 mod schema;
+mod tls;
 mod tx;
 
 use std::fmt;
@@ -97,7 +118,7 @@ use vigil_core::store::{Backend, Open, ReadTx, StoreError, TenantId, Triage, Wri
 pub use error::PostgresError;
 pub use schema::SCHEMA_VERSION;
 
-use conn::{Conn, Manager};
+use conn::{Conn, Manager, Tls};
 use error::Db;
 use tx::PgTx;
 
@@ -164,6 +185,26 @@ impl fmt::Debug for PostgresBackend {
     }
 }
 
+/// The connector for the connection string's TLS settings.
+#[cfg(feature = "tls")]
+fn connector(settings: &tls::TlsSettings) -> Result<Tls, PostgresError> {
+    if settings.mode == tls::SslMode::Disable {
+        return Ok(Tls::Off);
+    }
+    Ok(Tls::Rustls(tls::connector(settings)?))
+}
+
+/// Without TLS support: plain connections, and a refusal of any mode that requires TLS.
+#[cfg(not(feature = "tls"))]
+fn connector(settings: &tls::TlsSettings) -> Result<Tls, PostgresError> {
+    match settings.mode {
+        tls::SslMode::Disable | tls::SslMode::Prefer => Ok(Tls::Off),
+        mode => Err(PostgresError::TlsNotEnabled {
+            mode: mode.name().to_owned(),
+        }),
+    }
+}
+
 /// Host, port and database of a configuration, without credentials.
 fn describe(config: &Config) -> String {
     let hosts: Vec<String> = config
@@ -193,15 +234,14 @@ impl PostgresBackend {
     /// Connects to the server named by `url` with `options`, migrating the database's schema
     /// to [`SCHEMA_VERSION`] (under an advisory lock, so concurrent openers migrate it once).
     pub fn open_with(url: &str, options: Options) -> Result<PostgresBackend, PostgresError> {
-        let config: Config = url
-            .parse()
-            .map_err(|source| PostgresError::InvalidUrl { source })?;
+        let (config, settings) = tls::parse(url)?;
+        let tls = connector(&settings)?;
         let target = describe(&config);
         let pool = Pool::builder()
             .max_size(options.max_connections.max(1))
             .min_idle(Some(options.min_idle.min(options.max_connections.max(1))))
             .connection_timeout(options.connect_timeout)
-            .build_unchecked(Manager::new(config));
+            .build_unchecked(Manager::new(config, tls));
         let backend = PostgresBackend {
             target,
             pool,

@@ -93,6 +93,16 @@ pub trait ReadTx {
     /// The alert whose identity ([`crate::Alert::id`]) is `id`.
     fn alert(&self, id: &AlertId) -> Result<Option<AlertRecord>, StoreError>;
 
+    /// A hint that [`ReadTx::alert`] is about to be asked for each of `ids` (an ingest looks up
+    /// every alert of its batch): a backend whose lookups cost a round trip each may read them
+    /// all at once and answer from what it read, as long as its answers stay those of
+    /// [`ReadTx::alert`] (an alert written later in the transaction is read as written). The
+    /// default does nothing.
+    fn prefetch(&self, ids: &[&AlertId]) -> Result<(), StoreError> {
+        let _ = ids;
+        Ok(())
+    }
+
     /// The identities of the alerts whose system alert id is `id`, sorted, at most `limit`.
     fn ids_with_system_id(&self, id: &AlertId, limit: usize) -> Result<Vec<AlertId>, StoreError>;
 

@@ -327,6 +327,7 @@ impl<B: Backend> Store for Triage<B> {
             let rules = self.ruleset(tenant, tx)?;
             let mut report = IngestReport::default();
             let mut hits: Vec<(String, u64)> = Vec::new();
+            tx.prefetch(&alerts.iter().map(Alert::id).collect::<Vec<_>>())?;
             for incoming in alerts {
                 let id = incoming.id();
                 if let Some(rec) = tx.alert(id)? {

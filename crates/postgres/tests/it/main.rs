@@ -5,8 +5,11 @@
 
 mod concurrency;
 mod faults;
+mod ingest;
 mod open;
 mod reference;
+mod replica;
 mod retries;
 mod rls;
 mod support;
+mod tls;
