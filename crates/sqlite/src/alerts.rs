@@ -114,13 +114,50 @@ pub(crate) fn load(
     decode(row, tenant.as_str())
 }
 
-fn insert_side_rows(conn: &Connection, seq: i64, d: &Derived) -> Result<(), StoreError> {
-    if !d.entities.is_empty() {
-        let mut stmt = conn
-            .prepare_cached("INSERT OR IGNORE INTO alert_entities (value_lc, seq) VALUES (?1, ?2)")
+/// Up to this many rows go into one multi-row `INSERT`.
+const ROWS_PER_INSERT: usize = 16;
+
+/// `INSERT OR IGNORE INTO alert_keys` of `n` rows of one alert: `?1` its generation, `?2` its
+/// row id, then the keys.
+fn keys_insert_sql(n: usize) -> String {
+    let mut sql = String::from("INSERT OR IGNORE INTO alert_keys (gen, key, seq) VALUES ");
+    for i in 0..n {
+        if i > 0 {
+            sql.push_str(", ");
+        }
+        sql.push_str(&format!("(?1, ?{}, ?2)", i + 3));
+    }
+    sql
+}
+
+/// Writes an alert's keys and its resources' indexed prefixes.
+fn insert_side_rows(
+    conn: &Connection,
+    tenant: &TenantId,
+    seq: i64,
+    d: &Derived,
+    keys: &[i64],
+) -> Result<(), StoreError> {
+    for chunk in keys.chunks(ROWS_PER_INSERT) {
+        let mut params: Vec<i64> = Vec::with_capacity(chunk.len() + 2);
+        params.push(crate::keys::gen_of(seq));
+        params.push(seq);
+        params.extend_from_slice(chunk);
+        conn.prepare_cached(&keys_insert_sql(chunk.len()))
+            .db()?
+            .execute(rusqlite::params_from_iter(params))
             .db()?;
-        for v in &d.entities {
-            stmt.execute(params![v, seq]).db()?;
+    }
+    if !d.resources.is_empty() {
+        let mut stmt = conn
+            .prepare_cached(
+                "INSERT OR IGNORE INTO resource_prefixes (tenant, prefix) VALUES (?1, ?2)",
+            )
+            .db()?;
+        for r in &d.resources {
+            for p in crate::keys::resource_prefixes(r) {
+                stmt.execute(params![tenant.as_str(), p]).db()?;
+            }
         }
     }
     Ok(())
@@ -131,13 +168,19 @@ fn delete_side_rows(
     tenant: &TenantId,
     id: &str,
     seq: i64,
+    resources: &str,
     entities: &str,
+    compromised: Option<&str>,
 ) -> Result<(), StoreError> {
+    let resources = parse_list(tenant.as_str(), id, resources)?;
+    let entities = parse_list(tenant.as_str(), id, entities)?;
+    let (keys, _) = crate::keys::of_lists(tenant.as_str(), &resources, &entities, compromised);
     let mut stmt = conn
-        .prepare_cached("DELETE FROM alert_entities WHERE value_lc = ?1 AND seq = ?2")
+        .prepare_cached("DELETE FROM alert_keys WHERE gen = ?1 AND key = ?2 AND seq = ?3")
         .db()?;
-    for v in parse_list(tenant.as_str(), id, entities)? {
-        stmt.execute(params![v, seq]).db()?;
+    for k in keys {
+        stmt.execute(params![crate::keys::gen_of(seq), k, seq])
+            .db()?;
     }
     Ok(())
 }
@@ -151,6 +194,12 @@ pub(crate) fn insert(
 ) -> Result<(), StoreError> {
     let alert = &stored.alert;
     let d = Derived::of(alert);
+    let (keys, bloom) = crate::keys::of_lists(
+        tenant.as_str(),
+        &d.resources,
+        &d.entities,
+        d.compromised_lc.as_deref(),
+    );
     let (rule, reason, at) = match &stored.suppression {
         Some(s) => (
             Some(s.rule.as_str()),
@@ -163,9 +212,9 @@ pub(crate) fn insert(
         "INSERT INTO alerts (tenant, id, version, status, severity_rank, time_us, priority,
             alert_type_lc, product_lc, display_lc, correlation_key, compromised_lc,
             resources_lc, entities_lc, ingested_at, updated_at, suppression_rule,
-            suppression_reason, suppressed_at, json, tseq, sys_id)
+            suppression_reason, suppressed_at, json, tseq, sys_id, bloom)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18,
-            ?19, ?20, ?21, ?22)",
+            ?19, ?20, ?21, ?22, ?23)",
     )
     .db()?
     .execute(params![
@@ -191,9 +240,10 @@ pub(crate) fn insert(
         alert_json(alert)?,
         tseq,
         alert.system_alert_id().as_str(),
+        bloom,
     ])
     .db()?;
-    insert_side_rows(conn, conn.last_insert_rowid(), &d)
+    insert_side_rows(conn, tenant, conn.last_insert_rowid(), &d, &keys)
 }
 
 /// Replaces an alert's content (a new version of it arrived), if its version is `expected`.
@@ -206,26 +256,40 @@ pub(crate) fn update_content(
     let id = stored.alert.id();
     let old = conn
         .prepare_cached(
-            "SELECT seq, entities_lc FROM alerts WHERE tenant = ?1 AND id = ?2 AND version = ?3",
+            "SELECT seq, resources_lc, entities_lc, compromised_lc FROM alerts
+             WHERE tenant = ?1 AND id = ?2 AND version = ?3",
         )
         .db()?
         .query_row(
             params![tenant.as_str(), id.as_str(), i64_of(expected)],
-            |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)),
+            |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, Option<String>>(3)?,
+                ))
+            },
         )
         .optional()
         .db()?;
-    let Some((seq, old_entities)) = old else {
+    let Some((seq, old_resources, old_entities, old_compromised)) = old else {
         return Ok(false);
     };
     let alert = &stored.alert;
     let d = Derived::of(alert);
+    let (keys, bloom) = crate::keys::of_lists(
+        tenant.as_str(),
+        &d.resources,
+        &d.entities,
+        d.compromised_lc.as_deref(),
+    );
     conn.prepare_cached(
         "UPDATE alerts SET version = ?1, status = ?2, severity_rank = ?3, time_us = ?4,
             priority = ?5, alert_type_lc = ?6, product_lc = ?7, display_lc = ?8,
             correlation_key = ?9, compromised_lc = ?10, resources_lc = ?11, entities_lc = ?12,
-            updated_at = ?13, json = ?14, sys_id = ?15
-         WHERE seq = ?16",
+            updated_at = ?13, json = ?14, sys_id = ?15, bloom = ?16
+         WHERE seq = ?17",
     )
     .db()?
     .execute(params![
@@ -244,11 +308,20 @@ pub(crate) fn update_content(
         ts(stored.updated_at),
         alert_json(alert)?,
         alert.system_alert_id().as_str(),
+        bloom,
         seq
     ])
     .db()?;
-    delete_side_rows(conn, tenant, id.as_str(), seq, &old_entities)?;
-    insert_side_rows(conn, seq, &d)?;
+    delete_side_rows(
+        conn,
+        tenant,
+        id.as_str(),
+        seq,
+        &old_resources,
+        &old_entities,
+        old_compromised.as_deref(),
+    )?;
+    insert_side_rows(conn, tenant, seq, &d, &keys)?;
     Ok(true)
 }
 

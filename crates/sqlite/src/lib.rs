@@ -111,6 +111,7 @@ mod check;
 mod codec;
 mod error;
 mod events;
+mod keys;
 mod open;
 mod query;
 mod rules;

@@ -23,6 +23,7 @@ use vigil_core::{Alert, Severity, Status};
 use crate::alerts::load;
 use crate::codec::{Derived, parse_list, parse_status, status_text};
 use crate::error::Db;
+use crate::keys::{self, Kind};
 
 fn rank(s: Severity) -> i64 {
     i64::from(s.rank())
@@ -45,6 +46,96 @@ struct Plan {
     exact: bool,
     /// Whether nothing can match.
     empty: bool,
+    /// The severity ranks the query admits (the streams of the time order, one per rank).
+    ranks: Vec<i64>,
+    /// The rows of `alert_keys` to read instead of walking the order, when a filter's keys
+    /// name few alerts (every alert that can match has one of these keys).
+    keyed: Option<Vec<i64>>,
+}
+
+/// A filter whose keys name at most this many `alert_keys` rows is served by reading those rows
+/// and sorting them; above it, by walking the order's index with the filter's bits.
+const KEYED_MAX: i64 = 2_000;
+
+/// A resource prefix covering more indexed prefixes than this is checked row by row only.
+const COVER_MAX: usize = 8;
+
+/// A prefix above this many indexed prefixes (`/subscriptions`, say) is not worth covering.
+const KNOWN_MAX: usize = 4_096;
+
+/// The least text greater than every text that starts with `p` (`None` when there is none).
+fn upper_bound(p: &str) -> Option<String> {
+    let mut chars: Vec<char> = p.chars().collect();
+    while let Some(last) = chars.pop() {
+        let mut next = u32::from(last) + 1;
+        if next == 0xD800 {
+            next = 0xE000;
+        }
+        if let Some(c) = char::from_u32(next) {
+            chars.push(c);
+            return Some(chars.into_iter().collect());
+        }
+    }
+    None
+}
+
+/// The indexed prefixes of the tenant's resource ids that start with `p` (at most
+/// `KNOWN_MAX + 1`).
+fn known_prefixes(
+    conn: &Connection,
+    tenant: &TenantId,
+    p: &str,
+) -> Result<Vec<String>, StoreError> {
+    let rows = match upper_bound(p) {
+        Some(upper) => conn
+            .prepare_cached(
+                "SELECT prefix FROM resource_prefixes
+                 WHERE tenant = ?1 AND prefix >= ?2 AND prefix < ?3 LIMIT ?4",
+            )
+            .db()?
+            .query_map(
+                rusqlite::params![tenant.as_str(), p, upper, KNOWN_MAX as i64 + 1],
+                |r| r.get::<_, String>(0),
+            )
+            .db()?
+            .collect::<Result<Vec<_>, _>>(),
+        None => conn
+            .prepare_cached(
+                "SELECT prefix FROM resource_prefixes WHERE tenant = ?1 AND prefix >= ?2 LIMIT ?3",
+            )
+            .db()?
+            .query_map(
+                rusqlite::params![tenant.as_str(), p, KNOWN_MAX as i64 + 1],
+                |r| r.get::<_, String>(0),
+            )
+            .db()?
+            .collect::<Result<Vec<_>, _>>(),
+    };
+    rows.db()
+}
+
+/// How many `alert_keys` rows carry one of `keys`, counting up to `KEYED_MAX + 1`.
+fn keyed_rows(conn: &Connection, keys: &[i64]) -> Result<i64, StoreError> {
+    let sql = format!(
+        "{} SELECT count(*) FROM (SELECT 1 FROM alert_keys
+         WHERE gen IN (SELECT g FROM gens) AND key IN ({}) LIMIT {})",
+        keys::GENS_CTE,
+        placeholders(keys.len()),
+        KEYED_MAX + 1
+    );
+    conn.prepare_cached(&sql)
+        .db()?
+        .query_row(params_from_iter(keys.iter()), |r| r.get(0))
+        .db()
+}
+
+/// ` AND (bloom & m) = m` for one of `masks`.
+fn bloom_sql(masks: &[i64], cond: &mut String, params: &mut Vec<Value>) {
+    let one: Vec<&str> = masks.iter().map(|_| "(bloom & ?) = ?").collect();
+    cond.push_str(&format!(" AND ({})", one.join(" OR ")));
+    for m in masks {
+        params.extend([Value::Integer(*m), Value::Integer(*m)]);
+    }
 }
 
 fn placeholders(n: usize) -> String {
@@ -52,7 +143,7 @@ fn placeholders(n: usize) -> String {
 }
 
 impl Plan {
-    fn new(q: &AlertQuery) -> Plan {
+    fn new(conn: &Connection, tenant: &TenantId, q: &AlertQuery) -> Result<Plan, StoreError> {
         let mut statuses = Vec::new();
         for s in q.effective_statuses() {
             if !statuses.contains(&s) {
@@ -135,15 +226,60 @@ impl Plan {
             ResourceFilter::Exact(x) => ResourceCheck::Exact(x.to_ascii_lowercase()),
             ResourceFilter::Prefix(p) => ResourceCheck::Prefix(p.to_ascii_lowercase()),
         });
-        Plan {
+        let entity = q.entity.as_ref().map(|e| fold(e).into_owned());
+        // The keys of the selective filters: each set holds a key of every alert that passes.
+        let mut key_sets: Vec<Vec<i64>> = Vec::new();
+        if let Some(v) = &entity {
+            let k = keys::key(tenant.as_str(), Kind::Entity, v);
+            bloom_sql(&[keys::bits(k)], &mut cond, &mut params);
+            key_sets.push(vec![k]);
+        }
+        match &resource {
+            Some(ResourceCheck::Exact(x)) => {
+                let k = keys::key(tenant.as_str(), Kind::Resource, x);
+                bloom_sql(&[keys::bits(k)], &mut cond, &mut params);
+                key_sets.push(vec![k]);
+            }
+            Some(ResourceCheck::Prefix(p)) if !p.is_empty() && !empty => {
+                let known = known_prefixes(conn, tenant, p)?;
+                if known.len() <= KNOWN_MAX {
+                    let cover = keys::cover(p, &known);
+                    if cover.is_empty() {
+                        // Every stored id is indexed whole: none starts with `p`.
+                        empty = true;
+                    } else if cover.len() <= COVER_MAX {
+                        let ks: Vec<i64> = cover
+                            .iter()
+                            .map(|c| keys::key(tenant.as_str(), Kind::Resource, c))
+                            .collect();
+                        let masks: Vec<i64> = ks.iter().map(|k| keys::bits(*k)).collect();
+                        bloom_sql(&masks, &mut cond, &mut params);
+                        key_sets.push(ks);
+                    }
+                }
+            }
+            _ => {}
+        }
+        let mut keyed: Option<(i64, Vec<i64>)> = None;
+        if !empty {
+            for ks in key_sets {
+                let n = keyed_rows(conn, &ks)?;
+                if n <= KEYED_MAX && keyed.as_ref().is_none_or(|(m, _)| n < *m) {
+                    keyed = Some((n, ks));
+                }
+            }
+        }
+        Ok(Plan {
             statuses,
             cond,
             params,
             resource,
-            entity: q.entity.as_ref().map(|e| fold(e).into_owned()),
+            entity,
             exact,
             empty,
-        }
+            ranks,
+            keyed: keyed.map(|(_, ks)| ks),
+        })
     }
 
     fn has_list_checks(&self) -> bool {
@@ -194,6 +330,8 @@ pub(crate) struct Hit {
 
 struct Stream {
     status: Status,
+    /// The one severity rank of a time-order stream (served by the severity index).
+    rank: Option<i64>,
     buf: VecDeque<Cand>,
     after: Option<SortKey>,
     chunk: usize,
@@ -209,7 +347,13 @@ fn order_sql(order: Order) -> (&'static str, &'static str, &'static str, &'stati
             "time_us",
             "severity_rank DESC, time_us DESC, tseq DESC",
         ),
-        Order::Time => ("alerts_by_time", "time_us", "0", "time_us DESC, tseq DESC"),
+        // One stream per severity rank, each in time order within the severity index.
+        Order::Time => (
+            "alerts_by_severity",
+            "time_us",
+            "0",
+            "severity_rank DESC, time_us DESC, tseq DESC",
+        ),
         Order::Priority => (
             "alerts_by_priority",
             "priority",
@@ -251,28 +395,46 @@ fn after_sql(order: Order, k: SortKey, cond: &mut String, params: &mut Vec<Value
     }
 }
 
-/// One status stream's chunk query: `?` parameters are tenant, status, the conditions', limit.
+/// One stream's chunk query: `?` parameters are tenant, status, (the rank, for the time
+/// order), the conditions', limit.
 fn stream_sql(order: Order, cond: &str) -> String {
     let (index, p, sec, order_by) = order_sql(order);
+    let rank = if order == Order::Time {
+        " AND severity_rank = ?"
+    } else {
+        ""
+    };
     format!(
         "SELECT seq, {p}, {sec}, id, severity_rank, resources_lc, entities_lc, tseq
          FROM alerts INDEXED BY {index}
-         WHERE tenant = ? AND status = ?{cond}
+         WHERE tenant = ? AND status = ?{rank}{cond}
          ORDER BY {order_by} LIMIT ?"
     )
 }
 
-/// The chunk query of the first stream of `q`, with the cursor's condition, and its parameter
-/// count (for query-plan tests).
+/// The chunk query of the first stream of `q`, with the cursor's condition, its parameter
+/// count, and the keyed query if the plan reads keys instead (for query-plan tests).
 #[cfg(test)]
-pub(crate) fn first_stream_sql(q: &AlertQuery, after: Option<SortKey>) -> (String, usize) {
-    let plan = Plan::new(q);
+pub(crate) fn first_stream_sql(
+    conn: &Connection,
+    tenant: &TenantId,
+    q: &AlertQuery,
+    after: Option<SortKey>,
+) -> Result<(String, usize, Option<(String, usize)>), StoreError> {
+    let plan = Plan::new(conn, tenant, q)?;
     let mut cond = plan.cond.clone();
     let mut params = plan.params.clone();
     if let Some(k) = after {
         after_sql(q.order, k, &mut cond, &mut params);
     }
-    (stream_sql(q.order, &cond), params.len() + 3)
+    let rank = usize::from(q.order == Order::Time);
+    let keyed = plan.keyed.as_ref().map(|ks| {
+        (
+            keyed_sql(q.order, &plan, ks.len()),
+            ks.len() + 1 + plan.statuses.len() + plan.params.len(),
+        )
+    });
+    Ok((stream_sql(q.order, &cond), params.len() + 3 + rank, keyed))
 }
 
 fn fetch(
@@ -287,6 +449,9 @@ fn fetch(
         Value::Text(tenant.as_str().to_owned()),
         Value::Text(status_text(s.status).to_owned()),
     ];
+    if let Some(r) = s.rank {
+        params.push(Value::Integer(r));
+    }
     params.extend(plan.params.iter().cloned());
     if let Some(k) = s.after {
         after_sql(order, k, &mut cond, &mut params);
@@ -323,6 +488,81 @@ fn fetch(
     Ok(())
 }
 
+/// The keyed query: the alerts with one of `n` keys, with the plan's SQL conditions; `?`
+/// parameters are the keys, the tenant, the statuses, the conditions'.
+fn keyed_sql(order: Order, plan: &Plan, n: usize) -> String {
+    let (_, p, sec, _) = order_sql(order);
+    format!(
+        "{} SELECT a.seq, {p}, {sec}, id, severity_rank, resources_lc, entities_lc, tseq, status
+         FROM alert_keys k JOIN alerts a ON a.seq = k.seq
+         WHERE k.gen IN (SELECT g FROM gens) AND k.key IN ({}) AND tenant = ? AND status IN ({}){}",
+        keys::GENS_CTE,
+        placeholders(n),
+        placeholders(plan.statuses.len()),
+        plan.cond
+    )
+}
+
+/// Every row with one of the plan's keys before `after`, most significant first (one stream
+/// that is never fetched again).
+fn keyed(
+    conn: &Connection,
+    tenant: &TenantId,
+    order: Order,
+    plan: &Plan,
+    keys: &[i64],
+    after: Option<SortKey>,
+) -> Result<Stream, StoreError> {
+    let mut params: Vec<Value> = keys.iter().map(|k| Value::Integer(*k)).collect();
+    params.push(Value::Text(tenant.as_str().to_owned()));
+    params.extend(
+        plan.statuses
+            .iter()
+            .map(|s| Value::Text(status_text(*s).to_owned())),
+    );
+    params.extend(plan.params.iter().cloned());
+    let mut stmt = conn
+        .prepare_cached(&keyed_sql(order, plan, keys.len()))
+        .db()?;
+    let mut rows = stmt.query(params_from_iter(params)).db()?;
+    let mut found: Vec<Cand> = Vec::new();
+    while let Some(r) = rows.next().db()? {
+        let tseq: i64 = r.get(7).db()?;
+        let key = SortKey {
+            primary: r.get(1).db()?,
+            secondary: r.get(2).db()?,
+            seq: u64::try_from(tseq).unwrap_or(0),
+        };
+        if after.is_some_and(|a| key >= a) {
+            continue;
+        }
+        let status: String = r.get(8).db()?;
+        let Some(status) = parse_status(&status) else {
+            continue;
+        };
+        found.push(Cand {
+            key,
+            seq: r.get(0).db()?,
+            id: r.get(3).db()?,
+            status,
+            severity_rank: r.get(4).db()?,
+            resources: r.get(5).db()?,
+            entities: r.get(6).db()?,
+        });
+    }
+    // Most significant first; an alert found through several keys once.
+    found.sort_by(|a, b| b.key.cmp(&a.key).then(b.seq.cmp(&a.seq)));
+    found.dedup_by_key(|c| c.seq);
+    Ok(Stream {
+        status: Status::Active,
+        rank: None,
+        buf: found.into(),
+        after,
+        chunk: 0,
+        done: true,
+    })
+}
+
 /// Visits the rows `q` selects (ignoring its limit and cursor) after `after` in `q.order`,
 /// until `visit` returns `false`. `want` sizes the first reads.
 fn scan(
@@ -342,17 +582,28 @@ fn scan(
     } else {
         want.clamp(128, 1024)
     };
-    let mut streams: Vec<Stream> = plan
-        .statuses
-        .iter()
-        .map(|s| Stream {
-            status: *s,
-            buf: VecDeque::new(),
-            after,
-            chunk: first,
-            done: false,
-        })
-        .collect();
+    let mut streams: Vec<Stream> = Vec::new();
+    if let Some(ks) = &plan.keyed {
+        streams.push(keyed(conn, tenant, q.order, plan, ks, after)?);
+    } else {
+        for s in &plan.statuses {
+            let ranks: Vec<Option<i64>> = if q.order == Order::Time {
+                plan.ranks.iter().map(|r| Some(*r)).collect()
+            } else {
+                vec![None]
+            };
+            for rank in ranks {
+                streams.push(Stream {
+                    status: *s,
+                    rank,
+                    buf: VecDeque::new(),
+                    after,
+                    chunk: first,
+                    done: false,
+                });
+            }
+        }
+    }
     loop {
         for s in &mut streams {
             if s.buf.is_empty() && !s.done {
@@ -403,7 +654,7 @@ pub(crate) fn page(
     after: Option<SortKey>,
     limit: usize,
 ) -> Result<Vec<(SortKey, StoredAlert)>, StoreError> {
-    let plan = Plan::new(q);
+    let plan = Plan::new(conn, tenant, q)?;
     let mut hits = Vec::new();
     if limit == 0 {
         return Ok(Vec::new());
@@ -430,7 +681,7 @@ pub(crate) fn scan_records(
     q: &AlertQuery,
     visit: &mut dyn FnMut(AlertRecord) -> Result<bool, StoreError>,
 ) -> Result<(), StoreError> {
-    let plan = Plan::new(q);
+    let plan = Plan::new(conn, tenant, q)?;
     scan(conn, tenant, q, &plan, None, 256, |h| {
         let stored = match h.alert {
             Some(a) => a,
@@ -463,7 +714,7 @@ pub(crate) fn counts(
 ) -> Result<Counts, StoreError> {
     let mut q = q.clone();
     q.cursor = None;
-    let plan = Plan::new(&q);
+    let plan = Plan::new(conn, tenant, &q)?;
     let mut sev = [0u64; 4];
     let mut st = [0u64; 4];
     if plan.empty {
@@ -510,7 +761,8 @@ pub(crate) fn counts(
 }
 
 /// Alerts other than the one with row id `my_seq` that share its correlation key, its
-/// compromised entity or an entity value; most severe then most recent first, at most `limit`.
+/// compromised entity or an entity value (through their keys, so a rare hash collision may add
+/// a candidate the engine then drops); most severe then most recent first, at most `limit`.
 pub(crate) fn related_candidates(
     conn: &Connection,
     tenant: &TenantId,
@@ -523,22 +775,27 @@ pub(crate) fn related_candidates(
     }
     let d = Derived::of(me);
     let key = me.correlation_key().filter(|k| !k.is_empty());
-    let compromised = me
-        .compromised_entity()
-        .filter(|c| !c.is_empty())
-        .map(|c| fold(c).into_owned());
-    let values = serde_json::to_string(&d.entities).unwrap_or_else(|_| "[]".to_owned());
+    let mut shared: Vec<i64> = d
+        .entities
+        .iter()
+        .map(|v| keys::key(tenant.as_str(), Kind::Entity, v))
+        .collect();
+    if let Some(c) = me.compromised_entity().filter(|c| !c.is_empty()) {
+        shared.push(keys::key(tenant.as_str(), Kind::Compromised, &fold(c)));
+    }
+    let values = serde_json::to_string(&shared).unwrap_or_else(|_| "[]".to_owned());
     let mut stmt = conn
-        .prepare_cached(
-            "SELECT seq FROM alerts
+        .prepare_cached(&format!(
+            "{} SELECT seq FROM alerts
              WHERE seq IN (
                  SELECT seq FROM alerts WHERE tenant = ?1 AND correlation_key = ?3
-                 UNION SELECT seq FROM alerts WHERE tenant = ?1 AND compromised_lc = ?4
-                 UNION SELECT seq FROM alert_entities
-                       WHERE value_lc IN (SELECT value FROM json_each(?5))
+                 UNION SELECT seq FROM alert_keys
+                       WHERE gen IN (SELECT g FROM gens)
+                         AND key IN (SELECT value FROM json_each(?4))
              ) AND tenant = ?1 AND seq <> ?2
-             ORDER BY severity_rank DESC, time_us DESC, tseq DESC LIMIT ?6",
-        )
+             ORDER BY severity_rank DESC, time_us DESC, tseq DESC LIMIT ?5",
+            keys::GENS_CTE
+        ))
         .db()?;
     let seqs = stmt
         .query_map(
@@ -546,7 +803,6 @@ pub(crate) fn related_candidates(
                 tenant.as_str(),
                 my_seq,
                 key,
-                compromised,
                 values,
                 i64::try_from(limit).unwrap_or(i64::MAX)
             ],

@@ -204,7 +204,8 @@ fn triage_streams_are_index_searches_without_sorting() {
             ),
         ];
         for (q, after) in queries {
-            let (sql, n) = crate::query::first_stream_sql(&q, after);
+            let t = vigil_core::store::TenantId::new("plan").unwrap();
+            let (sql, n, _) = crate::query::first_stream_sql(&conn, &t, &q, after).unwrap();
             let params: Vec<rusqlite::types::Value> =
                 (0..n).map(|_| rusqlite::types::Value::Integer(0)).collect();
             let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
