@@ -6,7 +6,7 @@ use vigil_core::store::{AlertRecord, AuditEntry, Feedback, StoreError, StoredAle
 
 use crate::codec::{
     ALERT_COLUMNS, Derived, alert_json, decode, feedback_reason_text, list_text,
-    parse_feedback_reason, parse_list, parse_status, parse_ts, read_alert_row, status_text,
+    parse_feedback_reason, parse_status, parse_ts, read_alert_row, status_text,
     suppression_reason_text, ts,
 };
 use crate::error::{Db, corrupt_row};
@@ -163,18 +163,14 @@ fn insert_side_rows(
     Ok(())
 }
 
+/// Deletes the key rows of the alert with row id `seq` as it was stored (`old`).
 fn delete_side_rows(
     conn: &Connection,
     tenant: &TenantId,
-    id: &str,
     seq: i64,
-    resources: &str,
-    entities: &str,
-    compromised: Option<&str>,
+    old: &vigil_core::Alert,
 ) -> Result<(), StoreError> {
-    let resources = parse_list(tenant.as_str(), id, resources)?;
-    let entities = parse_list(tenant.as_str(), id, entities)?;
-    let (keys, _) = crate::keys::of_lists(tenant.as_str(), &resources, &entities, compromised);
+    let (keys, _) = crate::keys::of_alert(tenant.as_str(), old, &Derived::of(old));
     let mut stmt = conn
         .prepare_cached("DELETE FROM alert_keys WHERE gen = ?1 AND key = ?2 AND seq = ?3")
         .db()?;
@@ -194,12 +190,7 @@ pub(crate) fn insert(
 ) -> Result<(), StoreError> {
     let alert = &stored.alert;
     let d = Derived::of(alert);
-    let (keys, bloom) = crate::keys::of_lists(
-        tenant.as_str(),
-        &d.resources,
-        &d.entities,
-        d.compromised_lc.as_deref(),
-    );
+    let (keys, bloom) = crate::keys::of_alert(tenant.as_str(), alert, &d);
     let (rule, reason, at) = match &stored.suppression {
         Some(s) => (
             Some(s.rule.as_str()),
@@ -254,36 +245,15 @@ pub(crate) fn update_content(
     expected: u64,
 ) -> Result<bool, StoreError> {
     let id = stored.alert.id();
-    let old = conn
-        .prepare_cached(
-            "SELECT seq, resources_lc, entities_lc, compromised_lc FROM alerts
-             WHERE tenant = ?1 AND id = ?2 AND version = ?3",
-        )
-        .db()?
-        .query_row(
-            params![tenant.as_str(), id.as_str(), i64_of(expected)],
-            |r| {
-                Ok((
-                    r.get::<_, i64>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, String>(2)?,
-                    r.get::<_, Option<String>>(3)?,
-                ))
-            },
-        )
-        .optional()
-        .db()?;
-    let Some((seq, old_resources, old_entities, old_compromised)) = old else {
+    let Some((seq, old)) = by_id(conn, tenant, id)? else {
         return Ok(false);
     };
+    if old.stored.version != expected {
+        return Ok(false);
+    }
     let alert = &stored.alert;
     let d = Derived::of(alert);
-    let (keys, bloom) = crate::keys::of_lists(
-        tenant.as_str(),
-        &d.resources,
-        &d.entities,
-        d.compromised_lc.as_deref(),
-    );
+    let (keys, bloom) = crate::keys::of_alert(tenant.as_str(), alert, &d);
     conn.prepare_cached(
         "UPDATE alerts SET version = ?1, status = ?2, severity_rank = ?3, time_us = ?4,
             priority = ?5, alert_type_lc = ?6, product_lc = ?7, display_lc = ?8,
@@ -312,15 +282,7 @@ pub(crate) fn update_content(
         seq
     ])
     .db()?;
-    delete_side_rows(
-        conn,
-        tenant,
-        id.as_str(),
-        seq,
-        &old_resources,
-        &old_entities,
-        old_compromised.as_deref(),
-    )?;
+    delete_side_rows(conn, tenant, seq, &old.stored.alert)?;
     insert_side_rows(conn, tenant, seq, &d, &keys)?;
     Ok(true)
 }

@@ -13,6 +13,9 @@
 //! against its stored lists before it is returned, so a hash collision costs a row read, never
 //! a wrong answer.
 
+use vigil_core::Alert;
+use vigil_core::store::codec::IndexKeys;
+
 /// FNV-1a over bytes: stable across processes, versions of Rust and platforms (keys are stored).
 fn fnv1a(bytes: &[u8], mut h: u64) -> u64 {
     for b in bytes {
@@ -44,6 +47,12 @@ pub(crate) enum Kind {
     Resource,
     /// The folded compromised entity.
     Compromised,
+    /// A kill-chain intent ([`vigil_core::KillChainIntent::as_str`]).
+    Intent,
+    /// An ATT&CK tactic an intent maps to ([`vigil_core::KillChainIntent::nearest_tactics`]).
+    Tactic,
+    /// An ATT&CK technique or sub-technique the alert lists, and the parent of a sub-technique.
+    Technique,
 }
 
 /// The key of `value` (already folded or lowercased) of `kind` in `tenant`.
@@ -52,6 +61,9 @@ pub(crate) fn key(tenant: &str, kind: Kind, value: &str) -> i64 {
         Kind::Entity => b"\0e\0",
         Kind::Resource => b"\0r\0",
         Kind::Compromised => b"\0c\0",
+        Kind::Intent => b"\0i\0",
+        Kind::Tactic => b"\0a\0",
+        Kind::Technique => b"\0t\0",
     };
     let h = fnv1a(tenant.as_bytes(), 0xcbf2_9ce4_8422_2325);
     let h = fnv1a(tag, h);
@@ -88,28 +100,35 @@ pub(crate) fn resource_prefixes(id: &str) -> Vec<&str> {
     out
 }
 
-/// The keys of an alert (sorted, unique) and its filter, from its stored lowercase lists and
-/// compromised entity. The compromised entity's key is only for related alerts: it stays out of
-/// the filter.
-pub(crate) fn of_lists(
-    tenant: &str,
-    resources: &[String],
-    entities: &[String],
-    compromised: Option<&str>,
-) -> (Vec<i64>, i64) {
-    let mut keys: Vec<i64> = entities
+/// The keys of an alert (sorted, unique) and its filter. The compromised entity's key is only
+/// for related alerts: it stays out of the filter.
+pub(crate) fn of_alert(tenant: &str, alert: &Alert, d: &IndexKeys) -> (Vec<i64>, i64) {
+    let mut keys: Vec<i64> = d
+        .entities
         .iter()
         .map(|v| key(tenant, Kind::Entity, v))
         .collect();
-    for r in resources {
+    for r in &d.resources {
         keys.extend(
             resource_prefixes(r)
                 .into_iter()
                 .map(|p| key(tenant, Kind::Resource, p)),
         );
     }
+    for i in alert.intents() {
+        keys.push(key(tenant, Kind::Intent, i.as_str()));
+        for t in i.nearest_tactics() {
+            keys.push(key(tenant, Kind::Tactic, &t.to_string()));
+        }
+    }
+    for t in alert.techniques().iter().chain(alert.sub_techniques()) {
+        keys.push(key(tenant, Kind::Technique, &t.to_string()));
+        if let Some(p) = t.parent() {
+            keys.push(key(tenant, Kind::Technique, &p.to_string()));
+        }
+    }
     let bloom = keys.iter().fold(0i64, |m, k| m | bits(*k));
-    if let Some(c) = compromised.filter(|c| !c.is_empty()) {
+    if let Some(c) = d.compromised_lc.as_deref().filter(|c| !c.is_empty()) {
         keys.push(key(tenant, Kind::Compromised, c));
     }
     keys.sort_unstable();

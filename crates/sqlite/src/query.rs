@@ -234,6 +234,26 @@ impl Plan {
             bloom_sql(&[keys::bits(k)], &mut cond, &mut params);
             key_sets.push(vec![k]);
         }
+        let mut any_of =
+            |kind: Kind, texts: Vec<String>, cond: &mut String, params: &mut Vec<Value>| {
+                // A long list is checked row by row rather than probed key by key.
+                if texts.is_empty() || texts.len() > COVER_MAX * 8 {
+                    return;
+                }
+                let ks: Vec<i64> = texts
+                    .iter()
+                    .map(|t| keys::key(tenant.as_str(), kind, t))
+                    .collect();
+                let masks: Vec<i64> = ks.iter().map(|k| keys::bits(*k)).collect();
+                bloom_sql(&masks, cond, params);
+                key_sets.push(ks);
+            };
+        let intents = q.intents.iter().map(|i| i.as_str().to_owned()).collect();
+        any_of(Kind::Intent, intents, &mut cond, &mut params);
+        let tactics = q.tactics.iter().map(ToString::to_string).collect();
+        any_of(Kind::Tactic, tactics, &mut cond, &mut params);
+        let techniques = q.techniques.iter().map(ToString::to_string).collect();
+        any_of(Kind::Technique, techniques, &mut cond, &mut params);
         match &resource {
             Some(ResourceCheck::Exact(x)) => {
                 let k = keys::key(tenant.as_str(), Kind::Resource, x);

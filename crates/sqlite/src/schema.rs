@@ -8,6 +8,7 @@
 //! append a new one.
 
 use rusqlite::{Connection, TransactionBehavior};
+use vigil_core::store::codec::IndexKeys;
 
 use crate::error::SqliteError;
 
@@ -160,8 +161,11 @@ CREATE TABLE checkpoints (
 /// severity, so its own index goes. `resource_prefixes` lists every indexed prefix once, to
 /// find those a prefix query covers.
 ///
+/// Intents, the ATT&CK tactics they map to, and techniques get keys too, so those filters find
+/// their alerts without parsing every alert on the way.
+///
 /// The keys are hashes SQL cannot compute: the migration leaves the `v4_backfill` marker, and
-/// the opener computes every existing alert's keys from its stored lists in the same
+/// the opener computes every existing alert's keys from its stored JSON in the same
 /// transaction (`backfill`), then drops the marker.
 const V4: &str = r#"
 ALTER TABLE alerts ADD COLUMN bloom INTEGER NOT NULL DEFAULT 0;
@@ -262,10 +266,8 @@ fn backfill(conn: &Connection) -> rusqlite::Result<()> {
     if pending == 0 {
         return Ok(());
     }
-    let mut read = conn.prepare(
-        "SELECT seq, tenant, resources_lc, entities_lc, compromised_lc FROM alerts
-         WHERE seq > ?1 ORDER BY seq LIMIT 10000",
-    )?;
+    let mut read = conn
+        .prepare("SELECT seq, tenant, json FROM alerts WHERE seq > ?1 ORDER BY seq LIMIT 10000")?;
     let mut bloom = conn.prepare("UPDATE alerts SET bloom = ?1 WHERE seq = ?2")?;
     let mut key =
         conn.prepare("INSERT OR IGNORE INTO alert_keys (gen, key, seq) VALUES (?1, ?2, ?3)")?;
@@ -279,8 +281,6 @@ fn backfill(conn: &Connection) -> rusqlite::Result<()> {
                     r.get::<_, i64>(0)?,
                     r.get::<_, String>(1)?,
                     r.get::<_, String>(2)?,
-                    r.get::<_, String>(3)?,
-                    r.get::<_, Option<String>>(4)?,
                 ))
             })?
             .collect::<rusqlite::Result<Vec<_>>>()?;
@@ -288,16 +288,17 @@ fn backfill(conn: &Connection) -> rusqlite::Result<()> {
             break;
         };
         after = last.0;
-        for (seq, tenant, resources, entities, compromised) in chunk {
-            // A damaged list is left for the integrity check to report; it gets no keys.
-            let resources: Vec<String> = serde_json::from_str(&resources).unwrap_or_default();
-            let entities: Vec<String> = serde_json::from_str(&entities).unwrap_or_default();
-            let (keys, filter) =
-                crate::keys::of_lists(&tenant, &resources, &entities, compromised.as_deref());
+        for (seq, tenant, json) in chunk {
+            // A row that does not decode is left for the check to report; it gets no keys.
+            let Ok(alert) = serde_json::from_str::<vigil_core::Alert>(&json) else {
+                continue;
+            };
+            let d = IndexKeys::of(&alert);
+            let (keys, filter) = crate::keys::of_alert(&tenant, &alert, &d);
             for k in keys {
                 key.execute(rusqlite::params![crate::keys::gen_of(seq), k, seq])?;
             }
-            for r in &resources {
+            for r in &d.resources {
                 for p in crate::keys::resource_prefixes(r) {
                     prefix.execute(rusqlite::params![tenant, p])?;
                 }
