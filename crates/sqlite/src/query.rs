@@ -86,47 +86,40 @@ fn known_prefixes(
     tenant: &TenantId,
     p: &str,
 ) -> Result<Vec<String>, StoreError> {
-    let rows = match upper_bound(p) {
-        Some(upper) => conn
-            .prepare_cached(
-                "SELECT prefix FROM resource_prefixes
-                 WHERE tenant = ?1 AND prefix >= ?2 AND prefix < ?3 LIMIT ?4",
-            )
-            .db()?
-            .query_map(
-                rusqlite::params![tenant.as_str(), p, upper, KNOWN_MAX as i64 + 1],
-                |r| r.get::<_, String>(0),
-            )
-            .db()?
-            .collect::<Result<Vec<_>, _>>(),
-        None => conn
-            .prepare_cached(
-                "SELECT prefix FROM resource_prefixes WHERE tenant = ?1 AND prefix >= ?2 LIMIT ?3",
-            )
-            .db()?
-            .query_map(
-                rusqlite::params![tenant.as_str(), p, KNOWN_MAX as i64 + 1],
-                |r| r.get::<_, String>(0),
-            )
-            .db()?
-            .collect::<Result<Vec<_>, _>>(),
-    };
-    rows.db()
+    // Without an upper bound (a prefix of U+10FFFF only), every text from `p` on.
+    let upper = upper_bound(p).unwrap_or_else(|| char::MAX.to_string().repeat(p.len() + 1));
+    conn.prepare_cached(KNOWN_SQL)
+        .db()?
+        .query_map(
+            rusqlite::params![tenant.as_str(), p, upper, KNOWN_MAX as i64 + 1],
+            |r| r.get::<_, String>(0),
+        )
+        .db()?
+        .collect::<Result<Vec<_>, _>>()
+        .db()
 }
+
+/// The indexed prefixes in a range: tenant, from, below, limit.
+pub(crate) const KNOWN_SQL: &str = "SELECT prefix FROM resource_prefixes
+     WHERE tenant = ?1 AND prefix >= ?2 AND prefix < ?3 LIMIT ?4";
 
 /// How many `alert_keys` rows carry one of `keys`, counting up to `KEYED_MAX + 1`.
 fn keyed_rows(conn: &Connection, keys: &[i64]) -> Result<i64, StoreError> {
-    let sql = format!(
-        "{} SELECT count(*) FROM (SELECT 1 FROM alert_keys
-         WHERE gen IN (SELECT g FROM gens) AND key IN ({}) LIMIT {})",
-        keys::GENS_CTE,
-        placeholders(keys.len()),
-        KEYED_MAX + 1
-    );
-    conn.prepare_cached(&sql)
+    conn.prepare_cached(&keyed_rows_sql(keys.len()))
         .db()?
         .query_row(params_from_iter(keys.iter()), |r| r.get(0))
         .db()
+}
+
+/// The count of `keyed_rows`, for `n` keys.
+pub(crate) fn keyed_rows_sql(n: usize) -> String {
+    format!(
+        "{} SELECT count(*) FROM (SELECT 1 FROM alert_keys
+         WHERE gen IN (SELECT g FROM gens) AND key IN ({}) LIMIT {})",
+        keys::GENS_CTE,
+        placeholders(n),
+        KEYED_MAX + 1
+    )
 }
 
 /// ` AND (bloom & m) = m` for one of `masks`.
@@ -508,13 +501,14 @@ fn fetch(
     Ok(())
 }
 
-/// The keyed query: the alerts with one of `n` keys, with the plan's SQL conditions; `?`
+/// The keyed query: the alerts with one of `n` keys, with the plan's SQL conditions (`CROSS
+/// JOIN` keeps the key rows the outer loop, whatever SQLite guesses of the tables); `?`
 /// parameters are the keys, the tenant, the statuses, the conditions'.
 fn keyed_sql(order: Order, plan: &Plan, n: usize) -> String {
     let (_, p, sec, _) = order_sql(order);
     format!(
         "{} SELECT a.seq, {p}, {sec}, id, severity_rank, resources_lc, entities_lc, tseq, status
-         FROM alert_keys k JOIN alerts a ON a.seq = k.seq
+         FROM alert_keys k CROSS JOIN alerts a ON a.seq = k.seq
          WHERE k.gen IN (SELECT g FROM gens) AND k.key IN ({}) AND tenant = ? AND status IN ({}){}",
         keys::GENS_CTE,
         placeholders(n),
@@ -727,6 +721,15 @@ fn tally(sev: &mut [u64; 4], st: &mut [u64; 4], status: Status, severity_rank: i
     }
 }
 
+/// The counts of what SQL decides alone: tenant, `n` statuses, the conditions'.
+pub(crate) fn counts_sql(n: usize, cond: &str) -> String {
+    format!(
+        "SELECT status, severity_rank, count(*) FROM alerts
+         WHERE tenant = ? AND status IN ({}){cond} GROUP BY status, severity_rank",
+        placeholders(n)
+    )
+}
+
 pub(crate) fn counts(
     conn: &Connection,
     tenant: &TenantId,
@@ -746,12 +749,7 @@ pub(crate) fn counts(
             .iter()
             .map(|s| Value::Text(status_text(*s).to_owned()))
             .collect();
-        let sql = format!(
-            "SELECT status, severity_rank, count(*) FROM alerts
-             WHERE tenant = ? AND status IN ({}){} GROUP BY status, severity_rank",
-            placeholders(statuses.len()),
-            plan.cond
-        );
+        let sql = counts_sql(statuses.len(), &plan.cond);
         let mut params = vec![Value::Text(tenant.as_str().to_owned())];
         params.extend(statuses);
         params.extend(plan.params.iter().cloned());
@@ -780,6 +778,22 @@ pub(crate) fn counts(
     Ok(counts_from(sev, st))
 }
 
+/// The related-candidates query: tenant, my row id, correlation key, the JSON list of shared
+/// keys, limit.
+pub(crate) fn related_sql() -> String {
+    format!(
+        "{} SELECT seq FROM alerts
+         WHERE seq IN (
+             SELECT seq FROM alerts WHERE tenant = ?1 AND correlation_key = ?3
+             UNION SELECT seq FROM alert_keys
+                   WHERE gen IN (SELECT g FROM gens)
+                     AND key IN (SELECT value FROM json_each(?4))
+         ) AND tenant = ?1 AND seq <> ?2
+         ORDER BY severity_rank DESC, time_us DESC, tseq DESC LIMIT ?5",
+        keys::GENS_CTE
+    )
+}
+
 /// Alerts other than the one with row id `my_seq` that share its correlation key, its
 /// compromised entity or an entity value (through their keys, so a rare hash collision may add
 /// a candidate the engine then drops); most severe then most recent first, at most `limit`.
@@ -804,19 +818,7 @@ pub(crate) fn related_candidates(
         shared.push(keys::key(tenant.as_str(), Kind::Compromised, &fold(c)));
     }
     let values = serde_json::to_string(&shared).unwrap_or_else(|_| "[]".to_owned());
-    let mut stmt = conn
-        .prepare_cached(&format!(
-            "{} SELECT seq FROM alerts
-             WHERE seq IN (
-                 SELECT seq FROM alerts WHERE tenant = ?1 AND correlation_key = ?3
-                 UNION SELECT seq FROM alert_keys
-                       WHERE gen IN (SELECT g FROM gens)
-                         AND key IN (SELECT value FROM json_each(?4))
-             ) AND tenant = ?1 AND seq <> ?2
-             ORDER BY severity_rank DESC, time_us DESC, tseq DESC LIMIT ?5",
-            keys::GENS_CTE
-        ))
-        .db()?;
+    let mut stmt = conn.prepare_cached(&related_sql()).db()?;
     let seqs = stmt
         .query_map(
             rusqlite::params![

@@ -181,6 +181,7 @@ fn triage_streams_are_index_searches_without_sorting() {
         secondary: 1_000,
         seq: 7,
     };
+    let t = vigil_core::store::TenantId::new("plan").unwrap();
     for order in [Order::SeverityThenTime, Order::Time, Order::Priority] {
         let queries = [
             (AlertQuery::default().order(order), None),
@@ -204,19 +205,8 @@ fn triage_streams_are_index_searches_without_sorting() {
             ),
         ];
         for (q, after) in queries {
-            let t = vigil_core::store::TenantId::new("plan").unwrap();
             let (sql, n, _) = crate::query::first_stream_sql(&conn, &t, &q, after).unwrap();
-            let params: Vec<rusqlite::types::Value> =
-                (0..n).map(|_| rusqlite::types::Value::Integer(0)).collect();
-            let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
-            let details: Vec<String> = stmt
-                .query_map(rusqlite::params_from_iter(params), |r| {
-                    r.get::<_, String>(3)
-                })
-                .unwrap()
-                .collect::<Result<_, _>>()
-                .unwrap();
-            let plan = details.join(" | ");
+            let plan = plan_of(&conn, &sql, n);
             assert!(
                 plan.contains("SEARCH alerts USING INDEX alerts_by_"),
                 "{order:?}: {plan}"
@@ -234,6 +224,89 @@ fn triage_streams_are_index_searches_without_sorting() {
                 );
             }
         }
+    }
+}
+
+/// `EXPLAIN QUERY PLAN` of a statement, its details joined by ` | `, with every parameter 0.
+fn plan_of(conn: &Connection, sql: &str, params: usize) -> String {
+    let values: Vec<rusqlite::types::Value> = (0..params)
+        .map(|_| rusqlite::types::Value::Integer(0))
+        .collect();
+    let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+    let details: Vec<String> = stmt
+        .query_map(rusqlite::params_from_iter(values), |r| {
+            r.get::<_, String>(3)
+        })
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    details.join(" | ")
+}
+
+/// The queries the queue relies on besides the order streams, each through its index: the
+/// filters served by key rows (the rows of a key, the count that chooses that path, the
+/// resource prefixes under a prefix), related alerts, the header's counts, lookups by id. A
+/// change of schema or SQL that makes one of them read the whole table fails here.
+#[test]
+fn keyed_queries_search_their_indexes() {
+    use vigil_core::store::{AlertQuery, Order, ResourceFilter};
+
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path().join("plan.db")).unwrap();
+    let conn = store.backend().writer.lock().unwrap();
+    let t = vigil_core::store::TenantId::new("plan").unwrap();
+    let keys_search = "SEARCH k USING PRIMARY KEY (gen=? AND key=?)";
+    for order in [Order::SeverityThenTime, Order::Time, Order::Priority] {
+        // On an empty file every key names no row, so the plan reads key rows.
+        for q in [
+            AlertQuery::default().order(order).entity("10.0.0.1"),
+            AlertQuery::default()
+                .order(order)
+                .resource(ResourceFilter::Exact("/subscriptions/s/x/y".into())),
+        ] {
+            let (_, _, keyed) = crate::query::first_stream_sql(&conn, &t, &q, None).unwrap();
+            let (sql, n) = keyed.expect("a keyed plan");
+            let plan = plan_of(&conn, &sql, n);
+            assert!(plan.contains(keys_search), "{order:?}: {plan}\n{sql}");
+            assert!(
+                plan.contains("SEARCH a USING INTEGER PRIMARY KEY (rowid=?)"),
+                "{order:?}: {plan}"
+            );
+            assert!(!plan.contains("SCAN a"), "{order:?}: {plan}");
+        }
+    }
+    for n in [1, 3] {
+        let plan = plan_of(&conn, &crate::query::keyed_rows_sql(n), n);
+        assert!(
+            plan.contains("SEARCH alert_keys USING PRIMARY KEY (gen=? AND key=?)"),
+            "{plan}"
+        );
+    }
+    let plan = plan_of(&conn, crate::query::KNOWN_SQL, 4);
+    assert!(
+        plan.contains(
+            "SEARCH resource_prefixes USING PRIMARY KEY (tenant=? AND prefix>? AND prefix<?)"
+        ),
+        "{plan}"
+    );
+    let plan = plan_of(&conn, &crate::query::related_sql(), 5);
+    assert!(
+        plan.contains("SEARCH alert_keys USING PRIMARY KEY (gen=? AND key=?)"),
+        "{plan}"
+    );
+    assert!(plan.contains("alerts_by_correlation"), "{plan}");
+    assert!(!plan.contains("SCAN alerts"), "{plan}");
+    let plan = plan_of(&conn, &crate::query::counts_sql(2, ""), 3);
+    assert!(
+        plan.contains("USING COVERING INDEX alerts_by_severity"),
+        "{plan}"
+    );
+    for sql in [
+        "SELECT seq FROM alerts WHERE tenant = ?1 AND id = ?2",
+        "SELECT id FROM alerts WHERE tenant = ?1 AND sys_id = ?2 ORDER BY id LIMIT ?3",
+    ] {
+        let plan = plan_of(&conn, sql, sql.matches('?').count());
+        assert!(plan.starts_with("SEARCH alerts USING"), "{plan}");
     }
 }
 
