@@ -426,3 +426,103 @@ fn a_version_1_file_with_alerts_migrates_to_identity_keys() {
     let conn = Connection::open(&path).unwrap();
     assert_eq!(user_version(&conn), SCHEMA_VERSION);
 }
+
+/// Schema 4 indexes entity values, resource prefixes, intents and compromised entities as key
+/// rows computed in Rust. A version 3 file with alerts gets them when it is opened, so its
+/// alerts are found by every filter, and by related alerts, as if ingested today.
+#[test]
+fn a_version_3_file_with_alerts_gets_its_keys() {
+    use vigil_core::store::codec::{IndexKeys, alert_json};
+    use vigil_core::store::{AlertQuery, ResourceFilter, Store, TenantId};
+    use vigil_core::{Alert, AlertId, Entity, KillChainIntent, ResourceIdentifier, Severity};
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v3.db");
+    let at = chrono::Utc::now();
+    let mk = |id: &str, ip: &str| {
+        Alert::builder(
+            AlertId::new(id).unwrap(),
+            "VM_Test",
+            "Test alert",
+            Severity::High,
+            at,
+        )
+        .entity(Entity::ip(ip))
+        .intent(KillChainIntent::Exfiltration)
+        .compromised_entity("vm-1")
+        .resource_identifier(ResourceIdentifier::azure_resource(
+            "/subscriptions/s1/resourceGroups/RG-A/providers/p/t/vm-1",
+        ))
+        .build()
+    };
+    let alerts = [mk("a-1", "10.0.0.1"), mk("a-2", "10.0.0.2")];
+    {
+        let mut conn = Connection::open(&path).unwrap();
+        migrate_with(&mut conn, &MIGRATIONS[..3]).unwrap();
+        for (i, a) in alerts.iter().enumerate() {
+            let d = IndexKeys::of(a);
+            let list = |v: &[String]| serde_json::to_string(v).unwrap();
+            conn.execute(
+                "INSERT INTO alerts (seq, tenant, id, sys_id, tseq, version, status, severity_rank,
+                    time_us, priority, alert_type_lc, display_lc, compromised_lc, resources_lc,
+                    entities_lc, ingested_at, updated_at, json)
+                 VALUES (?1, 'default', ?2, ?2, ?1, 1, 'Active', ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10,
+                    '2026-01-01T00:00:00.000000000Z', '2026-01-01T00:00:00.000000000Z', ?11)",
+                rusqlite::params![
+                    i as i64 + 1,
+                    a.id().as_str(),
+                    d.severity_rank,
+                    d.time_us,
+                    d.priority,
+                    d.alert_type_lc,
+                    d.display_lc,
+                    d.compromised_lc,
+                    list(&d.resources),
+                    list(&d.entities),
+                    alert_json(a).unwrap()
+                ],
+            )
+            .unwrap();
+        }
+        conn.execute_batch("INSERT INTO tenant_state VALUES ('default', 0, 2, 0)")
+            .unwrap();
+    }
+    let store = SqliteStore::open(&path).unwrap();
+    let t = TenantId::new("default").unwrap();
+    let ids = |q: AlertQuery| -> Vec<String> {
+        let mut v: Vec<String> = store
+            .query(&t, &q)
+            .unwrap()
+            .alerts
+            .iter()
+            .map(|s| s.alert.id().as_str().to_owned())
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(ids(AlertQuery::default().entity("10.0.0.2")), ["a-2"]);
+    assert_eq!(
+        ids(AlertQuery::default().resource(ResourceFilter::Prefix(
+            "/subscriptions/s1/resourcegroups/rg-".into()
+        ))),
+        ["a-1", "a-2"]
+    );
+    assert_eq!(
+        ids(AlertQuery::default().intents([KillChainIntent::Exfiltration])),
+        ["a-1", "a-2"]
+    );
+    let related = store
+        .related(&t, &AlertId::new("a-1").unwrap(), 10)
+        .unwrap();
+    assert_eq!(related.len(), 1, "the same compromised entity");
+    let conn = Connection::open(&path).unwrap();
+    assert_eq!(user_version(&conn), SCHEMA_VERSION);
+    let marker: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM sqlite_master WHERE name = 'v4_backfill'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(marker, 0, "the backfill marker is gone");
+}
