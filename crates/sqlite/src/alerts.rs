@@ -181,6 +181,32 @@ fn delete_side_rows(
     Ok(())
 }
 
+/// Adds `n` (1 or -1) to the tally of alerts of a type, status and severity.
+fn tally(
+    conn: &Connection,
+    tenant: &TenantId,
+    alert_type_lc: &str,
+    status: &str,
+    severity_rank: i64,
+    n: i64,
+) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "INSERT INTO tallies (tenant, alert_type_lc, status, severity_rank, n)
+         VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT (tenant, alert_type_lc, status, severity_rank) DO UPDATE SET n = n + ?5",
+    )
+    .db()?
+    .execute(params![
+        tenant.as_str(),
+        alert_type_lc,
+        status,
+        severity_rank,
+        n
+    ])
+    .db()?;
+    Ok(())
+}
+
 /// Inserts a new alert with insertion sequence `tseq`.
 pub(crate) fn insert(
     conn: &Connection,
@@ -234,7 +260,15 @@ pub(crate) fn insert(
         bloom,
     ])
     .db()?;
-    insert_side_rows(conn, tenant, conn.last_insert_rowid(), &d, &keys)
+    insert_side_rows(conn, tenant, conn.last_insert_rowid(), &d, &keys)?;
+    tally(
+        conn,
+        tenant,
+        &d.alert_type_lc,
+        status_text(alert.status()),
+        d.severity_rank,
+        1,
+    )
 }
 
 /// Replaces an alert's content (a new version of it arrived), if its version is `expected`.
@@ -283,6 +317,23 @@ pub(crate) fn update_content(
     ])
     .db()?;
     delete_side_rows(conn, tenant, seq, &old.stored.alert)?;
+    let was = Derived::of(&old.stored.alert);
+    tally(
+        conn,
+        tenant,
+        &was.alert_type_lc,
+        status_text(old.stored.alert.status()),
+        was.severity_rank,
+        -1,
+    )?;
+    tally(
+        conn,
+        tenant,
+        &d.alert_type_lc,
+        status_text(alert.status()),
+        d.severity_rank,
+        1,
+    )?;
     insert_side_rows(conn, tenant, seq, &d, &keys)?;
     Ok(true)
 }
@@ -303,27 +354,55 @@ pub(crate) fn update_status(
         ),
         None => (None, None, None),
     };
-    let n = conn
+    let before = conn
         .prepare_cached(
-            "UPDATE alerts SET version = ?1, status = ?2, updated_at = ?3, json = ?4,
-                suppression_rule = ?5, suppression_reason = ?6, suppressed_at = ?7
-             WHERE tenant = ?8 AND id = ?9 AND version = ?10",
+            "SELECT seq, status, alert_type_lc, severity_rank FROM alerts
+             WHERE tenant = ?1 AND id = ?2 AND version = ?3",
         )
         .db()?
-        .execute(params![
-            i64_of(stored.version),
-            status_text(stored.alert.status()),
-            ts(stored.updated_at),
-            alert_json(&stored.alert)?,
-            rule,
-            reason,
-            at,
-            tenant.as_str(),
-            stored.alert.id().as_str(),
-            i64_of(expected)
-        ])
+        .query_row(
+            params![
+                tenant.as_str(),
+                stored.alert.id().as_str(),
+                i64_of(expected)
+            ],
+            |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, i64>(3)?,
+                ))
+            },
+        )
+        .optional()
         .db()?;
-    Ok(n == 1)
+    let Some((seq, was, alert_type_lc, severity_rank)) = before else {
+        return Ok(false);
+    };
+    let now = status_text(stored.alert.status());
+    conn.prepare_cached(
+        "UPDATE alerts SET version = ?1, status = ?2, updated_at = ?3, json = ?4,
+            suppression_rule = ?5, suppression_reason = ?6, suppressed_at = ?7
+         WHERE seq = ?8",
+    )
+    .db()?
+    .execute(params![
+        i64_of(stored.version),
+        now,
+        ts(stored.updated_at),
+        alert_json(&stored.alert)?,
+        rule,
+        reason,
+        at,
+        seq
+    ])
+    .db()?;
+    if was != now {
+        tally(conn, tenant, &alert_type_lc, &was, severity_rank, -1)?;
+        tally(conn, tenant, &alert_type_lc, now, severity_rank, 1)?;
+    }
+    Ok(true)
 }
 
 pub(crate) fn append_audit(

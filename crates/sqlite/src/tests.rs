@@ -526,3 +526,67 @@ fn a_version_3_file_with_alerts_gets_its_keys() {
         .unwrap();
     assert_eq!(marker, 0, "the backfill marker is gone");
 }
+
+/// The tallies the header's counts read stay equal to counting the alerts, through ingest,
+/// new versions of alerts (another severity or type), status changes and rules applied.
+#[test]
+fn tallies_stay_equal_to_counting_the_alerts() {
+    use vigil_core::Status;
+    use vigil_core::store::{AlertQuery, StatusChange, Store, TenantId};
+    use vigil_testkit::generate::{AlertGenerator, RuleGenerator, reference_time};
+
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path().join("tallies.db")).unwrap();
+    let t = TenantId::new("tallies").unwrap();
+    let u = TenantId::new("other").unwrap();
+    for r in RuleGenerator::new(2).rules(50) {
+        store
+            .create_rule(&t, r.to_rule().unwrap(), reference_time())
+            .unwrap();
+    }
+    let alerts = AlertGenerator::new(9).alerts(300);
+    store.ingest(&t, &alerts, reference_time()).unwrap();
+    store.ingest(&u, &alerts[..50], reference_time()).unwrap();
+    // New versions: another severity and another type for some.
+    let changed: Vec<_> = alerts[..40]
+        .iter()
+        .map(|a| {
+            let mut v = serde_json::to_value(a).unwrap();
+            v["properties"]["severity"] = "Low".into();
+            if a.alert_type().len() % 2 == 0 {
+                v["properties"]["alertType"] = "Retyped".into();
+            }
+            serde_json::from_value::<vigil_core::Alert>(v).unwrap()
+        })
+        .collect();
+    store.ingest(&t, &changed, reference_time()).unwrap();
+    let page = store.query(&t, &AlertQuery::default().limit(30)).unwrap();
+    for s in &page.alerts {
+        let change = StatusChange::new(Status::InProgress, "tester");
+        store
+            .change_status(&t, s.alert.id(), s.version, change, reference_time())
+            .unwrap();
+    }
+    let conn = store.backend().writer.lock().unwrap();
+    let rows = |sql: &str| -> Vec<(String, String, String, i64, i64)> {
+        conn.prepare(sql)
+            .unwrap()
+            .query_map([], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+            })
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    };
+    let tallies = rows(
+        "SELECT tenant, alert_type_lc, status, severity_rank, n FROM tallies WHERE n <> 0
+         ORDER BY 1, 2, 3, 4",
+    );
+    let counted = rows(
+        "SELECT tenant, alert_type_lc, status, severity_rank, count(*) FROM alerts
+         GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4",
+    );
+    assert_eq!(tallies, counted);
+    assert!(counted.iter().any(|r| r.1 == "retyped"));
+    assert!(counted.iter().any(|r| r.2 == "InProgress"));
+}
