@@ -301,6 +301,16 @@ fn keyed_queries_search_their_indexes() {
         plan.contains("USING COVERING INDEX alerts_by_severity"),
         "{plan}"
     );
+    // A time range is a range of the severity index within each status and severity.
+    let q = AlertQuery::default()
+        .since(chrono::Utc::now())
+        .until(chrono::Utc::now());
+    let (sql, n) = crate::query::counts_sql_of(&conn, &t, &q).unwrap();
+    let plan = plan_of(&conn, &sql, n);
+    assert!(
+        plan.contains("COVERING INDEX alerts_by_severity (tenant=? AND status=? AND severity_rank=? AND time_us>? AND time_us<?)"),
+        "{plan}"
+    );
     for sql in [
         "SELECT seq FROM alerts WHERE tenant = ?1 AND id = ?2",
         "SELECT id FROM alerts WHERE tenant = ?1 AND sys_id = ?2 ORDER BY id LIMIT ?3",
