@@ -51,13 +51,24 @@ struct Plan {
     /// The rows of `alert_keys` to read instead of walking the order, when a filter's keys
     /// name few alerts (every alert that can match has one of these keys).
     keyed: Option<Vec<i64>>,
+    /// How many key rows `keyed` names (at most `KEYED_MAX`).
+    keyed_rows: i64,
 }
 
-/// A filter whose keys name at most this many `alert_keys` rows is served by reading those rows
-/// and sorting them; above it, by walking the order's index with the filter's bits. Reading
-/// 20,000 rows costs tens of milliseconds; a walk for a value that only closed alerts carry
-/// visits the whole open queue (a second on a million alerts), so the bound is generous.
-const KEYED_MAX: i64 = 20_000;
+/// A filter whose keys name at most this many `alert_keys` rows can be served by reading those
+/// rows and sorting them; above it, by walking the order's index with the filter's bits.
+/// Reading 20,000 rows costs tens of milliseconds; a walk for a value that only closed alerts
+/// carry visits the whole open queue (a second on a million alerts), so the bound is generous.
+const KEYED_MAX: i64 = if cfg!(test) { 40 } else { 20_000 };
+
+/// Up to this many key rows, reading them is cheap whatever a walk would cost. (The unit tests
+/// use small bounds, so that the answers on generated data cover every way a query is read.)
+const KEYED_CHEAP: i64 = if cfg!(test) { 4 } else { 2_000 };
+
+/// A page walk that has looked at this many rows (beyond twice the page) without filling the
+/// page goes on by reading the key rows instead, from where it is: matches are rare in the
+/// order walked (a value on closed alerts, a small group of a common severity).
+const WALK_BUDGET: usize = if cfg!(test) { 3 } else { 512 };
 
 /// A resource prefix covering more indexed prefixes than this is checked row by row only.
 const COVER_MAX: usize = 8;
@@ -295,6 +306,7 @@ impl Plan {
             exact,
             empty,
             ranks,
+            keyed_rows: keyed.as_ref().map_or(0, |(n, _)| *n),
             keyed: keyed.map(|(_, ks)| ks),
         })
     }
@@ -600,8 +612,16 @@ fn scan(
     } else {
         want.clamp(128, 1024)
     };
+    // Key rows at once when they are few or every match is wanted; else a walk of the order,
+    // which may switch to them (`WALK_BUDGET`).
+    let keyed_now = plan.keyed.is_some() && (plan.keyed_rows <= KEYED_CHEAP || want > 1024);
+    let mut budget = plan
+        .keyed
+        .as_ref()
+        .filter(|_| !keyed_now)
+        .map(|_| want.saturating_mul(2).saturating_add(WALK_BUDGET));
     let mut streams: Vec<Stream> = Vec::new();
-    if let Some(ks) = &plan.keyed {
+    if let (true, Some(ks)) = (keyed_now, &plan.keyed) {
         streams.push(keyed(conn, tenant, q.order, plan, ks, after)?);
     } else {
         for s in &plan.statuses {
@@ -639,6 +659,20 @@ fn scan(
         let Some(c) = streams.get_mut(i).and_then(|s| s.buf.pop_front()) else {
             return Ok(());
         };
+        if let Some(b) = budget.as_mut() {
+            *b = b.saturating_sub(1);
+            if *b == 0
+                && let Some(ks) = &plan.keyed
+            {
+                // Every row keyed above this one was looked at by the walk (the merge takes
+                // the greatest key of all streams): read the key rows from here on.
+                budget = None;
+                let mut rest = keyed(conn, tenant, q.order, plan, ks, Some(c.key))?;
+                rest.buf.push_front(c);
+                streams = vec![rest];
+                continue;
+            }
+        }
         if !plan.list_checks(tenant, &c)? {
             continue;
         }

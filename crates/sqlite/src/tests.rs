@@ -600,3 +600,12 @@ fn tallies_stay_equal_to_counting_the_alerts() {
     assert!(counted.iter().any(|r| r.1 == "retyped"));
     assert!(counted.iter().any(|r| r.2 == "InProgress"));
 }
+
+/// The reference comparison on generated data with this build's small bounds for reading key
+/// rows, walking, and switching from one to the other, so all three ways are checked.
+#[test]
+fn generated_data_answers_like_the_reference_store_through_every_read_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path().join("paths.db")).unwrap();
+    vigil_testkit::reference::generated_data_answers_like_the_reference_store(&store);
+}
