@@ -371,18 +371,23 @@ fn pick(store: &SqliteStore, t: &TenantId) -> Picks {
         ("text", d().text(word)),
         ("rare-entity", d().entity(rare_entity.2)),
     ];
+    // The first of the rules active during ingest that is typical (a type and an `in` test of
+    // an entity field) and dismisses something.
     let typical = RuleGenerator::new(11)
         .rules(RULES)
         .into_iter()
-        .find(|r| {
+        .filter(|r| {
             !r.is_any_type()
                 && r.is_active_at(reference_time())
                 && r.conditions
                     .iter()
                     .any(|c| matches!(c, CondSpec::In(f, _) if f.starts_with("entities.")))
         })
-        .unwrap()
-        .to_rule()
+        .map(|r| r.to_rule().unwrap())
+        .find(|r| {
+            let sim = store.simulate(t, r, reference_time(), 0).unwrap();
+            sim.by_status.iter().map(|(_, n)| n).sum::<u64>() > 0
+        })
         .unwrap();
     eprintln!("typical rule: {}", serde_json::to_string(&typical).unwrap());
     let apply = SuppressionRule::builder("bench-apply", "*", SuppressionReason::FalsePositive)

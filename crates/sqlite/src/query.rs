@@ -51,8 +51,10 @@ struct Plan {
     /// The rows of `alert_keys` to read instead of walking the order, when a filter's keys
     /// name few alerts (every alert that can match has one of these keys).
     keyed: Option<Vec<i64>>,
-    /// How many key rows `keyed` names (at most `KEYED_MAX`).
+    /// How many key rows `keyed` names (at most `KEYED_MAX`, or `KEYED_MAX_ALL`).
     keyed_rows: i64,
+    /// Whether every match is wanted (so key rows are read at once when there are keys).
+    all: bool,
 }
 
 /// A filter whose keys name at most this many `alert_keys` rows can be served by reading those
@@ -60,6 +62,11 @@ struct Plan {
 /// Reading 20,000 rows costs tens of milliseconds; a walk for a value that only closed alerts
 /// carry visits the whole open queue (a second on a million alerts), so the bound is generous.
 const KEYED_MAX: i64 = if cfg!(test) { 40 } else { 20_000 };
+
+/// The bound for reads that want every match (counts, `scan`): a walk reads every entry of the
+/// statuses asked for, so key rows are cheaper up to many more (each is held in memory while
+/// sorted, a few hundred bytes).
+const KEYED_MAX_ALL: i64 = if cfg!(test) { 100 } else { 100_000 };
 
 /// Up to this many key rows, reading them is cheap whatever a walk would cost. (The unit tests
 /// use small bounds, so that the answers on generated data cover every way a query is read.)
@@ -116,22 +123,22 @@ fn known_prefixes(
 pub(crate) const KNOWN_SQL: &str = "SELECT prefix FROM resource_prefixes
      WHERE tenant = ?1 AND prefix >= ?2 AND prefix < ?3 LIMIT ?4";
 
-/// How many `alert_keys` rows carry one of `keys`, counting up to `KEYED_MAX + 1`.
-fn keyed_rows(conn: &Connection, keys: &[i64]) -> Result<i64, StoreError> {
-    conn.prepare_cached(&keyed_rows_sql(keys.len()))
+/// How many `alert_keys` rows carry one of `keys`, counting up to `max + 1`.
+fn keyed_rows(conn: &Connection, keys: &[i64], max: i64) -> Result<i64, StoreError> {
+    conn.prepare_cached(&keyed_rows_sql(keys.len(), max))
         .db()?
         .query_row(params_from_iter(keys.iter()), |r| r.get(0))
         .db()
 }
 
-/// The count of `keyed_rows`, for `n` keys.
-pub(crate) fn keyed_rows_sql(n: usize) -> String {
+/// The count of `keyed_rows`, for `n` keys, up to `max + 1`.
+pub(crate) fn keyed_rows_sql(n: usize, max: i64) -> String {
     format!(
         "{} SELECT count(*) FROM (SELECT 1 FROM alert_keys
          WHERE gen IN (SELECT g FROM gens) AND key IN ({}) LIMIT {})",
         keys::GENS_CTE,
         placeholders(n),
-        KEYED_MAX + 1
+        max + 1
     )
 }
 
@@ -149,7 +156,13 @@ fn placeholders(n: usize) -> String {
 }
 
 impl Plan {
-    fn new(conn: &Connection, tenant: &TenantId, q: &AlertQuery) -> Result<Plan, StoreError> {
+    /// The plan of `q`; `all` when every match is wanted (counts, `scan`) rather than a page.
+    fn new(
+        conn: &Connection,
+        tenant: &TenantId,
+        q: &AlertQuery,
+        all: bool,
+    ) -> Result<Plan, StoreError> {
         let mut statuses = Vec::new();
         for s in q.effective_statuses() {
             if !statuses.contains(&s) {
@@ -291,8 +304,9 @@ impl Plan {
         let mut keyed: Option<(i64, Vec<i64>)> = None;
         if !empty {
             for ks in key_sets {
-                let n = keyed_rows(conn, &ks)?;
-                if n <= KEYED_MAX && keyed.as_ref().is_none_or(|(m, _)| n < *m) {
+                let max = if all { KEYED_MAX_ALL } else { KEYED_MAX };
+                let n = keyed_rows(conn, &ks, max)?;
+                if n <= max && keyed.as_ref().is_none_or(|(m, _)| n < *m) {
                     keyed = Some((n, ks));
                 }
             }
@@ -307,6 +321,7 @@ impl Plan {
             empty,
             ranks,
             keyed_rows: keyed.as_ref().map_or(0, |(n, _)| *n),
+            all,
             keyed: keyed.map(|(_, ks)| ks),
         })
     }
@@ -450,7 +465,7 @@ pub(crate) fn first_stream_sql(
     q: &AlertQuery,
     after: Option<SortKey>,
 ) -> Result<(String, usize, Option<(String, usize)>), StoreError> {
-    let plan = Plan::new(conn, tenant, q)?;
+    let plan = Plan::new(conn, tenant, q, false)?;
     let mut cond = plan.cond.clone();
     let mut params = plan.params.clone();
     if let Some(k) = after {
@@ -614,7 +629,7 @@ fn scan(
     };
     // Key rows at once when they are few or every match is wanted; else a walk of the order,
     // which may switch to them (`WALK_BUDGET`).
-    let keyed_now = plan.keyed.is_some() && (plan.keyed_rows <= KEYED_CHEAP || want > 1024);
+    let keyed_now = plan.keyed.is_some() && (plan.keyed_rows <= KEYED_CHEAP || plan.all);
     let mut budget = plan
         .keyed
         .as_ref()
@@ -706,7 +721,7 @@ pub(crate) fn page(
     after: Option<SortKey>,
     limit: usize,
 ) -> Result<Vec<(SortKey, StoredAlert)>, StoreError> {
-    let plan = Plan::new(conn, tenant, q)?;
+    let plan = Plan::new(conn, tenant, q, false)?;
     let mut hits = Vec::new();
     if limit == 0 {
         return Ok(Vec::new());
@@ -733,7 +748,7 @@ pub(crate) fn scan_records(
     q: &AlertQuery,
     visit: &mut dyn FnMut(AlertRecord) -> Result<bool, StoreError>,
 ) -> Result<(), StoreError> {
-    let plan = Plan::new(conn, tenant, q)?;
+    let plan = Plan::new(conn, tenant, q, true)?;
     scan(conn, tenant, q, &plan, None, 256, |h| {
         let stored = match h.alert {
             Some(a) => a,
@@ -767,7 +782,7 @@ pub(crate) fn counts_sql_of(
     tenant: &TenantId,
     q: &AlertQuery,
 ) -> Result<(String, usize), StoreError> {
-    let plan = Plan::new(conn, tenant, q)?;
+    let plan = Plan::new(conn, tenant, q, false)?;
     Ok((
         counts_sql(plan.statuses.len(), &plan.cond),
         1 + plan.statuses.len() + plan.params.len(),
@@ -845,7 +860,7 @@ pub(crate) fn counts(
 ) -> Result<Counts, StoreError> {
     let mut q = q.clone();
     q.cursor = None;
-    let plan = Plan::new(conn, tenant, &q)?;
+    let plan = Plan::new(conn, tenant, &q, true)?;
     let mut sev = [0u64; 4];
     let mut st = [0u64; 4];
     if plan.empty {

@@ -276,7 +276,7 @@ fn keyed_queries_search_their_indexes() {
         }
     }
     for n in [1, 3] {
-        let plan = plan_of(&conn, &crate::query::keyed_rows_sql(n), n);
+        let plan = plan_of(&conn, &crate::query::keyed_rows_sql(n, 20_000), n);
         assert!(
             plan.contains("SEARCH alert_keys USING PRIMARY KEY (gen=? AND key=?)"),
             "{plan}"
