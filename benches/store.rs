@@ -288,7 +288,7 @@ fn pick(store: &SqliteStore, t: &TenantId) -> Picks {
         a.entities()
             .iter()
             .filter(|e| e.kind().type_name() == "ip")
-            .flat_map(|e| entity_values_of(e))
+            .flat_map(entity_values_of)
             .collect::<Vec<_>>()
     }));
     let common_entity = ips[0].0.clone();

@@ -88,7 +88,7 @@ pub(crate) fn resource_prefixes(id: &str) -> Vec<&str> {
     let mut segment = 0usize;
     for (i, b) in id.bytes().enumerate() {
         if b == b'/' {
-            if segment > 0 && segment % 2 == 0 && i > 0 {
+            if segment > 0 && segment.is_multiple_of(2) && i > 0 {
                 out.push(&id[..i]);
             }
             segment += 1;

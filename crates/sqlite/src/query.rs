@@ -456,6 +456,10 @@ fn stream_sql(order: Order, cond: &str) -> String {
     )
 }
 
+/// A statement and how many parameters it takes.
+#[cfg(test)]
+pub(crate) type SqlWithParams = (String, usize);
+
 /// The chunk query of the first stream of `q`, with the cursor's condition, its parameter
 /// count, and the keyed query if the plan reads keys instead (for query-plan tests).
 #[cfg(test)]
@@ -464,7 +468,7 @@ pub(crate) fn first_stream_sql(
     tenant: &TenantId,
     q: &AlertQuery,
     after: Option<SortKey>,
-) -> Result<(String, usize, Option<(String, usize)>), StoreError> {
+) -> Result<(String, usize, Option<SqlWithParams>), StoreError> {
     let plan = Plan::new(conn, tenant, q, false)?;
     let mut cond = plan.cond.clone();
     let mut params = plan.params.clone();
