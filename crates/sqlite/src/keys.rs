@@ -239,6 +239,13 @@ mod tests {
     }
 
     #[test]
+    fn the_generations_clause_divides_by_the_generation_size() {
+        assert!(GENS_CTE.contains(&format!(">> {GEN_BITS} FROM alerts")));
+        assert_eq!(gen_of(8191), 0);
+        assert_eq!(gen_of(1 << GEN_BITS), 1);
+    }
+
+    #[test]
     fn keys_depend_on_tenant_kind_and_value_and_set_two_bits_at_most() {
         let a = key("t", Kind::Entity, "10.0.0.1");
         assert_eq!(a, key("t", Kind::Entity, "10.0.0.1"));

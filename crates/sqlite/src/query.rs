@@ -7,7 +7,14 @@
 //! filters are checked exactly on the row's cached lowercase lists; filters SQL cannot decide
 //! (intents, tactics, techniques, sub-microsecond time bounds) are checked by parsing the alert
 //! and calling [`AlertQuery::matches`], the contract's definition. Streams are read in growing
-//! chunks until the page is full, so paging stays exact whatever the filters.
+//! chunks until the page is full, so paging stays exact whatever the filters. The time order
+//! has one stream per status and severity, served by the severity index.
+//!
+//! Entity, resource, intent, tactic and technique filters also narrow through their keys
+//! (`keys.rs`): a stream tests the key filter bits of each index entry before reading its row,
+//! and when a filter's keys name few rows those rows are read and sorted instead of walking
+//! the order (a page that walks without finding matches switches to them). Counts that filter
+//! only by statuses, severities and types read the tallies.
 
 use std::collections::VecDeque;
 
