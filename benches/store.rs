@@ -15,8 +15,20 @@
 //!   `vigil-sqlite/status-change-1m`: the default triage page (50), the page of High alerts under
 //!   one resource-group prefix, and one status change with its audit entry, on a database of
 //!   1,000,000 generated alerts (1,000 rules active while it was ingested). The database is
-//!   built once, outside timing, into `target/vigil-bench/store-1m.db`, and reused by later
-//!   runs (delete it to rebuild).
+//!   built once, outside timing, into `target/vigil-bench/store-1m-v<schema>.db`, and reused
+//!   by later runs (delete it to rebuild).
+//! - `vigil-sqlite/page-1m/<filter>/first` and `…/next`: the first page (50) and the page after
+//!   it (by cursor) of the default queue under each filter the CLI offers, on the same
+//!   database: `severity`, `type`, `resource-prefix`, `intent`, `tactic`, `technique`,
+//!   `entity`, `time-range`, `text`, and the selective combinations `rare-rg-high` (High alerts
+//!   of the resource group with the fewest alerts among those sampled) and `rare-entity` (an
+//!   entity value on about 0.01 % of the alerts). The values are picked from the data before
+//!   timing and printed.
+//! - `vigil-sqlite/counts-1m/<filter>`: the dashboard header's counts under a filter.
+//! - `vigil-sqlite/simulate-1m`: `simulate` of a typical generated rule (a type and an `in`
+//!   condition on an entity field) over every alert.
+//! - `vigil-sqlite/apply-rule-1m`: `apply_rule` of a rule dismissing about 1,000 open alerts
+//!   (they are reopened, outside timing, before each run).
 
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -24,12 +36,16 @@ use std::hint::black_box;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use std::collections::HashMap;
+
 use criterion::{BatchSize, BenchmarkId, Criterion, Throughput, criterion_group};
-use vigil::Status;
 use vigil::sqlite::SqliteStore;
-use vigil::store::{AlertQuery, ResourceFilter, StatusChange, Store, TenantId, resource_ids};
-use vigil::suppression::SuppressionRule;
-use vigil_testkit::generate::{AlertGenerator, RuleGenerator, reference_time};
+use vigil::store::{
+    AlertQuery, ResourceFilter, StatusChange, Store, TenantId, entity_values, resource_ids,
+};
+use vigil::suppression::{Condition, SuppressionReason, SuppressionRule};
+use vigil::{AlertId, Severity, Status};
+use vigil_testkit::generate::{AlertGenerator, CondSpec, RuleGenerator, reference_time};
 
 const INGEST: usize = 100_000;
 const BATCH: usize = 1_000;
@@ -85,6 +101,29 @@ fn store_with_rules(path: &std::path::Path, rules: &[SuppressionRule]) -> Sqlite
 fn bench_ingest(c: &mut Criterion) {
     let alerts = AlertGenerator::new(7).alerts(INGEST);
     let rules = rules();
+    {
+        // Bytes on disk per alert after one ingest (checkpointed), beside the JSON's size.
+        let dir = TmpDir::new("size");
+        let path = dir.path().join("size.db");
+        let store = store_with_rules(&path, &rules);
+        for chunk in alerts.chunks(BATCH) {
+            store.ingest(&tenant(), chunk, reference_time()).unwrap();
+        }
+        drop(store);
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)")
+            .unwrap();
+        let file = std::fs::metadata(&path).unwrap().len() as f64 / INGEST as f64;
+        let json: usize = alerts
+            .iter()
+            .map(|a| serde_json::to_string(a).unwrap().len())
+            .sum();
+        let json = json as f64 / INGEST as f64;
+        eprintln!(
+            "ingest-100k: {file:.0} bytes on disk per alert, {json:.0} bytes of JSON ({:.2}x)",
+            file / json
+        );
+    }
     let mut g = c.benchmark_group("store");
     g.sample_size(10);
     g.measurement_time(Duration::from_secs(20));
@@ -142,8 +181,9 @@ fn bench_ingest(c: &mut Criterion) {
 fn big_db() -> PathBuf {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/vigil-bench");
     std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("store-1m.db");
-    let done = dir.join("store-1m.done");
+    let name = format!("store-1m-v{}", vigil::sqlite::SCHEMA_VERSION);
+    let path = dir.join(format!("{name}.db"));
+    let done = dir.join(format!("{name}.done"));
     if done.exists() && path.exists() {
         return path;
     }
@@ -167,6 +207,208 @@ fn big_db() -> PathBuf {
     std::fs::write(&done, "").unwrap();
     eprintln!("built in {:.1?}", started.elapsed());
     path
+}
+
+/// The resource group of an ARM id (its first five segments), if it has one.
+fn resource_group(id: &str) -> Option<String> {
+    let parts: Vec<&str> = id.split('/').collect();
+    (parts.len() >= 5 && parts[3].eq_ignore_ascii_case("resourceGroups"))
+        .then(|| parts[..5].join("/"))
+}
+
+/// Values to filter by, picked from a sample of the stored alerts.
+struct Picks {
+    filters: Vec<(&'static str, AlertQuery)>,
+    counts: Vec<(&'static str, AlertQuery)>,
+    typical: SuppressionRule,
+    apply: SuppressionRule,
+}
+
+fn most_common<T: std::hash::Hash + Eq + Clone + Ord>(
+    items: impl IntoIterator<Item = T>,
+) -> Vec<(T, usize)> {
+    let mut n: HashMap<T, usize> = HashMap::new();
+    for i in items {
+        *n.entry(i).or_default() += 1;
+    }
+    let mut v: Vec<(T, usize)> = n.into_iter().collect();
+    v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    v
+}
+
+fn pick(store: &SqliteStore, t: &TenantId) -> Picks {
+    let sample = store
+        .query(t, &AlertQuery::default().all_statuses().limit(2000))
+        .unwrap()
+        .alerts;
+    let alerts: Vec<&vigil::Alert> = sample.iter().map(|s| &s.alert).collect();
+    let total = store
+        .counts(t, &AlertQuery::default().all_statuses())
+        .unwrap()
+        .total();
+    let count = |q: &AlertQuery| store.counts(t, q).unwrap().total();
+
+    let ty = most_common(alerts.iter().map(|a| a.alert_type().to_owned()))[0]
+        .0
+        .clone();
+    let intents = most_common(
+        alerts
+            .iter()
+            .flat_map(|a| a.intents().iter().map(|i| i.as_str().to_owned())),
+    );
+    let intent: vigil::KillChainIntent = intents[0].0.parse().unwrap();
+    let tactic_of: vigil::KillChainIntent = intents[intents.len().min(4) - 1].0.parse().unwrap();
+    let tactic = tactic_of.nearest_tactics()[0];
+    let technique: vigil::attack::TechniqueId = "T1059".parse().unwrap();
+    let rgs = most_common(
+        alerts
+            .iter()
+            .flat_map(|a| resource_ids(a).into_iter().filter_map(resource_group)),
+    );
+    let common_rg = rgs[0].0.clone();
+    // The resource group with the fewest High alerts among those seen once in the sample.
+    let rare_rg = rgs
+        .iter()
+        .rev()
+        .take(8)
+        .map(|(rg, _)| {
+            let q = AlertQuery::default()
+                .severities([Severity::High])
+                .resource(ResourceFilter::Prefix(rg.clone()));
+            (count(&q), rg.clone())
+        })
+        .filter(|(n, _)| *n > 0)
+        .min()
+        .unwrap();
+    let open: Vec<&vigil::Alert> = alerts
+        .iter()
+        .copied()
+        .filter(|a| a.status().is_open())
+        .collect();
+    let ips = most_common(open.iter().flat_map(|a| {
+        a.entities()
+            .iter()
+            .filter(|e| e.kind().type_name() == "ip")
+            .flat_map(entity_values_of)
+            .collect::<Vec<_>>()
+    }));
+    let common_entity = ips[0].0.clone();
+    let values = most_common(
+        alerts
+            .iter()
+            .flat_map(|a| entity_values(a).into_iter().map(str::to_owned)),
+    );
+    // An entity value on about 0.01 % of the alerts: the one closest to it among the rarest in
+    // the sample.
+    let target = (total / 10_000).max(1);
+    let rare_entity = values
+        .iter()
+        .rev()
+        .take(12)
+        .map(|(v, _)| {
+            let n = count(&AlertQuery::default().all_statuses().entity(v.clone()));
+            (n.abs_diff(target), n, v.clone())
+        })
+        .min()
+        .unwrap();
+    // An IP address on about 1,000 open alerts, for the rule applied.
+    let apply_ip = ips
+        .iter()
+        .skip(ips.len() / 3)
+        .take(12)
+        .map(|(v, _)| {
+            let n = count(&AlertQuery::default().entity(v.clone()));
+            (n.abs_diff(1_000), n, v.clone())
+        })
+        .min()
+        .unwrap();
+    let word = alerts[0]
+        .display_name()
+        .split_whitespace()
+        .max_by_key(|w| w.len())
+        .unwrap()
+        .to_owned();
+    let since = reference_time() - chrono::Duration::days(2);
+    let until = reference_time() - chrono::Duration::days(1);
+    eprintln!(
+        "picks: {total} alerts; type {ty:?}; intent {intent:?}; tactic {tactic} (of {tactic_of:?}); \
+         technique {technique}; resource group {common_rg:?} ({} in the sample); rare group \
+         {:?} ({} High open alerts); entity {common_entity:?}; rare entity {:?} ({} alerts, \
+         target {target}); text {word:?}; rule applied on IP {:?} ({} open alerts)",
+        rgs[0].1, rare_rg.1, rare_rg.0, rare_entity.2, rare_entity.1, apply_ip.2, apply_ip.1
+    );
+    let d = AlertQuery::default;
+    let filters = vec![
+        ("severity", d().severities([Severity::High])),
+        ("type", d().alert_types([ty.clone()])),
+        (
+            "resource-prefix",
+            d().resource(ResourceFilter::Prefix(common_rg.clone())),
+        ),
+        ("intent", d().intents([intent.clone()])),
+        ("tactic", d().tactics([tactic])),
+        ("technique", d().techniques([technique])),
+        ("entity", d().entity(common_entity.clone())),
+        ("time-range", d().since(since).until(until)),
+        ("text", d().text(word.clone())),
+        (
+            "rare-rg-high",
+            d().severities([Severity::High])
+                .resource(ResourceFilter::Prefix(rare_rg.1.clone())),
+        ),
+        ("rare-entity", d().entity(rare_entity.2.clone())),
+    ];
+    let counts = vec![
+        ("none", d()),
+        ("severity", d().severities([Severity::High])),
+        ("type", d().alert_types([ty.clone()])),
+        (
+            "resource-prefix",
+            d().resource(ResourceFilter::Prefix(common_rg)),
+        ),
+        ("intent", d().intents([intent])),
+        ("entity", d().entity(common_entity)),
+        ("time-range", d().since(since).until(until)),
+        ("text", d().text(word)),
+        ("rare-entity", d().entity(rare_entity.2)),
+    ];
+    // The first of the rules active during ingest that is typical (a type and an `in` test of
+    // an entity field) and dismisses something.
+    let typical = RuleGenerator::new(11)
+        .rules(RULES)
+        .into_iter()
+        .filter(|r| {
+            !r.is_any_type()
+                && r.is_active_at(reference_time())
+                && r.conditions
+                    .iter()
+                    .any(|c| matches!(c, CondSpec::In(f, _) if f.starts_with("entities.")))
+        })
+        .map(|r| r.to_rule().unwrap())
+        .find(|r| {
+            let sim = store.simulate(t, r, reference_time(), 0).unwrap();
+            sim.by_status.iter().map(|(_, n)| n).sum::<u64>() > 0
+        })
+        .unwrap();
+    eprintln!("typical rule: {}", serde_json::to_string(&typical).unwrap());
+    let apply = SuppressionRule::builder("bench-apply", "*", SuppressionReason::FalsePositive)
+        .condition(Condition::is_in("entities.ip.address", [apply_ip.2]))
+        .build();
+    Picks {
+        filters,
+        counts,
+        typical,
+        apply,
+    }
+}
+
+/// The string values of an entity's top-level properties other than its type and id.
+fn entity_values_of(e: &vigil::Entity) -> Vec<String> {
+    e.properties()
+        .iter()
+        .filter(|(k, _)| !k.eq_ignore_ascii_case("type") && k.as_str() != "$id")
+        .filter_map(|(_, v)| v.as_str().map(str::to_owned))
+        .collect()
 }
 
 fn bench_triage(c: &mut Criterion) {
@@ -219,6 +461,89 @@ fn bench_triage(c: &mut Criterion) {
                 .unwrap();
         })
     });
+
+    let picks = pick(&store, &t);
+    for (name, q) in &picks.filters {
+        let first = store.query(&t, q).unwrap();
+        let next_q = first.next.map(|c| q.clone().cursor(Some(c)));
+        let next_len = next_q
+            .as_ref()
+            .map_or(0, |n| store.query(&t, n).unwrap().alerts.len());
+        eprintln!(
+            "page-1m/{name}: first page {} alerts, next page {next_len}",
+            first.alerts.len()
+        );
+        g.bench_function(
+            BenchmarkId::new("vigil-sqlite", format!("page-1m/{name}/first")),
+            |b| b.iter(|| black_box(store.query(&t, q).unwrap())),
+        );
+        if let Some(n) = &next_q {
+            g.bench_function(
+                BenchmarkId::new("vigil-sqlite", format!("page-1m/{name}/next")),
+                |b| b.iter(|| black_box(store.query(&t, n).unwrap())),
+            );
+        }
+    }
+    for (name, q) in &picks.counts {
+        eprintln!(
+            "counts-1m/{name}: {} alerts",
+            store.counts(&t, q).unwrap().total()
+        );
+        g.bench_function(
+            BenchmarkId::new("vigil-sqlite", format!("counts-1m/{name}")),
+            |b| b.iter(|| black_box(store.counts(&t, q).unwrap())),
+        );
+    }
+    let sim = store
+        .simulate(&t, &picks.typical, reference_time(), 20)
+        .unwrap();
+    eprintln!("simulate-1m: {:?}", sim.by_status);
+    g.bench_function(BenchmarkId::new("vigil-sqlite", "simulate-1m"), |b| {
+        b.iter(|| {
+            black_box(
+                store
+                    .simulate(&t, &picks.typical, reference_time(), 20)
+                    .unwrap(),
+            )
+        })
+    });
+    if store.get_rule(&t, "bench-apply").unwrap().is_none() {
+        store
+            .create_rule(&t, picks.apply.clone(), reference_time())
+            .unwrap();
+    }
+    let dismissed: std::cell::RefCell<Vec<AlertId>> = std::cell::RefCell::new(Vec::new());
+    let reopen = || {
+        let ids = std::mem::take(&mut *dismissed.borrow_mut());
+        if !ids.is_empty() {
+            let q = AlertQuery::default().statuses([Status::Dismissed]).ids(ids);
+            store
+                .bulk_change_status(
+                    &t,
+                    &q,
+                    StatusChange::new(Status::Active, "bench"),
+                    reference_time(),
+                )
+                .unwrap();
+        }
+    };
+    g.bench_function(BenchmarkId::new("vigil-sqlite", "apply-rule-1m"), |b| {
+        b.iter_batched(
+            reopen,
+            |()| {
+                let done = store
+                    .apply_rule(&t, "bench-apply", "bench", reference_time())
+                    .unwrap();
+                *dismissed.borrow_mut() = done;
+            },
+            BatchSize::PerIteration,
+        )
+    });
+    eprintln!(
+        "apply-rule-1m: {} alerts dismissed",
+        dismissed.borrow().len()
+    );
+    reopen();
     g.finish();
 }
 

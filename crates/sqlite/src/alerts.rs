@@ -6,7 +6,7 @@ use vigil_core::store::{AlertRecord, AuditEntry, Feedback, StoreError, StoredAle
 
 use crate::codec::{
     ALERT_COLUMNS, Derived, alert_json, decode, feedback_reason_text, list_text,
-    parse_feedback_reason, parse_list, parse_status, parse_ts, read_alert_row, status_text,
+    parse_feedback_reason, parse_status, parse_ts, read_alert_row, status_text,
     suppression_reason_text, ts,
 };
 use crate::error::{Db, corrupt_row};
@@ -114,31 +114,96 @@ pub(crate) fn load(
     decode(row, tenant.as_str())
 }
 
-fn insert_side_rows(conn: &Connection, seq: i64, d: &Derived) -> Result<(), StoreError> {
-    if !d.entities.is_empty() {
-        let mut stmt = conn
-            .prepare_cached("INSERT OR IGNORE INTO alert_entities (value_lc, seq) VALUES (?1, ?2)")
+/// Up to this many rows go into one multi-row `INSERT`.
+const ROWS_PER_INSERT: usize = 16;
+
+/// `INSERT OR IGNORE INTO alert_keys` of `n` rows of one alert: `?1` its generation, `?2` its
+/// row id, then the keys.
+fn keys_insert_sql(n: usize) -> String {
+    let mut sql = String::from("INSERT OR IGNORE INTO alert_keys (gen, key, seq) VALUES ");
+    for i in 0..n {
+        if i > 0 {
+            sql.push_str(", ");
+        }
+        sql.push_str(&format!("(?1, ?{}, ?2)", i + 3));
+    }
+    sql
+}
+
+/// Writes an alert's keys and its resources' indexed prefixes.
+fn insert_side_rows(
+    conn: &Connection,
+    tenant: &TenantId,
+    seq: i64,
+    d: &Derived,
+    keys: &[i64],
+) -> Result<(), StoreError> {
+    for chunk in keys.chunks(ROWS_PER_INSERT) {
+        let mut params: Vec<i64> = Vec::with_capacity(chunk.len() + 2);
+        params.push(crate::keys::gen_of(seq));
+        params.push(seq);
+        params.extend_from_slice(chunk);
+        conn.prepare_cached(&keys_insert_sql(chunk.len()))
+            .db()?
+            .execute(rusqlite::params_from_iter(params))
             .db()?;
-        for v in &d.entities {
-            stmt.execute(params![v, seq]).db()?;
+    }
+    if !d.resources.is_empty() {
+        let mut stmt = conn
+            .prepare_cached(
+                "INSERT OR IGNORE INTO resource_prefixes (tenant, prefix) VALUES (?1, ?2)",
+            )
+            .db()?;
+        for r in &d.resources {
+            for p in crate::keys::resource_prefixes(r) {
+                stmt.execute(params![tenant.as_str(), p]).db()?;
+            }
         }
     }
     Ok(())
 }
 
+/// Deletes the key rows of the alert with row id `seq` as it was stored (`old`).
 fn delete_side_rows(
     conn: &Connection,
     tenant: &TenantId,
-    id: &str,
     seq: i64,
-    entities: &str,
+    old: &vigil_core::Alert,
 ) -> Result<(), StoreError> {
+    let (keys, _) = crate::keys::of_alert(tenant.as_str(), old, &Derived::of(old));
     let mut stmt = conn
-        .prepare_cached("DELETE FROM alert_entities WHERE value_lc = ?1 AND seq = ?2")
+        .prepare_cached("DELETE FROM alert_keys WHERE gen = ?1 AND key = ?2 AND seq = ?3")
         .db()?;
-    for v in parse_list(tenant.as_str(), id, entities)? {
-        stmt.execute(params![v, seq]).db()?;
+    for k in keys {
+        stmt.execute(params![crate::keys::gen_of(seq), k, seq])
+            .db()?;
     }
+    Ok(())
+}
+
+/// Adds `n` (1 or -1) to the tally of alerts of a type, status and severity.
+fn tally(
+    conn: &Connection,
+    tenant: &TenantId,
+    alert_type_lc: &str,
+    status: &str,
+    severity_rank: i64,
+    n: i64,
+) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "INSERT INTO tallies (tenant, alert_type_lc, status, severity_rank, n)
+         VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT (tenant, alert_type_lc, status, severity_rank) DO UPDATE SET n = n + ?5",
+    )
+    .db()?
+    .execute(params![
+        tenant.as_str(),
+        alert_type_lc,
+        status,
+        severity_rank,
+        n
+    ])
+    .db()?;
     Ok(())
 }
 
@@ -151,6 +216,7 @@ pub(crate) fn insert(
 ) -> Result<(), StoreError> {
     let alert = &stored.alert;
     let d = Derived::of(alert);
+    let (keys, bloom) = crate::keys::of_alert(tenant.as_str(), alert, &d);
     let (rule, reason, at) = match &stored.suppression {
         Some(s) => (
             Some(s.rule.as_str()),
@@ -163,9 +229,9 @@ pub(crate) fn insert(
         "INSERT INTO alerts (tenant, id, version, status, severity_rank, time_us, priority,
             alert_type_lc, product_lc, display_lc, correlation_key, compromised_lc,
             resources_lc, entities_lc, ingested_at, updated_at, suppression_rule,
-            suppression_reason, suppressed_at, json, tseq, sys_id)
+            suppression_reason, suppressed_at, json, tseq, sys_id, bloom)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18,
-            ?19, ?20, ?21, ?22)",
+            ?19, ?20, ?21, ?22, ?23)",
     )
     .db()?
     .execute(params![
@@ -191,9 +257,18 @@ pub(crate) fn insert(
         alert_json(alert)?,
         tseq,
         alert.system_alert_id().as_str(),
+        bloom,
     ])
     .db()?;
-    insert_side_rows(conn, conn.last_insert_rowid(), &d)
+    insert_side_rows(conn, tenant, conn.last_insert_rowid(), &d, &keys)?;
+    tally(
+        conn,
+        tenant,
+        &d.alert_type_lc,
+        status_text(alert.status()),
+        d.severity_rank,
+        1,
+    )
 }
 
 /// Replaces an alert's content (a new version of it arrived), if its version is `expected`.
@@ -204,28 +279,21 @@ pub(crate) fn update_content(
     expected: u64,
 ) -> Result<bool, StoreError> {
     let id = stored.alert.id();
-    let old = conn
-        .prepare_cached(
-            "SELECT seq, entities_lc FROM alerts WHERE tenant = ?1 AND id = ?2 AND version = ?3",
-        )
-        .db()?
-        .query_row(
-            params![tenant.as_str(), id.as_str(), i64_of(expected)],
-            |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)),
-        )
-        .optional()
-        .db()?;
-    let Some((seq, old_entities)) = old else {
+    let Some((seq, old)) = by_id(conn, tenant, id)? else {
         return Ok(false);
     };
+    if old.stored.version != expected {
+        return Ok(false);
+    }
     let alert = &stored.alert;
     let d = Derived::of(alert);
+    let (keys, bloom) = crate::keys::of_alert(tenant.as_str(), alert, &d);
     conn.prepare_cached(
         "UPDATE alerts SET version = ?1, status = ?2, severity_rank = ?3, time_us = ?4,
             priority = ?5, alert_type_lc = ?6, product_lc = ?7, display_lc = ?8,
             correlation_key = ?9, compromised_lc = ?10, resources_lc = ?11, entities_lc = ?12,
-            updated_at = ?13, json = ?14, sys_id = ?15
-         WHERE seq = ?16",
+            updated_at = ?13, json = ?14, sys_id = ?15, bloom = ?16
+         WHERE seq = ?17",
     )
     .db()?
     .execute(params![
@@ -244,11 +312,29 @@ pub(crate) fn update_content(
         ts(stored.updated_at),
         alert_json(alert)?,
         alert.system_alert_id().as_str(),
+        bloom,
         seq
     ])
     .db()?;
-    delete_side_rows(conn, tenant, id.as_str(), seq, &old_entities)?;
-    insert_side_rows(conn, seq, &d)?;
+    delete_side_rows(conn, tenant, seq, &old.stored.alert)?;
+    let was = Derived::of(&old.stored.alert);
+    tally(
+        conn,
+        tenant,
+        &was.alert_type_lc,
+        status_text(old.stored.alert.status()),
+        was.severity_rank,
+        -1,
+    )?;
+    tally(
+        conn,
+        tenant,
+        &d.alert_type_lc,
+        status_text(alert.status()),
+        d.severity_rank,
+        1,
+    )?;
+    insert_side_rows(conn, tenant, seq, &d, &keys)?;
     Ok(true)
 }
 
@@ -268,27 +354,55 @@ pub(crate) fn update_status(
         ),
         None => (None, None, None),
     };
-    let n = conn
+    let before = conn
         .prepare_cached(
-            "UPDATE alerts SET version = ?1, status = ?2, updated_at = ?3, json = ?4,
-                suppression_rule = ?5, suppression_reason = ?6, suppressed_at = ?7
-             WHERE tenant = ?8 AND id = ?9 AND version = ?10",
+            "SELECT seq, status, alert_type_lc, severity_rank FROM alerts
+             WHERE tenant = ?1 AND id = ?2 AND version = ?3",
         )
         .db()?
-        .execute(params![
-            i64_of(stored.version),
-            status_text(stored.alert.status()),
-            ts(stored.updated_at),
-            alert_json(&stored.alert)?,
-            rule,
-            reason,
-            at,
-            tenant.as_str(),
-            stored.alert.id().as_str(),
-            i64_of(expected)
-        ])
+        .query_row(
+            params![
+                tenant.as_str(),
+                stored.alert.id().as_str(),
+                i64_of(expected)
+            ],
+            |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, i64>(3)?,
+                ))
+            },
+        )
+        .optional()
         .db()?;
-    Ok(n == 1)
+    let Some((seq, was, alert_type_lc, severity_rank)) = before else {
+        return Ok(false);
+    };
+    let now = status_text(stored.alert.status());
+    conn.prepare_cached(
+        "UPDATE alerts SET version = ?1, status = ?2, updated_at = ?3, json = ?4,
+            suppression_rule = ?5, suppression_reason = ?6, suppressed_at = ?7
+         WHERE seq = ?8",
+    )
+    .db()?
+    .execute(params![
+        i64_of(stored.version),
+        now,
+        ts(stored.updated_at),
+        alert_json(&stored.alert)?,
+        rule,
+        reason,
+        at,
+        seq
+    ])
+    .db()?;
+    if was != now {
+        tally(conn, tenant, &alert_type_lc, &was, severity_rank, -1)?;
+        tally(conn, tenant, &alert_type_lc, now, severity_rank, 1)?;
+    }
+    Ok(true)
 }
 
 pub(crate) fn append_audit(

@@ -42,7 +42,7 @@ impl CheckReport {
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct DamagedRow {
-    /// The table: `alerts`, `rules`, `audit`, `feedback`, `alert_entities`, `tenant_state`.
+    /// The table: `alerts`, `rules`, `audit`, `feedback`, `alert_keys`, `tenant_state`.
     pub table: String,
     /// The tenant the row belongs to, when that can still be read.
     pub tenant: Option<String>,
@@ -155,7 +155,7 @@ fn naming(table: &str) -> (&'static str, &'static str) {
     match table {
         "alerts" => ("t.tenant", "t.id"),
         "rules" => ("t.tenant", "t.name"),
-        "audit" | "alert_entities" => (ALERT_TENANT, ALERT_ID),
+        "audit" | "alert_keys" => (ALERT_TENANT, ALERT_ID),
         "feedback" => (
             "t.tenant",
             "(SELECT a.id FROM alerts a WHERE a.seq = t.alert_seq)",

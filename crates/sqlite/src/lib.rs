@@ -74,8 +74,12 @@
 //! nothing a document carried is lost) beside the columns the triage queries use: status,
 //! severity rank, generation time, priority score, lowercased type, product, display name and
 //! compromised entity, the correlation key, lowercase lists of its resource ids and entity
-//! values, with indexes that serve each order per status, and a side table of entity values
-//! (for related alerts).
+//! values, with indexes that serve each order per status. The selective filters (entity
+//! values, resource-id prefixes, intents, ATT&CK tactics and techniques) and related alerts
+//! are served by hashed integer keys (`alert_keys`, written per generation of 8,192 alerts so a
+//! batch rewrites few pages) and a 64-bit filter of those keys carried by the order indexes;
+//! every row found through them is checked exactly. Per tenant, tallies of alerts by type,
+//! status and severity answer the dashboard header's counts. New files use 8 KiB pages.
 //!
 //! # Read-only files
 //!
@@ -112,6 +116,7 @@ mod check;
 mod codec;
 mod error;
 mod events;
+mod keys;
 mod open;
 mod query;
 mod rules;

@@ -82,10 +82,19 @@ pub(crate) fn read_write(path: &Path, options: &Options) -> Result<Connection, S
     }
 }
 
+/// The page size of new files.
+pub(crate) const PAGE_SIZE: i64 = 8192;
+
 fn set_up(conn: &mut Connection, path: &Path, options: &Options) -> Result<(), SqliteError> {
     // Reading the mode takes no lock beyond a read; setting it (a new file) writes.
     let mode: String = conn.pragma_query_value(None, "journal_mode", |r| r.get(0))?;
     if !mode.eq_ignore_ascii_case("wal") {
+        // A new file gets 8 KiB pages: an alert row (its JSON and filter columns, about 2 KiB)
+        // would leave nearly half of each 4 KiB page empty. Only an empty file can change it.
+        let pages: i64 = conn.pragma_query_value(None, "page_count", |r| r.get(0))?;
+        if pages == 0 {
+            conn.pragma_update(None, "page_size", PAGE_SIZE)?;
+        }
         let mode: String =
             conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))?;
         if !mode.eq_ignore_ascii_case("wal") {

@@ -7,7 +7,14 @@
 //! filters are checked exactly on the row's cached lowercase lists; filters SQL cannot decide
 //! (intents, tactics, techniques, sub-microsecond time bounds) are checked by parsing the alert
 //! and calling [`AlertQuery::matches`], the contract's definition. Streams are read in growing
-//! chunks until the page is full, so paging stays exact whatever the filters.
+//! chunks until the page is full, so paging stays exact whatever the filters. The time order
+//! has one stream per status and severity, served by the severity index.
+//!
+//! Entity, resource, intent, tactic and technique filters also narrow through their keys
+//! (`keys.rs`): a stream tests the key filter bits of each index entry before reading its row,
+//! and when a filter's keys name few rows those rows are read and sorted instead of walking
+//! the order (a page that walks without finding matches switches to them). Counts that filter
+//! only by statuses, severities and types read the tallies.
 
 use std::collections::VecDeque;
 
@@ -23,6 +30,7 @@ use vigil_core::{Alert, Severity, Status};
 use crate::alerts::load;
 use crate::codec::{Derived, parse_list, parse_status, status_text};
 use crate::error::Db;
+use crate::keys::{self, Kind};
 
 fn rank(s: Severity) -> i64 {
     i64::from(s.rank())
@@ -45,6 +53,109 @@ struct Plan {
     exact: bool,
     /// Whether nothing can match.
     empty: bool,
+    /// The severity ranks the query admits (the streams of the time order, one per rank).
+    ranks: Vec<i64>,
+    /// The rows of `alert_keys` to read instead of walking the order, when a filter's keys
+    /// name few alerts (every alert that can match has one of these keys).
+    keyed: Option<Vec<i64>>,
+    /// How many key rows `keyed` names (at most `KEYED_MAX`, or `KEYED_MAX_ALL`).
+    keyed_rows: i64,
+    /// Whether every match is wanted (so key rows are read at once when there are keys).
+    all: bool,
+}
+
+/// A filter whose keys name at most this many `alert_keys` rows can be served by reading those
+/// rows and sorting them; above it, by walking the order's index with the filter's bits.
+/// Reading 20,000 rows costs tens of milliseconds; a walk for a value that only closed alerts
+/// carry visits the whole open queue (a second on a million alerts), so the bound is generous.
+const KEYED_MAX: i64 = if cfg!(test) { 40 } else { 20_000 };
+
+/// The bound for reads that want every match (counts, `scan`): a walk reads every entry of the
+/// statuses asked for, so key rows are cheaper up to many more (each is held in memory while
+/// sorted, a few hundred bytes).
+const KEYED_MAX_ALL: i64 = if cfg!(test) { 100 } else { 100_000 };
+
+/// Up to this many key rows, reading them is cheap whatever a walk would cost. (The unit tests
+/// use small bounds, so that the answers on generated data cover every way a query is read.)
+const KEYED_CHEAP: i64 = if cfg!(test) { 4 } else { 2_000 };
+
+/// A page walk that has looked at this many rows (beyond twice the page) without filling the
+/// page goes on by reading the key rows instead, from where it is: matches are rare in the
+/// order walked (a value on closed alerts, a small group of a common severity).
+const WALK_BUDGET: usize = if cfg!(test) { 3 } else { 512 };
+
+/// A resource prefix covering more indexed prefixes than this is checked row by row only.
+const COVER_MAX: usize = 8;
+
+/// A prefix above this many indexed prefixes (`/subscriptions`, say) is not worth covering.
+const KNOWN_MAX: usize = 4_096;
+
+/// The least text greater than every text that starts with `p` (`None` when there is none).
+fn upper_bound(p: &str) -> Option<String> {
+    let mut chars: Vec<char> = p.chars().collect();
+    while let Some(last) = chars.pop() {
+        let mut next = u32::from(last) + 1;
+        if next == 0xD800 {
+            next = 0xE000;
+        }
+        if let Some(c) = char::from_u32(next) {
+            chars.push(c);
+            return Some(chars.into_iter().collect());
+        }
+    }
+    None
+}
+
+/// The indexed prefixes of the tenant's resource ids that start with `p` (at most
+/// `KNOWN_MAX + 1`).
+fn known_prefixes(
+    conn: &Connection,
+    tenant: &TenantId,
+    p: &str,
+) -> Result<Vec<String>, StoreError> {
+    // Without an upper bound (a prefix of U+10FFFF only), every text from `p` on.
+    let upper = upper_bound(p).unwrap_or_else(|| char::MAX.to_string().repeat(p.len() + 1));
+    conn.prepare_cached(KNOWN_SQL)
+        .db()?
+        .query_map(
+            rusqlite::params![tenant.as_str(), p, upper, KNOWN_MAX as i64 + 1],
+            |r| r.get::<_, String>(0),
+        )
+        .db()?
+        .collect::<Result<Vec<_>, _>>()
+        .db()
+}
+
+/// The indexed prefixes in a range: tenant, from, below, limit.
+pub(crate) const KNOWN_SQL: &str = "SELECT prefix FROM resource_prefixes
+     WHERE tenant = ?1 AND prefix >= ?2 AND prefix < ?3 LIMIT ?4";
+
+/// How many `alert_keys` rows carry one of `keys`, counting up to `max + 1`.
+fn keyed_rows(conn: &Connection, keys: &[i64], max: i64) -> Result<i64, StoreError> {
+    conn.prepare_cached(&keyed_rows_sql(keys.len(), max))
+        .db()?
+        .query_row(params_from_iter(keys.iter()), |r| r.get(0))
+        .db()
+}
+
+/// The count of `keyed_rows`, for `n` keys, up to `max + 1`.
+pub(crate) fn keyed_rows_sql(n: usize, max: i64) -> String {
+    format!(
+        "{} SELECT count(*) FROM (SELECT 1 FROM alert_keys
+         WHERE gen IN (SELECT g FROM gens) AND key IN ({}) LIMIT {})",
+        keys::GENS_CTE,
+        placeholders(n),
+        max + 1
+    )
+}
+
+/// ` AND (bloom & m) = m` for one of `masks`.
+fn bloom_sql(masks: &[i64], cond: &mut String, params: &mut Vec<Value>) {
+    let one: Vec<&str> = masks.iter().map(|_| "(bloom & ?) = ?").collect();
+    cond.push_str(&format!(" AND ({})", one.join(" OR ")));
+    for m in masks {
+        params.extend([Value::Integer(*m), Value::Integer(*m)]);
+    }
 }
 
 fn placeholders(n: usize) -> String {
@@ -52,7 +163,13 @@ fn placeholders(n: usize) -> String {
 }
 
 impl Plan {
-    fn new(q: &AlertQuery) -> Plan {
+    /// The plan of `q`; `all` when every match is wanted (counts, `scan`) rather than a page.
+    fn new(
+        conn: &Connection,
+        tenant: &TenantId,
+        q: &AlertQuery,
+        all: bool,
+    ) -> Result<Plan, StoreError> {
         let mut statuses = Vec::new();
         for s in q.effective_statuses() {
             if !statuses.contains(&s) {
@@ -72,7 +189,9 @@ impl Plan {
             .collect();
         if ranks.is_empty() {
             empty = true;
-        } else if ranks.len() < 4 {
+        } else if ranks.len() < 4 || q.since.is_some() || q.until.is_some() {
+            // Every rank listed, with a time range: the severity index then serves the range
+            // within each status and rank rather than reading each entry of the status.
             let list: Vec<String> = ranks.iter().map(i64::to_string).collect();
             cond.push_str(&format!(" AND severity_rank IN ({})", list.join(", ")));
         }
@@ -135,15 +254,83 @@ impl Plan {
             ResourceFilter::Exact(x) => ResourceCheck::Exact(x.to_ascii_lowercase()),
             ResourceFilter::Prefix(p) => ResourceCheck::Prefix(p.to_ascii_lowercase()),
         });
-        Plan {
+        let entity = q.entity.as_ref().map(|e| fold(e).into_owned());
+        // The keys of the selective filters: each set holds a key of every alert that passes.
+        let mut key_sets: Vec<Vec<i64>> = Vec::new();
+        if let Some(v) = &entity {
+            let k = keys::key(tenant.as_str(), Kind::Entity, v);
+            bloom_sql(&[keys::bits(k)], &mut cond, &mut params);
+            key_sets.push(vec![k]);
+        }
+        let mut any_of =
+            |kind: Kind, texts: Vec<String>, cond: &mut String, params: &mut Vec<Value>| {
+                // A long list is checked row by row rather than probed key by key.
+                if texts.is_empty() || texts.len() > COVER_MAX * 8 {
+                    return;
+                }
+                let ks: Vec<i64> = texts
+                    .iter()
+                    .map(|t| keys::key(tenant.as_str(), kind, t))
+                    .collect();
+                let masks: Vec<i64> = ks.iter().map(|k| keys::bits(*k)).collect();
+                bloom_sql(&masks, cond, params);
+                key_sets.push(ks);
+            };
+        let intents = q.intents.iter().map(|i| i.as_str().to_owned()).collect();
+        any_of(Kind::Intent, intents, &mut cond, &mut params);
+        let tactics = q.tactics.iter().map(ToString::to_string).collect();
+        any_of(Kind::Tactic, tactics, &mut cond, &mut params);
+        let techniques = q.techniques.iter().map(ToString::to_string).collect();
+        any_of(Kind::Technique, techniques, &mut cond, &mut params);
+        match &resource {
+            Some(ResourceCheck::Exact(x)) => {
+                let k = keys::key(tenant.as_str(), Kind::Resource, x);
+                bloom_sql(&[keys::bits(k)], &mut cond, &mut params);
+                key_sets.push(vec![k]);
+            }
+            Some(ResourceCheck::Prefix(p)) if !p.is_empty() && !empty => {
+                let known = known_prefixes(conn, tenant, p)?;
+                if known.len() <= KNOWN_MAX {
+                    let cover = keys::cover(p, &known);
+                    if cover.is_empty() {
+                        // Every stored id is indexed whole: none starts with `p`.
+                        empty = true;
+                    } else if cover.len() <= COVER_MAX {
+                        let ks: Vec<i64> = cover
+                            .iter()
+                            .map(|c| keys::key(tenant.as_str(), Kind::Resource, c))
+                            .collect();
+                        let masks: Vec<i64> = ks.iter().map(|k| keys::bits(*k)).collect();
+                        bloom_sql(&masks, &mut cond, &mut params);
+                        key_sets.push(ks);
+                    }
+                }
+            }
+            _ => {}
+        }
+        let mut keyed: Option<(i64, Vec<i64>)> = None;
+        if !empty {
+            for ks in key_sets {
+                let max = if all { KEYED_MAX_ALL } else { KEYED_MAX };
+                let n = keyed_rows(conn, &ks, max)?;
+                if n <= max && keyed.as_ref().is_none_or(|(m, _)| n < *m) {
+                    keyed = Some((n, ks));
+                }
+            }
+        }
+        Ok(Plan {
             statuses,
             cond,
             params,
             resource,
-            entity: q.entity.as_ref().map(|e| fold(e).into_owned()),
+            entity,
             exact,
             empty,
-        }
+            ranks,
+            keyed_rows: keyed.as_ref().map_or(0, |(n, _)| *n),
+            all,
+            keyed: keyed.map(|(_, ks)| ks),
+        })
     }
 
     fn has_list_checks(&self) -> bool {
@@ -194,6 +381,8 @@ pub(crate) struct Hit {
 
 struct Stream {
     status: Status,
+    /// The one severity rank of a time-order stream (served by the severity index).
+    rank: Option<i64>,
     buf: VecDeque<Cand>,
     after: Option<SortKey>,
     chunk: usize,
@@ -209,7 +398,13 @@ fn order_sql(order: Order) -> (&'static str, &'static str, &'static str, &'stati
             "time_us",
             "severity_rank DESC, time_us DESC, tseq DESC",
         ),
-        Order::Time => ("alerts_by_time", "time_us", "0", "time_us DESC, tseq DESC"),
+        // One stream per severity rank, each in time order within the severity index.
+        Order::Time => (
+            "alerts_by_severity",
+            "time_us",
+            "0",
+            "severity_rank DESC, time_us DESC, tseq DESC",
+        ),
         Order::Priority => (
             "alerts_by_priority",
             "priority",
@@ -251,28 +446,50 @@ fn after_sql(order: Order, k: SortKey, cond: &mut String, params: &mut Vec<Value
     }
 }
 
-/// One status stream's chunk query: `?` parameters are tenant, status, the conditions', limit.
+/// One stream's chunk query: `?` parameters are tenant, status, (the rank, for the time
+/// order), the conditions', limit.
 fn stream_sql(order: Order, cond: &str) -> String {
     let (index, p, sec, order_by) = order_sql(order);
+    let rank = if order == Order::Time {
+        " AND severity_rank = ?"
+    } else {
+        ""
+    };
     format!(
         "SELECT seq, {p}, {sec}, id, severity_rank, resources_lc, entities_lc, tseq
          FROM alerts INDEXED BY {index}
-         WHERE tenant = ? AND status = ?{cond}
+         WHERE tenant = ? AND status = ?{rank}{cond}
          ORDER BY {order_by} LIMIT ?"
     )
 }
 
-/// The chunk query of the first stream of `q`, with the cursor's condition, and its parameter
-/// count (for query-plan tests).
+/// A statement and how many parameters it takes.
 #[cfg(test)]
-pub(crate) fn first_stream_sql(q: &AlertQuery, after: Option<SortKey>) -> (String, usize) {
-    let plan = Plan::new(q);
+pub(crate) type SqlWithParams = (String, usize);
+
+/// The chunk query of the first stream of `q`, with the cursor's condition, its parameter
+/// count, and the keyed query if the plan reads keys instead (for query-plan tests).
+#[cfg(test)]
+pub(crate) fn first_stream_sql(
+    conn: &Connection,
+    tenant: &TenantId,
+    q: &AlertQuery,
+    after: Option<SortKey>,
+) -> Result<(String, usize, Option<SqlWithParams>), StoreError> {
+    let plan = Plan::new(conn, tenant, q, false)?;
     let mut cond = plan.cond.clone();
     let mut params = plan.params.clone();
     if let Some(k) = after {
         after_sql(q.order, k, &mut cond, &mut params);
     }
-    (stream_sql(q.order, &cond), params.len() + 3)
+    let rank = usize::from(q.order == Order::Time);
+    let keyed = plan.keyed.as_ref().map(|ks| {
+        (
+            keyed_sql(q.order, &plan, ks.len()),
+            ks.len() + 1 + plan.statuses.len() + plan.params.len(),
+        )
+    });
+    Ok((stream_sql(q.order, &cond), params.len() + 3 + rank, keyed))
 }
 
 fn fetch(
@@ -287,6 +504,9 @@ fn fetch(
         Value::Text(tenant.as_str().to_owned()),
         Value::Text(status_text(s.status).to_owned()),
     ];
+    if let Some(r) = s.rank {
+        params.push(Value::Integer(r));
+    }
     params.extend(plan.params.iter().cloned());
     if let Some(k) = s.after {
         after_sql(order, k, &mut cond, &mut params);
@@ -323,6 +543,82 @@ fn fetch(
     Ok(())
 }
 
+/// The keyed query: the alerts with one of `n` keys, with the plan's SQL conditions (`CROSS
+/// JOIN` keeps the key rows the outer loop, whatever SQLite guesses of the tables); `?`
+/// parameters are the keys, the tenant, the statuses, the conditions'.
+fn keyed_sql(order: Order, plan: &Plan, n: usize) -> String {
+    let (_, p, sec, _) = order_sql(order);
+    format!(
+        "{} SELECT a.seq, {p}, {sec}, id, severity_rank, resources_lc, entities_lc, tseq, status
+         FROM alert_keys k CROSS JOIN alerts a ON a.seq = k.seq
+         WHERE k.gen IN (SELECT g FROM gens) AND k.key IN ({}) AND tenant = ? AND status IN ({}){}",
+        keys::GENS_CTE,
+        placeholders(n),
+        placeholders(plan.statuses.len()),
+        plan.cond
+    )
+}
+
+/// Every row with one of the plan's keys before `after`, most significant first (one stream
+/// that is never fetched again).
+fn keyed(
+    conn: &Connection,
+    tenant: &TenantId,
+    order: Order,
+    plan: &Plan,
+    keys: &[i64],
+    after: Option<SortKey>,
+) -> Result<Stream, StoreError> {
+    let mut params: Vec<Value> = keys.iter().map(|k| Value::Integer(*k)).collect();
+    params.push(Value::Text(tenant.as_str().to_owned()));
+    params.extend(
+        plan.statuses
+            .iter()
+            .map(|s| Value::Text(status_text(*s).to_owned())),
+    );
+    params.extend(plan.params.iter().cloned());
+    let mut stmt = conn
+        .prepare_cached(&keyed_sql(order, plan, keys.len()))
+        .db()?;
+    let mut rows = stmt.query(params_from_iter(params)).db()?;
+    let mut found: Vec<Cand> = Vec::new();
+    while let Some(r) = rows.next().db()? {
+        let tseq: i64 = r.get(7).db()?;
+        let key = SortKey {
+            primary: r.get(1).db()?,
+            secondary: r.get(2).db()?,
+            seq: u64::try_from(tseq).unwrap_or(0),
+        };
+        if after.is_some_and(|a| key >= a) {
+            continue;
+        }
+        let status: String = r.get(8).db()?;
+        let Some(status) = parse_status(&status) else {
+            continue;
+        };
+        found.push(Cand {
+            key,
+            seq: r.get(0).db()?,
+            id: r.get(3).db()?,
+            status,
+            severity_rank: r.get(4).db()?,
+            resources: r.get(5).db()?,
+            entities: r.get(6).db()?,
+        });
+    }
+    // Most significant first; an alert found through several keys once.
+    found.sort_by(|a, b| b.key.cmp(&a.key).then(b.seq.cmp(&a.seq)));
+    found.dedup_by_key(|c| c.seq);
+    Ok(Stream {
+        status: Status::Active,
+        rank: None,
+        buf: found.into(),
+        after,
+        chunk: 0,
+        done: true,
+    })
+}
+
 /// Visits the rows `q` selects (ignoring its limit and cursor) after `after` in `q.order`,
 /// until `visit` returns `false`. `want` sizes the first reads.
 fn scan(
@@ -342,17 +638,36 @@ fn scan(
     } else {
         want.clamp(128, 1024)
     };
-    let mut streams: Vec<Stream> = plan
-        .statuses
-        .iter()
-        .map(|s| Stream {
-            status: *s,
-            buf: VecDeque::new(),
-            after,
-            chunk: first,
-            done: false,
-        })
-        .collect();
+    // Key rows at once when they are few or every match is wanted; else a walk of the order,
+    // which may switch to them (`WALK_BUDGET`).
+    let keyed_now = plan.keyed.is_some() && (plan.keyed_rows <= KEYED_CHEAP || plan.all);
+    let mut budget = plan
+        .keyed
+        .as_ref()
+        .filter(|_| !keyed_now)
+        .map(|_| want.saturating_mul(2).saturating_add(WALK_BUDGET));
+    let mut streams: Vec<Stream> = Vec::new();
+    if let (true, Some(ks)) = (keyed_now, &plan.keyed) {
+        streams.push(keyed(conn, tenant, q.order, plan, ks, after)?);
+    } else {
+        for s in &plan.statuses {
+            let ranks: Vec<Option<i64>> = if q.order == Order::Time {
+                plan.ranks.iter().map(|r| Some(*r)).collect()
+            } else {
+                vec![None]
+            };
+            for rank in ranks {
+                streams.push(Stream {
+                    status: *s,
+                    rank,
+                    buf: VecDeque::new(),
+                    after,
+                    chunk: first,
+                    done: false,
+                });
+            }
+        }
+    }
     loop {
         for s in &mut streams {
             if s.buf.is_empty() && !s.done {
@@ -370,6 +685,20 @@ fn scan(
         let Some(c) = streams.get_mut(i).and_then(|s| s.buf.pop_front()) else {
             return Ok(());
         };
+        if let Some(b) = budget.as_mut() {
+            *b = b.saturating_sub(1);
+            if *b == 0
+                && let Some(ks) = &plan.keyed
+            {
+                // Every row keyed above this one was looked at by the walk (the merge takes
+                // the greatest key of all streams): read the key rows from here on.
+                budget = None;
+                let mut rest = keyed(conn, tenant, q.order, plan, ks, Some(c.key))?;
+                rest.buf.push_front(c);
+                streams = vec![rest];
+                continue;
+            }
+        }
         if !plan.list_checks(tenant, &c)? {
             continue;
         }
@@ -403,7 +732,7 @@ pub(crate) fn page(
     after: Option<SortKey>,
     limit: usize,
 ) -> Result<Vec<(SortKey, StoredAlert)>, StoreError> {
-    let plan = Plan::new(q);
+    let plan = Plan::new(conn, tenant, q, false)?;
     let mut hits = Vec::new();
     if limit == 0 {
         return Ok(Vec::new());
@@ -430,7 +759,7 @@ pub(crate) fn scan_records(
     q: &AlertQuery,
     visit: &mut dyn FnMut(AlertRecord) -> Result<bool, StoreError>,
 ) -> Result<(), StoreError> {
-    let plan = Plan::new(q);
+    let plan = Plan::new(conn, tenant, q, true)?;
     scan(conn, tenant, q, &plan, None, 256, |h| {
         let stored = match h.alert {
             Some(a) => a,
@@ -456,6 +785,85 @@ fn tally(sev: &mut [u64; 4], st: &mut [u64; 4], status: Status, severity_rank: i
     }
 }
 
+/// The counting query of `q` when SQL decides it alone, and its parameter count (for
+/// query-plan tests).
+#[cfg(test)]
+pub(crate) fn counts_sql_of(
+    conn: &Connection,
+    tenant: &TenantId,
+    q: &AlertQuery,
+) -> Result<(String, usize), StoreError> {
+    let plan = Plan::new(conn, tenant, q, false)?;
+    Ok((
+        counts_sql(plan.statuses.len(), &plan.cond),
+        1 + plan.statuses.len() + plan.params.len(),
+    ))
+}
+
+/// The counts from the tallies, when the query filters by statuses, severities and types only.
+fn tallied(
+    conn: &Connection,
+    tenant: &TenantId,
+    q: &AlertQuery,
+    plan: &Plan,
+) -> Result<Option<Counts>, StoreError> {
+    // Any filter beyond these (including one added to the query later) makes `q` differ.
+    let only = AlertQuery {
+        statuses: q.statuses.clone(),
+        severities: q.severities.clone(),
+        min_severity: q.min_severity,
+        alert_types: q.alert_types.clone(),
+        order: q.order,
+        limit: q.limit,
+        cursor: q.cursor,
+        ..AlertQuery::default()
+    };
+    if only != *q || plan.empty {
+        return Ok(None);
+    }
+    let mut params: Vec<Value> = vec![Value::Text(tenant.as_str().to_owned())];
+    params.extend(
+        plan.statuses
+            .iter()
+            .map(|s| Value::Text(status_text(*s).to_owned())),
+    );
+    params.extend(plan.params.iter().cloned());
+    let sql = format!(
+        "SELECT status, severity_rank, sum(n) FROM tallies
+         WHERE tenant = ? AND status IN ({}){} GROUP BY status, severity_rank",
+        placeholders(plan.statuses.len()),
+        plan.cond
+    );
+    let mut sev = [0u64; 4];
+    let mut st = [0u64; 4];
+    let mut stmt = conn.prepare_cached(&sql).db()?;
+    let mut rows = stmt.query(params_from_iter(params)).db()?;
+    while let Some(r) = rows.next().db()? {
+        let status: String = r.get(0).db()?;
+        let severity_rank: i64 = r.get(1).db()?;
+        let n: i64 = r.get(2).db()?;
+        if let Some(status) = parse_status(&status) {
+            tally(
+                &mut sev,
+                &mut st,
+                status,
+                severity_rank,
+                u64::try_from(n).unwrap_or(0),
+            );
+        }
+    }
+    Ok(Some(counts_from(sev, st)))
+}
+
+/// The counts of what SQL decides alone: tenant, `n` statuses, the conditions'.
+pub(crate) fn counts_sql(n: usize, cond: &str) -> String {
+    format!(
+        "SELECT status, severity_rank, count(*) FROM alerts
+         WHERE tenant = ? AND status IN ({}){cond} GROUP BY status, severity_rank",
+        placeholders(n)
+    )
+}
+
 pub(crate) fn counts(
     conn: &Connection,
     tenant: &TenantId,
@@ -463,11 +871,14 @@ pub(crate) fn counts(
 ) -> Result<Counts, StoreError> {
     let mut q = q.clone();
     q.cursor = None;
-    let plan = Plan::new(&q);
+    let plan = Plan::new(conn, tenant, &q, true)?;
     let mut sev = [0u64; 4];
     let mut st = [0u64; 4];
     if plan.empty {
         return Ok(counts_from(sev, st));
+    }
+    if let Some(c) = tallied(conn, tenant, &q, &plan)? {
+        return Ok(c);
     }
     if plan.exact && !plan.has_list_checks() {
         let statuses: Vec<Value> = plan
@@ -475,12 +886,7 @@ pub(crate) fn counts(
             .iter()
             .map(|s| Value::Text(status_text(*s).to_owned()))
             .collect();
-        let sql = format!(
-            "SELECT status, severity_rank, count(*) FROM alerts
-             WHERE tenant = ? AND status IN ({}){} GROUP BY status, severity_rank",
-            placeholders(statuses.len()),
-            plan.cond
-        );
+        let sql = counts_sql(statuses.len(), &plan.cond);
         let mut params = vec![Value::Text(tenant.as_str().to_owned())];
         params.extend(statuses);
         params.extend(plan.params.iter().cloned());
@@ -509,8 +915,25 @@ pub(crate) fn counts(
     Ok(counts_from(sev, st))
 }
 
+/// The related-candidates query: tenant, my row id, correlation key, the JSON list of shared
+/// keys, limit.
+pub(crate) fn related_sql() -> String {
+    format!(
+        "{} SELECT seq FROM alerts
+         WHERE seq IN (
+             SELECT seq FROM alerts WHERE tenant = ?1 AND correlation_key = ?3
+             UNION SELECT seq FROM alert_keys
+                   WHERE gen IN (SELECT g FROM gens)
+                     AND key IN (SELECT value FROM json_each(?4))
+         ) AND tenant = ?1 AND seq <> ?2
+         ORDER BY severity_rank DESC, time_us DESC, tseq DESC LIMIT ?5",
+        keys::GENS_CTE
+    )
+}
+
 /// Alerts other than the one with row id `my_seq` that share its correlation key, its
-/// compromised entity or an entity value; most severe then most recent first, at most `limit`.
+/// compromised entity or an entity value (through their keys, so a rare hash collision may add
+/// a candidate the engine then drops); most severe then most recent first, at most `limit`.
 pub(crate) fn related_candidates(
     conn: &Connection,
     tenant: &TenantId,
@@ -523,30 +946,22 @@ pub(crate) fn related_candidates(
     }
     let d = Derived::of(me);
     let key = me.correlation_key().filter(|k| !k.is_empty());
-    let compromised = me
-        .compromised_entity()
-        .filter(|c| !c.is_empty())
-        .map(|c| fold(c).into_owned());
-    let values = serde_json::to_string(&d.entities).unwrap_or_else(|_| "[]".to_owned());
-    let mut stmt = conn
-        .prepare_cached(
-            "SELECT seq FROM alerts
-             WHERE seq IN (
-                 SELECT seq FROM alerts WHERE tenant = ?1 AND correlation_key = ?3
-                 UNION SELECT seq FROM alerts WHERE tenant = ?1 AND compromised_lc = ?4
-                 UNION SELECT seq FROM alert_entities
-                       WHERE value_lc IN (SELECT value FROM json_each(?5))
-             ) AND tenant = ?1 AND seq <> ?2
-             ORDER BY severity_rank DESC, time_us DESC, tseq DESC LIMIT ?6",
-        )
-        .db()?;
+    let mut shared: Vec<i64> = d
+        .entities
+        .iter()
+        .map(|v| keys::key(tenant.as_str(), Kind::Entity, v))
+        .collect();
+    if let Some(c) = me.compromised_entity().filter(|c| !c.is_empty()) {
+        shared.push(keys::key(tenant.as_str(), Kind::Compromised, &fold(c)));
+    }
+    let values = serde_json::to_string(&shared).unwrap_or_else(|_| "[]".to_owned());
+    let mut stmt = conn.prepare_cached(&related_sql()).db()?;
     let seqs = stmt
         .query_map(
             rusqlite::params![
                 tenant.as_str(),
                 my_seq,
                 key,
-                compromised,
                 values,
                 i64::try_from(limit).unwrap_or(i64::MAX)
             ],

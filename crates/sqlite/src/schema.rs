@@ -8,6 +8,7 @@
 //! append a new one.
 
 use rusqlite::{Connection, TransactionBehavior};
+use vigil_core::store::codec::IndexKeys;
 
 use crate::error::SqliteError;
 
@@ -151,11 +152,68 @@ CREATE TABLE checkpoints (
 ) WITHOUT ROWID;
 "#;
 
-/// Version 4: automations (each a versioned JSON document, secrets included, never in the
+/// Version 4: integer keys for the selective filters (see `keys.rs`). Entity values, the
+/// indexed prefixes of resource ids and the compromised entity become hashed `(gen, key, seq)`
+/// rows of `alert_keys` (replacing the text rows of `alert_entities` and the compromised-entity
+/// index), and a 64-bit filter of the same keys (`bloom`) rides at
+/// the end of the order indexes, so a walk of the queue skips rows that cannot match without
+/// reading them. The order by time alone is served by the severity index, one stream per
+/// severity, so its own index goes. `resource_prefixes` lists every indexed prefix once, to
+/// find those a prefix query covers.
+///
+/// Intents, the ATT&CK tactics they map to, and techniques get keys too, so those filters find
+/// their alerts without parsing every alert on the way.
+///
+/// The keys are hashes SQL cannot compute: the migration leaves the `v4_backfill` marker, and
+/// the opener computes every existing alert's keys from its stored JSON in the same
+/// transaction (`backfill`), then drops the marker.
+const V4: &str = r#"
+ALTER TABLE alerts ADD COLUMN bloom INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE alert_keys (
+    gen INTEGER NOT NULL,
+    key INTEGER NOT NULL,
+    seq INTEGER NOT NULL REFERENCES alerts (seq),
+    PRIMARY KEY (gen, key, seq)
+) WITHOUT ROWID;
+CREATE TABLE resource_prefixes (
+    tenant TEXT NOT NULL,
+    prefix TEXT NOT NULL,
+    PRIMARY KEY (tenant, prefix)
+) WITHOUT ROWID;
+DROP TABLE alert_entities;
+DROP INDEX alerts_by_time;
+DROP INDEX alerts_by_compromised;
+DROP INDEX alerts_by_severity;
+DROP INDEX alerts_by_priority;
+CREATE INDEX alerts_by_severity ON alerts
+    (tenant, status, severity_rank DESC, time_us DESC, tseq DESC, bloom);
+CREATE INDEX alerts_by_priority ON alerts
+    (tenant, status, priority DESC, time_us DESC, tseq DESC, bloom);
+CREATE TABLE v4_backfill (pending INTEGER);
+"#;
+
+/// Version 5: per tenant, the number of alerts of each type, status and severity, kept in step
+/// by every write, so the dashboard header's counts (no filter, or only statuses, severities
+/// and types) read a few hundred rows instead of the whole queue.
+const V5: &str = r#"
+CREATE TABLE tallies (
+    tenant        TEXT    NOT NULL,
+    alert_type_lc TEXT    NOT NULL,
+    status        TEXT    NOT NULL,
+    severity_rank INTEGER NOT NULL,
+    n             INTEGER NOT NULL,
+    PRIMARY KEY (tenant, alert_type_lc, status, severity_rank)
+) WITHOUT ROWID;
+INSERT INTO tallies (tenant, alert_type_lc, status, severity_rank, n)
+    SELECT tenant, alert_type_lc, status, severity_rank, count(*) FROM alerts
+     GROUP BY tenant, alert_type_lc, status, severity_rank;
+"#;
+
+/// Version 6: automations (each a versioned JSON document, secrets included, never in the
 /// event log), their deliveries (the delivery's bookkeeping as JSON, its state as an indexed
 /// column so the dispatcher finds pending ones without reading the rest, and its payload,
 /// written once, in a column of its own), and named leases.
-const V4: &str = r#"
+const V6: &str = r#"
 CREATE TABLE automations (
     seq        INTEGER PRIMARY KEY,
     tenant     TEXT    NOT NULL,
@@ -187,7 +245,7 @@ CREATE TABLE leases (
 "#;
 
 /// Every migration, oldest first: `MIGRATIONS[i]` takes version `i` to `i + 1`.
-pub(crate) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4];
+pub(crate) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6];
 
 /// The schema version this crate writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -234,6 +292,11 @@ pub(crate) fn migrate_with(conn: &mut Connection, migrations: &[&str]) -> Result
                 source,
             })?;
     }
+    backfill(&tx).map_err(|source| SqliteError::Migration {
+        from: found,
+        to: known,
+        source,
+    })?;
     tx.pragma_update(None, "user_version", known)
         .map_err(|source| SqliteError::Migration {
             from: found,
@@ -242,4 +305,58 @@ pub(crate) fn migrate_with(conn: &mut Connection, migrations: &[&str]) -> Result
         })?;
     tx.commit()?;
     Ok(())
+}
+
+/// Computes the keys and filters of every alert a version 4 migration found (see [`V4`]), if
+/// its marker is there, and removes the marker.
+fn backfill(conn: &Connection) -> rusqlite::Result<()> {
+    let pending: i64 = conn.query_row(
+        "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'v4_backfill'",
+        [],
+        |r| r.get(0),
+    )?;
+    if pending == 0 {
+        return Ok(());
+    }
+    let mut read = conn
+        .prepare("SELECT seq, tenant, json FROM alerts WHERE seq > ?1 ORDER BY seq LIMIT 10000")?;
+    let mut bloom = conn.prepare("UPDATE alerts SET bloom = ?1 WHERE seq = ?2")?;
+    let mut key =
+        conn.prepare("INSERT OR IGNORE INTO alert_keys (gen, key, seq) VALUES (?1, ?2, ?3)")?;
+    let mut prefix =
+        conn.prepare("INSERT OR IGNORE INTO resource_prefixes (tenant, prefix) VALUES (?1, ?2)")?;
+    let mut after = i64::MIN;
+    loop {
+        let chunk = read
+            .query_map([after], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                ))
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        let Some(last) = chunk.last() else {
+            break;
+        };
+        after = last.0;
+        for (seq, tenant, json) in chunk {
+            // A row that does not decode is left for the check to report; it gets no keys.
+            let Ok(alert) = serde_json::from_str::<vigil_core::Alert>(&json) else {
+                continue;
+            };
+            let d = IndexKeys::of(&alert);
+            let (keys, filter) = crate::keys::of_alert(&tenant, &alert, &d);
+            for k in keys {
+                key.execute(rusqlite::params![crate::keys::gen_of(seq), k, seq])?;
+            }
+            for r in &d.resources {
+                for p in crate::keys::resource_prefixes(r) {
+                    prefix.execute(rusqlite::params![tenant, p])?;
+                }
+            }
+            bloom.execute(rusqlite::params![filter, seq])?;
+        }
+    }
+    conn.execute_batch("DROP TABLE v4_backfill")
 }

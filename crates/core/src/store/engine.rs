@@ -236,6 +236,127 @@ fn by_type(q: AlertQuery, rule: &SuppressionRule) -> AlertQuery {
     }
 }
 
+/// At most this many values of one condition become queries of their own.
+const MAX_PREFILTER_VALUES: usize = 64;
+
+/// Whether `path` names a top-level property of an entity (`entities.<type>.<property>`, with
+/// or without `properties.`) other than `type` and `$id`: the values [`super::entity_values`]
+/// holds, so that an entity filter finds every alert the condition can match.
+fn entity_property(path: &str) -> bool {
+    let body = match path.get(..11) {
+        Some(p) if p.eq_ignore_ascii_case("properties.") => &path[11..],
+        _ => path,
+    };
+    let segs: Vec<&str> = body.split('.').collect();
+    match segs.as_slice() {
+        [head, kind, prop] => {
+            head.eq_ignore_ascii_case("entities")
+                && !kind.is_empty()
+                && !prop.is_empty()
+                && !prop.eq_ignore_ascii_case("type")
+                && !prop.eq_ignore_ascii_case("$id")
+        }
+        _ => false,
+    }
+}
+
+/// A value an entity filter can look up for an `in`/`equals` test: a string that is not blank
+/// (blank values are not indexed) and whose text cannot also be a number's or a boolean's (the
+/// test compares those by their JSON text, which entity filters do not see).
+fn lookup_value(v: &serde_json::Value) -> Option<&str> {
+    let s = v.as_str()?;
+    let t = s.trim();
+    let numeric = serde_json::from_str::<serde_json::Number>(t).is_ok();
+    let boolean = t.eq_ignore_ascii_case("true") || t.eq_ignore_ascii_case("false");
+    (!t.is_empty() && !numeric && !boolean).then_some(s)
+}
+
+/// The values of the rule's most selective condition a backend can look up: among its
+/// top-level `in`/`equals` tests of an entity property (which every match must pass), the one
+/// with the fewest values. `None` when there is none (or the rule matches alerts that lack the
+/// entity type), so that every alert of the rule's type is a candidate.
+fn entity_prefilter(rule: &SuppressionRule) -> Option<Vec<String>> {
+    if rule.when_entity_absent() == crate::suppression::EntityAbsence::Match {
+        return None;
+    }
+    let mut best: Option<Vec<String>> = None;
+    for c in rule.conditions() {
+        let m = c.as_json();
+        if m.keys()
+            .any(|k| !matches!(k.as_str(), "field" | "in" | "equals" | "caseSensitive"))
+        {
+            continue;
+        }
+        let Some(field) = m.get("field").and_then(serde_json::Value::as_str) else {
+            continue;
+        };
+        let test = match (m.get("in"), m.get("equals")) {
+            (Some(v), None) | (None, Some(v)) => v,
+            _ => continue,
+        };
+        if !entity_property(field) {
+            continue;
+        }
+        let listed: Vec<&serde_json::Value> = match test {
+            serde_json::Value::Array(items) => items.iter().collect(),
+            one => vec![one],
+        };
+        let values: Option<Vec<String>> = listed
+            .into_iter()
+            .map(|v| lookup_value(v).map(str::to_owned))
+            .collect();
+        let Some(values) = values else {
+            continue;
+        };
+        if values.is_empty() || values.len() > MAX_PREFILTER_VALUES {
+            continue;
+        }
+        if best.as_ref().is_none_or(|b| values.len() < b.len()) {
+            best = Some(values);
+        }
+    }
+    best
+}
+
+/// Every alert of `base` that `rule` may match, each once, most recent first: found through the
+/// rule's type and its most selective entity condition ([`entity_prefilter`]) when it has one,
+/// so the backend serves them from its indexes; the caller still checks each with the compiled
+/// rule, so the answer never depends on how the backend narrows.
+fn rule_candidates(
+    tx: &dyn ReadTx,
+    base: AlertQuery,
+    rule: &SuppressionRule,
+    f: &mut dyn FnMut(AlertRecord) -> Result<bool, StoreError>,
+) -> Result<(), StoreError> {
+    let base = by_type(base.order(Order::Time), rule);
+    let Some(values) = entity_prefilter(rule) else {
+        return tx.scan(&base, f);
+    };
+    if let [one] = values.as_slice() {
+        return tx.scan(&base.entity(one.clone()), f);
+    }
+    // Several values: one scan each, merged most recent first, each alert once.
+    let mut found: Vec<AlertRecord> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for v in values {
+        tx.scan(&base.clone().entity(v), &mut |r| {
+            if seen.insert(r.seq) {
+                found.push(r);
+            }
+            Ok(true)
+        })?;
+    }
+    found.sort_by_key(|r| {
+        std::cmp::Reverse(super::SortKey::of(Order::Time, &r.stored.alert, r.seq))
+    });
+    for r in found {
+        if !f(r)? {
+            break;
+        }
+    }
+    Ok(())
+}
+
 fn check_rule(rule: &SuppressionRule) -> Result<RuleSet, StoreError> {
     super::check_rule(rule)
 }
@@ -283,8 +404,7 @@ fn apply(
     at: DateTime<Utc>,
 ) -> Result<Vec<AlertId>, StoreError> {
     let mut matched = Vec::new();
-    let open = by_type(AlertQuery::default().order(Order::Time), rule);
-    tx.scan(&open, &mut |r| {
+    rule_candidates(tx, AlertQuery::default(), rule, &mut |r| {
         if set.is_suppressed(&r.stored.alert, at) {
             matched.push(r);
         }
@@ -691,11 +811,8 @@ impl<B: Backend> Store for Triage<B> {
         self.backend.read(tenant, |tx| {
             let mut counts = [0u64; 4];
             let mut ids = Vec::new();
-            let every = by_type(
-                AlertQuery::default().all_statuses().order(Order::Time),
-                rule,
-            );
-            tx.scan(&every, &mut |r| {
+            let every = AlertQuery::default().all_statuses();
+            rule_candidates(tx, every, rule, &mut |r| {
                 let a = &r.stored.alert;
                 if set.is_suppressed(a, at) {
                     if let Some(i) = Status::ALL.iter().position(|s| *s == a.status()) {

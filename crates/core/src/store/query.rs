@@ -546,19 +546,30 @@ pub fn resource_ids(alert: &Alert) -> Vec<&str> {
     ids
 }
 
-/// The entity values [`AlertQuery::entity`] and related-alert lookups compare: every top-level
-/// string property of every entity except `type` and `$id`. Stores index these.
+/// The entity values [`AlertQuery::entity`] and related-alert lookups compare: every
+/// non-blank string held by a top-level property of an entity (directly, or in a list), except
+/// `type` and `$id`. Stores index these. A suppression rule's `in`/`equals` test of an entity
+/// property can only match a string value through one of these, which lets the engine find a
+/// rule's candidates through an entity filter.
 pub fn entity_values(alert: &Alert) -> Vec<&str> {
-    alert
-        .entities()
-        .iter()
-        .flat_map(|e| e.properties().iter())
-        .filter(|(k, _)| !k.eq_ignore_ascii_case("type") && k.as_str() != "$id")
-        .filter_map(|(_, v)| match v {
-            Value::String(s) if !s.trim().is_empty() => Some(s.as_str()),
-            _ => None,
-        })
-        .collect()
+    fn strings<'a>(v: &'a Value, depth: usize, out: &mut Vec<&'a str>) {
+        match v {
+            Value::String(s) if !s.trim().is_empty() => out.push(s.as_str()),
+            Value::Array(items) if depth < 16 => {
+                items.iter().for_each(|i| strings(i, depth + 1, out));
+            }
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    for e in alert.entities() {
+        for (k, v) in e.properties() {
+            if !k.eq_ignore_ascii_case("type") && !k.eq_ignore_ascii_case("$id") {
+                strings(v, 0, &mut out);
+            }
+        }
+    }
+    out
 }
 
 /// One page of the triage queue.

@@ -218,7 +218,7 @@ fn check_reports_what_the_integrity_check_finds() {
     conn.execute_batch(
         "PRAGMA writable_schema = ON;
          UPDATE sqlite_schema SET sql = replace(sql, 'time_us DESC, tseq DESC', 'tseq DESC, time_us DESC')
-          WHERE name = 'alerts_by_time';",
+          WHERE name = 'alerts_by_severity';",
     )
     .unwrap();
     drop(conn);
@@ -236,7 +236,7 @@ fn check_reports_a_damaged_page_instead_of_failing() {
         let conn = Connection::open(&path).unwrap();
         let page = conn
             .query_row(
-                "SELECT rootpage FROM sqlite_schema WHERE name = 'alert_entities'",
+                "SELECT rootpage FROM sqlite_schema WHERE name = 'alert_keys'",
                 [],
                 |r| r.get(0),
             )
@@ -258,10 +258,7 @@ fn check_reports_a_damaged_page_instead_of_failing() {
     let report = store.backend().check().unwrap();
     assert!(!report.is_clean());
     assert!(
-        report
-            .integrity
-            .iter()
-            .any(|l| l.contains("alert_entities")),
+        report.integrity.iter().any(|l| l.contains("alert_keys")),
         "{report:#?}"
     );
     // What the integrity check found before it stopped is kept, one problem a line.

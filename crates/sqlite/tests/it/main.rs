@@ -5,6 +5,7 @@
 mod busy;
 mod corrupt;
 mod damaged;
+mod prefilter;
 mod procs;
 mod readonly;
 mod reference;

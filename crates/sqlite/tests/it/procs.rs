@@ -306,11 +306,11 @@ fn killed_ingests_leave_whole_batches_and_a_sound_file() {
             "run {run}: {per_batch:?}"
         );
         committed += per_batch.len();
-        // The alerts and their entity side rows agree (each test alert has one entity value).
+        // The alerts and their key rows agree (each test alert has one entity value).
         let (alerts, with_entities): (i64, i64) = conn
             .query_row(
                 "SELECT (SELECT count(*) FROM alerts),
-                        (SELECT count(DISTINCT seq) FROM alert_entities)",
+                        (SELECT count(DISTINCT seq) FROM alert_keys)",
                 [],
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )
