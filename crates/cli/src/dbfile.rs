@@ -15,6 +15,7 @@ use vigil_core::store::{Backend, ErrorKind, ReadTx, StoreError, TenantId, Triage
 use vigil_postgres::{PostgresBackend, PostgresError};
 use vigil_sqlite::{CheckReport, Options, SqliteBackend, SqliteError};
 
+use crate::automate::AutomationsCommand;
 use crate::output::{Ctx, Res};
 use crate::{Command, RulesCommand};
 
@@ -82,6 +83,12 @@ fn reads_only(command: &Command) -> bool {
                     | RulesCommand::Show { .. }
                     | RulesCommand::Simulate { .. }
                     | RulesCommand::Explain { .. }
+            )
+            | Command::Automations(
+                AutomationsCommand::List
+                    | AutomationsCommand::Show { .. }
+                    | AutomationsCommand::Test { .. }
+                    | AutomationsCommand::Failures { .. }
             )
     )
 }
