@@ -10,7 +10,10 @@ use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 use chrono::{DateTime, Utc};
 
 use super::compiled::Compiled;
-use super::cond::{Compiler, Cond, Ctx, CtxBuffers, Fields, Net, Op, Test, Truth, eval, fold};
+use super::cond::{
+    Compiler, Cond, Ctx, CtxBuffers, Fields, Net, Op, Test, Truth, eval, fold, fold_into,
+};
+use super::exact::ExactMap;
 use super::explain::{Explanation, explain};
 use super::rule::{EntityAbsence, RuleState};
 use super::{RuleError, RuleProblem, RuleWarning, SuppressionRule};
@@ -153,7 +156,7 @@ type Span = (u32, u32);
 #[derive(Debug)]
 struct FieldIndex {
     field: usize,
-    exact: Map<Box<str>, Span>,
+    exact: ExactMap,
     ac: Option<AhoCorasick>,
     /// The literals again, for the DFA built on first use (empty if the set is too large).
     dfa_literals: Box<[Box<str>]>,
@@ -307,7 +310,7 @@ fn field_slot(list: &mut Vec<FieldIndex>, field: usize) -> &mut FieldIndex {
         None => {
             list.push(FieldIndex {
                 field,
-                exact: Map::default(),
+                exact: ExactMap::default(),
                 ac: None,
                 dfa_literals: Box::default(),
                 dfa: OnceLock::new(),
@@ -417,6 +420,7 @@ fn build_bucket(ids: &[u32], compiled: &[Compiled], fields: &Fields, meta: &mut 
     let mut by_field: Vec<FieldIndex> = Vec::new();
     // Each posting list in rule order: `first_match` stops walking a list at its best rule.
     exact.sort_unstable_by(|a, b| (a.0, a.1, a.2.rule).cmp(&(b.0, b.1, b.2.rule)));
+    let mut exact_keys: Vec<(usize, &str, Span)> = Vec::new();
     for group in exact.chunk_by(|a, b| a.0 == b.0 && a.1 == b.1) {
         let Some(&(field, key, _)) = group.first() else {
             continue;
@@ -424,7 +428,14 @@ fn build_bucket(ids: &[u32], compiled: &[Compiled], fields: &Fields, meta: &mut 
         let fi = field_slot(&mut by_field, field);
         let start = fi.posts.len() as u32;
         fi.posts.extend(group.iter().map(|e| e.2));
-        fi.exact.insert(key.into(), (start, fi.posts.len() as u32));
+        exact_keys.push((field, key, (start, fi.posts.len() as u32)));
+    }
+    for group in exact_keys.chunk_by(|a, b| a.0 == b.0) {
+        let Some(&(field, _, _)) = group.first() else {
+            continue;
+        };
+        field_slot(&mut by_field, field).exact =
+            ExactMap::build(group.iter().map(|&(_, k, span)| (k, span)));
     }
     lits.sort_unstable_by(|a, b| (a.0, a.1, a.2.rule).cmp(&(b.0, b.1, b.2.rule)));
     let mut patterns: Vec<(usize, Vec<&str>)> = Vec::new();
@@ -452,6 +463,7 @@ fn build_bucket(ids: &[u32], compiled: &[Compiled], fields: &Fields, meta: &mut 
         }
         match AhoCorasick::builder()
             .match_kind(MatchKind::Standard)
+            .ascii_case_insensitive(true)
             .kind(Some(kind))
             .build(&list)
         {
@@ -468,7 +480,7 @@ fn build_bucket(ids: &[u32], compiled: &[Compiled], fields: &Fields, meta: &mut 
                             .collect();
                     }
                 }
-                fi.exact.clear();
+                fi.exact = ExactMap::default();
                 fi.ac_posts.clear();
             }
         }
@@ -532,6 +544,8 @@ struct Scratch {
     touched: Vec<u32>,
     /// Candidates, in rule order.
     cands: Vec<u32>,
+    /// A value folded for probing.
+    fold_buf: String,
 }
 
 thread_local! {
@@ -611,6 +625,7 @@ impl FieldIndex {
         let dfa = self.dfa.get_or_init(|| {
             AhoCorasick::builder()
                 .match_kind(MatchKind::Standard)
+                .ascii_case_insensitive(true)
                 .kind(Some(AhoCorasickKind::DFA))
                 .build(self.dfa_literals.iter().map(|l| l.as_bytes()))
                 .ok()
@@ -619,13 +634,23 @@ impl FieldIndex {
     }
 
     /// Marks every posting the alert's values at this field hit.
-    fn probe(&self, ctx: &mut Ctx<'_>, mk: &mut Marker<'_>) {
+    ///
+    /// Keys and literals are folded; the exact table and the automaton ignore ASCII case, so an
+    /// ASCII value is probed as it is (folding it would only lower its ASCII letters) and any
+    /// other value is folded first, into `buf`.
+    fn probe(&self, ctx: &mut Ctx<'_>, mk: &mut Marker<'_>, buf: &mut String) {
         if (!self.exact.is_empty() || self.ac.is_some())
-            && let Some(folded) = ctx.folded(self.field)
+            && let Some((raw, _)) = ctx.raw(self.field)
         {
-            for v in folded.iter() {
+            for v in raw {
+                let v: &str = if v.is_ascii() {
+                    v
+                } else {
+                    buf.clear();
+                    if fold_into(v, buf) { buf } else { v }
+                };
                 if let Some(span) = self.exact.get(v) {
-                    mk.span(&self.posts, *span);
+                    mk.span(&self.posts, span);
                 }
                 let Some(ac) = self.automaton() else { continue };
                 for m in ac.find_overlapping_iter(v) {
@@ -822,7 +847,7 @@ impl RuleSet {
         for bucket in typed.into_iter().chain([&self.any_type]) {
             s.cands.extend_from_slice(&bucket.always);
             for fi in &bucket.fields {
-                fi.probe(ctx, &mut mk);
+                fi.probe(ctx, &mut mk, &mut s.fold_buf);
             }
         }
         let best = mk.best;

@@ -41,6 +41,7 @@ pub mod budget;
 mod compiled;
 mod cond;
 mod eval;
+mod exact;
 mod explain;
 mod index;
 mod lint;
