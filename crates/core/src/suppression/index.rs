@@ -214,7 +214,68 @@ impl Witness<'_> {
     }
 }
 
-fn keys_of<'a>(t: &'a Test, fields: &Fields, absent_match: bool) -> Option<(Keys<'a>, bool)> {
+/// How many wildcard patterns of the rule set contain each literal piece (folded).
+type PieceCounts = Map<String, u32>;
+
+/// The literal pieces of a wildcard pattern (between `*` and `?`), folded and deduplicated.
+fn pieces(pattern: &str) -> Vec<Cow<'_, str>> {
+    let mut out: Vec<Cow<'_, str>> = pattern
+        .split(['*', '?'])
+        .filter(|p| !p.is_empty())
+        .map(fold)
+        .collect();
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+/// Counts the pieces of every wildcard pattern of the rules.
+fn piece_counts(compiled: &[Compiled]) -> PieceCounts {
+    let mut counts = PieceCounts::default();
+    let mut stack: Vec<&Cond> = compiled.iter().flat_map(|c| c.conds.iter()).collect();
+    while let Some(c) = stack.pop() {
+        match c {
+            Cond::Test(t) => {
+                if let Op::Wildcard(n) = &t.op {
+                    for p in &n.list {
+                        for piece in pieces(p) {
+                            match counts.get_mut(piece.as_ref()) {
+                                Some(k) => *k += 1,
+                                None => {
+                                    counts.insert(piece.into_owned(), 1);
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            Cond::All(items) | Cond::Any(items) => stack.extend(items.iter()),
+            Cond::Not(inner) => stack.push(inner),
+        }
+    }
+    counts
+}
+
+/// The piece of a wildcard pattern to index it by: the one fewest patterns of the set share
+/// (a piece every pattern has, like `powershell` in `*powershell*x1*`, `*powershell*x2*`, …,
+/// would make every such rule a candidate for every PowerShell command line), preferring
+/// pieces of four bytes or more, then the longest. `None` if the pattern has no piece.
+fn wildcard_key<'p>(pattern: &'p str, counts: &PieceCounts) -> Option<Cow<'p, str>> {
+    pieces(pattern).into_iter().min_by_key(|p| {
+        (
+            p.len() < 4,
+            counts.get(p.as_ref()).copied().unwrap_or(0),
+            std::cmp::Reverse(p.len()),
+        )
+    })
+}
+
+fn keys_of<'a>(
+    t: &'a Test,
+    fields: &Fields,
+    absent_match: bool,
+    counts: &PieceCounts,
+) -> Option<(Keys<'a>, bool)> {
     if absent_match && fields.paths.get(t.field).is_some_and(|p| p.is_entity()) {
         // An alert without the entity type satisfies this test: it is not necessary.
         return None;
@@ -231,14 +292,7 @@ fn keys_of<'a>(t: &'a Test, fields: &Fields, absent_match: bool) -> Option<(Keys
         Op::Wildcard(n) => {
             let mut out = Vec::with_capacity(n.list.len());
             for p in &n.list {
-                let best = p
-                    .split(['*', '?'])
-                    .max_by_key(|s| s.len())
-                    .unwrap_or_default();
-                if best.is_empty() {
-                    return None;
-                }
-                out.push((fold(best), Place::Anywhere));
+                out.push((wildcard_key(p, counts)?, Place::Anywhere));
             }
             (Keys::Literals(out), false)
         }
@@ -259,14 +313,14 @@ fn keys_of<'a>(t: &'a Test, fields: &Fields, absent_match: bool) -> Option<(Keys
 }
 
 /// Every necessary condition of a rule the index can find.
-fn witnesses<'a>(c: &'a Compiled, fields: &Fields) -> Vec<Witness<'a>> {
+fn witnesses<'a>(c: &'a Compiled, fields: &Fields, counts: &PieceCounts) -> Vec<Witness<'a>> {
     let mut found = Vec::new();
     for (top, cond) in c.conds.iter().enumerate() {
         let mut stack = vec![(cond, true)];
         while let Some((cond, is_top)) = stack.pop() {
             match cond {
                 Cond::Test(t) => {
-                    if let Some((keys, exact)) = keys_of(t, fields, c.absent_match) {
+                    if let Some((keys, exact)) = keys_of(t, fields, c.absent_match, counts) {
                         found.push(Witness {
                             field: t.field,
                             top,
@@ -326,10 +380,16 @@ fn field_slot(list: &mut Vec<FieldIndex>, field: usize) -> &mut FieldIndex {
 }
 
 /// Builds one partition's index and fills in its rules' [`Meta`].
-fn build_bucket(ids: &[u32], compiled: &[Compiled], fields: &Fields, meta: &mut [Meta]) -> Bucket {
+fn build_bucket(
+    ids: &[u32],
+    compiled: &[Compiled],
+    fields: &Fields,
+    counts: &PieceCounts,
+    meta: &mut [Meta],
+) -> Bucket {
     let per_rule: Vec<(u32, Vec<Witness<'_>>)> = ids
         .iter()
-        .filter_map(|&id| Some((id, witnesses(compiled.get(id as usize)?, fields))))
+        .filter_map(|&id| Some((id, witnesses(compiled.get(id as usize)?, fields, counts))))
         .collect();
     let mut freq: Map<KeyRef<'_>, u32> = Map::default();
     if per_rule.iter().any(|(_, ws)| ws.len() > 1) {
@@ -759,15 +819,16 @@ impl RuleSet {
                 }
             }
         }
+        let counts = piece_counts(&compiled);
         let by_type = by_type
             .into_iter()
             .map(|(t, mut ids)| {
                 ids.sort_unstable();
-                let b = build_bucket(&ids, &compiled, &fields, &mut meta);
+                let b = build_bucket(&ids, &compiled, &fields, &counts, &mut meta);
                 (t, b)
             })
             .collect();
-        let any_type = build_bucket(&any_type, &compiled, &fields, &mut meta);
+        let any_type = build_bucket(&any_type, &compiled, &fields, &counts, &mut meta);
         let by_name = rules
             .iter()
             .enumerate()
