@@ -21,6 +21,9 @@ struct Entry {
 pub(crate) struct ExactMap {
     seed: u64,
     mask: usize,
+    /// Bit `len % 256` set for the byte length of every key: most values of a field whose
+    /// keys are short (or long) are skipped without hashing them.
+    lengths: [u64; 4],
     /// `(high half of the hash, entry index + 1)`; index 0 is an empty slot.
     slots: Box<[(u32, u32)]>,
     entries: Vec<Entry>,
@@ -71,6 +74,7 @@ impl Default for ExactMap {
         ExactMap {
             seed: 0,
             mask: 0,
+            lengths: [0; 4],
             slots: Box::default(),
             entries: Vec::new(),
             arena: String::new(),
@@ -88,6 +92,7 @@ impl ExactMap {
         let mut m = ExactMap {
             seed,
             mask: cap - 1,
+            lengths: [0; 4],
             slots: vec![(0u32, 0u32); cap].into_boxed_slice(),
             entries: Vec::with_capacity(n),
             arena: String::new(),
@@ -100,6 +105,9 @@ impl ExactMap {
             ) else {
                 break;
             };
+            if let Some(w) = m.lengths.get_mut((key.len() >> 6) & 3) {
+                *w |= 1 << (key.len() & 63);
+            }
             m.arena.push_str(key);
             m.entries.push(Entry { start, len, span });
             let h = hash_ci(seed, key.as_bytes());
@@ -123,7 +131,8 @@ impl ExactMap {
     /// The span of the key equal to `v` ignoring ASCII case (`v` ASCII, or folded).
     #[inline]
     pub(crate) fn get(&self, v: &str) -> Option<(u32, u32)> {
-        if self.entries.is_empty() {
+        let w = self.lengths.get((v.len() >> 6) & 3)?;
+        if w & (1 << (v.len() & 63)) == 0 {
             return None;
         }
         let h = hash_ci(self.seed, v.as_bytes());
