@@ -514,13 +514,15 @@ fn build_bucket(
     }
     for (field, list) in patterns {
         let fi = field_slot(&mut by_field, field);
-        // Compile builds the NFA, in time linear in the literals. A DFA scans faster but costs
-        // far more to build, so for sets of moderate size it is built on the first alert that
-        // needs it (like regexes), from the same literals in the same order.
-        let kind = AhoCorasickKind::NoncontiguousNFA;
+        // A DFA scans fastest but costs far more to build, so for sets of moderate size it is
+        // built on the first alert that needs it (like regexes), from the literals kept here
+        // in the same order; nothing is built now (the NFA the DFA is made from is built then).
+        // Larger sets get an NFA now, in time linear in the literals.
         if list.len() <= DFA_LITERALS {
             fi.dfa_literals = list.iter().map(|l| Box::<str>::from(*l)).collect();
+            continue;
         }
+        let kind = AhoCorasickKind::NoncontiguousNFA;
         match AhoCorasick::builder()
             .match_kind(MatchKind::Standard)
             .ascii_case_insensitive(true)
@@ -676,21 +678,60 @@ impl Marker<'_> {
 }
 
 impl FieldIndex {
-    /// The literal automaton: the DFA once built (building it on first use), else the NFA.
+    /// The literal automaton: the NFA of a large set, or for a moderate one the DFA built on
+    /// first use (an NFA if the DFA cannot be built; `None` if neither can, when
+    /// [`FieldIndex::probe`] compares the literals one by one).
     fn automaton(&self) -> Option<&AhoCorasick> {
-        let nfa = self.ac.as_ref()?;
         if self.dfa_literals.is_empty() {
-            return Some(nfa);
+            return self.ac.as_ref();
         }
-        let dfa = self.dfa.get_or_init(|| {
-            AhoCorasick::builder()
-                .match_kind(MatchKind::Standard)
-                .ascii_case_insensitive(true)
-                .kind(Some(AhoCorasickKind::DFA))
-                .build(self.dfa_literals.iter().map(|l| l.as_bytes()))
-                .ok()
-        });
-        Some(dfa.as_ref().unwrap_or(nfa))
+        self.dfa
+            .get_or_init(|| {
+                let build = |kind| {
+                    AhoCorasick::builder()
+                        .match_kind(MatchKind::Standard)
+                        .ascii_case_insensitive(true)
+                        .kind(Some(kind))
+                        .build(self.dfa_literals.iter().map(|l| l.as_bytes()))
+                        .ok()
+                };
+                build(AhoCorasickKind::DFA).or_else(|| build(AhoCorasickKind::NoncontiguousNFA))
+            })
+            .as_ref()
+    }
+
+    /// Marks the literal postings `v` hits without an automaton: each literal compared in
+    /// turn, ignoring ASCII case (the path of an automaton that could not be built).
+    fn probe_literals_slowly(&self, v: &str, mk: &mut Marker<'_>) {
+        let v = v.as_bytes();
+        for (i, lit) in self.dfa_literals.iter().enumerate() {
+            let lit = lit.as_bytes();
+            let Some(&(a, b)) = self.ac_posts.get(i) else {
+                continue;
+            };
+            let at_start = v
+                .get(..lit.len())
+                .is_some_and(|p| p.eq_ignore_ascii_case(lit));
+            let at_end = v
+                .len()
+                .checked_sub(lit.len())
+                .and_then(|s| v.get(s..))
+                .is_some_and(|p| p.eq_ignore_ascii_case(lit));
+            let anywhere = at_start
+                || at_end
+                || v.windows(lit.len().max(1))
+                    .any(|w| w.eq_ignore_ascii_case(lit));
+            for p in self.posts.get(a as usize..b as usize).unwrap_or_default() {
+                let ok = match p.place {
+                    Place::Anywhere => anywhere,
+                    Place::Start => at_start,
+                    Place::End => at_end,
+                };
+                if ok && p.rule < mk.best {
+                    mk.post(p);
+                }
+            }
+        }
     }
 
     /// Marks every posting the alert's values at this field hit.
@@ -699,7 +740,7 @@ impl FieldIndex {
     /// ASCII value is probed as it is (folding it would only lower its ASCII letters) and any
     /// other value is folded first, into `buf`.
     fn probe(&self, ctx: &mut Ctx<'_>, mk: &mut Marker<'_>, buf: &mut String) {
-        if (!self.exact.is_empty() || self.ac.is_some())
+        if (!self.exact.is_empty() || self.ac.is_some() || !self.dfa_literals.is_empty())
             && let Some((raw, _)) = ctx.raw(self.field)
         {
             for v in raw {
@@ -712,7 +753,10 @@ impl FieldIndex {
                 if let Some(span) = self.exact.get(v) {
                     mk.span(&self.posts, span);
                 }
-                let Some(ac) = self.automaton() else { continue };
+                let Some(ac) = self.automaton() else {
+                    self.probe_literals_slowly(v, mk);
+                    continue;
+                };
                 for m in ac.find_overlapping_iter(v) {
                     let Some(&(a, b)) = self.ac_posts.get(m.pattern().as_usize()) else {
                         continue;
