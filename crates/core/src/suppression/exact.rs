@@ -17,7 +17,7 @@ struct Entry {
 
 /// An open-addressing hash table from folded keys to posting spans, with a random seed (keys
 /// come from rules, values from alerts: neither may choose collisions).
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub(crate) struct ExactMap {
     seed: u64,
     mask: usize,
@@ -67,19 +67,6 @@ fn hash_ci(seed: u64, s: &[u8]) -> u64 {
         h = mix(h ^ lower8(u64::from_le_bytes(b)), K);
     }
     mix(h, seed | 1)
-}
-
-impl Default for ExactMap {
-    fn default() -> ExactMap {
-        ExactMap {
-            seed: 0,
-            mask: 0,
-            lengths: [0; 4],
-            slots: Box::default(),
-            entries: Vec::new(),
-            arena: String::new(),
-        }
-    }
 }
 
 impl ExactMap {
