@@ -1036,3 +1036,54 @@ impl RuleSet {
         Some(explain(rule, c, &self.fields.paths, alert, at))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn literals_compared_one_by_one_mark_what_the_automaton_would() {
+        let lits = ["shell", "web-", ".exe"];
+        let place = [Place::Anywhere, Place::Start, Place::End];
+        let fi = FieldIndex {
+            field: 0,
+            exact: ExactMap::default(),
+            ac: None,
+            dfa_literals: lits.iter().map(|l| Box::<str>::from(*l)).collect(),
+            dfa: OnceLock::new(),
+            ac_posts: vec![(0, 1), (1, 2), (2, 3)],
+            v4: Vec::new(),
+            v6: Vec::new(),
+            posts: (0..3)
+                .map(|i| Post {
+                    rule: i,
+                    bit: 0,
+                    place: place[i as usize],
+                })
+                .collect(),
+        };
+        // As if no automaton could be built.
+        assert!(fi.dfa.set(None).is_ok());
+        assert!(fi.automaton().is_none());
+        let meta: Vec<Meta> = (0..3).map(|_| Meta::default()).collect();
+        for (v, want) in [
+            ("PowerSHELL.EXE", [true, false, true]),
+            ("WEB-01", [false, true, false]),
+            ("x.exe y web-", [false, false, false]),
+            ("web-shell.exe", [true, true, true]),
+        ] {
+            let (mut masks, mut touched) = (vec![0u8; 3], Vec::new());
+            let mut mk = Marker {
+                masks: &mut masks,
+                touched: &mut touched,
+                meta: &meta,
+                at: Utc::now(),
+                first: false,
+                best: u32::MAX,
+            };
+            fi.probe_literals_slowly(v, &mut mk);
+            let got: Vec<bool> = masks.iter().map(|m| *m != 0).collect();
+            assert_eq!(got, want, "{v}");
+        }
+    }
+}
