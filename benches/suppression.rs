@@ -681,8 +681,10 @@ criterion_group!(
 );
 
 /// A plain loop for instruction counting (`valgrind --tool=callgrind`), outside criterion:
-/// `VIGIL_PROFILE=<rules>:<rounds>[:first|:skewed|:skewed-first]`. Rounds of 0 measure the set-up alone, so the
-/// difference between two runs divided by rounds × 1,000 is the cost per alert.
+/// `VIGIL_PROFILE=<rules>:<rounds>[:first|:skewed|:skewed-first|:hostile-wild]` (`hostile-wild`:
+/// the mix plus the four never-matching wildcard rules of `hostile/match/wildcards-4x256`).
+/// Rounds of 0 measure the set-up alone, so the difference between two runs divided by
+/// rounds × 1,000 is the cost per alert.
 fn profile(spec: &str) {
     let mut parts = spec.split(':');
     let n: usize = parts
@@ -693,7 +695,7 @@ fn profile(spec: &str) {
     let mode = parts.next().unwrap_or("mix");
     let at = reference_time();
     let skewed = mode.starts_with("skewed");
-    let (alerts, rules) = if skewed {
+    let (alerts, mut rules) = if skewed {
         (
             SkewedWorkload::new(SEED + 100).alerts(BATCH),
             skewed_rules(n),
@@ -701,6 +703,17 @@ fn profile(spec: &str) {
     } else {
         (alerts(), vigil_rules(&specs(n)))
     };
+    if mode == "hostile-wild" {
+        // `hostile/match/wildcards-4x256`: four never-matching rules of 256 wildcard patterns.
+        let per_cond = vigil_core::suppression::budget::MAX_WILDCARDS_PER_CONDITION;
+        let patterns = hostile::wildcards(4 * per_cond);
+        rules.extend(
+            patterns
+                .chunks(per_cond)
+                .enumerate()
+                .map(|(i, p)| hostile_rule(&format!("wild-{i}"), "wildcard", p.to_vec())),
+        );
+    }
     let set = RuleSet::compile(rules).expect("generated rules compile");
     let mut total = 0usize;
     for _ in 0..rounds {

@@ -381,6 +381,15 @@ fn scalar_text(v: &Value) -> Option<String> {
     }
 }
 
+/// `c[key]`: a condition object has two or three keys, where comparing them beats hashing the
+/// key (the map's hasher is SipHash).
+fn get<'m>(c: &'m JsonMap, key: &str) -> Option<&'m Value> {
+    if c.len() > 8 {
+        return c.get(key);
+    }
+    c.iter().find(|(k, _)| k.as_str() == key).map(|(_, v)| v)
+}
+
 /// Compiles one condition object; problems are appended and `None` returned if any.
 pub(crate) struct Compiler<'a> {
     pub(crate) fields: &'a mut Fields,
@@ -406,7 +415,7 @@ impl Compiler<'_> {
         let combinator: Vec<&str> = COMBINATORS
             .iter()
             .copied()
-            .filter(|k| c.contains_key(*k))
+            .filter(|k| get(c, k).is_some())
             .collect();
         if !combinator.is_empty() {
             return self.combination(c, at, &combinator);
@@ -428,7 +437,7 @@ impl Compiler<'_> {
             return None;
         }
         let key = found[0];
-        let v = c.get(key)?;
+        let v = get(c, key)?;
         if key == "not" {
             let here = format!("{at}.not");
             return match v {
@@ -497,7 +506,7 @@ impl Compiler<'_> {
     }
 
     fn test(&mut self, c: &JsonMap, at: &str) -> Option<Cond> {
-        let field_text = match c.get("field") {
+        let field_text = match get(c, "field") {
             Some(Value::String(s)) => Some(s.clone()),
             Some(other) => {
                 self.problem(
@@ -556,7 +565,7 @@ impl Compiler<'_> {
                 None
             }
         };
-        let case_sensitive = match c.get("caseSensitive") {
+        let case_sensitive = match get(c, "caseSensitive") {
             None | Some(Value::Null) => false,
             Some(Value::Bool(b)) => *b,
             Some(other) => {
@@ -593,7 +602,7 @@ impl Compiler<'_> {
             }
         }
         let op_key = ops[0];
-        let value = c.get(op_key)?;
+        let value = get(c, op_key)?;
         let op_name = OPERATORS.iter().copied().find(|o| *o == op_key)?;
         let (op, written) = self.operator(op_name, value, case_sensitive, at, &field_text)?;
         if !ok {

@@ -164,11 +164,6 @@ impl<'a> Ctx<'a> {
             },
         ))
     }
-
-    /// The field's folded values.
-    pub(crate) fn folded(&mut self, field: usize) -> Option<FoldedValues<'_, 'a>> {
-        self.both(field).map(|(_, f)| f)
-    }
 }
 
 pub(crate) fn any_value(t: &Test, ctx: &mut Ctx<'_>) -> Option<String> {

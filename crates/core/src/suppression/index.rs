@@ -10,7 +10,10 @@ use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 use chrono::{DateTime, Utc};
 
 use super::compiled::Compiled;
-use super::cond::{Compiler, Cond, Ctx, CtxBuffers, Fields, Net, Op, Test, Truth, eval, fold};
+use super::cond::{
+    Compiler, Cond, Ctx, CtxBuffers, Fields, Net, Op, Test, Truth, eval, fold, fold_into,
+};
+use super::exact::ExactMap;
 use super::explain::{Explanation, explain};
 use super::rule::{EntityAbsence, RuleState};
 use super::{RuleError, RuleProblem, RuleWarning, SuppressionRule};
@@ -153,7 +156,7 @@ type Span = (u32, u32);
 #[derive(Debug)]
 struct FieldIndex {
     field: usize,
-    exact: Map<Box<str>, Span>,
+    exact: ExactMap,
     ac: Option<AhoCorasick>,
     /// The literals again, for the DFA built on first use (empty if the set is too large).
     dfa_literals: Box<[Box<str>]>,
@@ -211,7 +214,68 @@ impl Witness<'_> {
     }
 }
 
-fn keys_of<'a>(t: &'a Test, fields: &Fields, absent_match: bool) -> Option<(Keys<'a>, bool)> {
+/// How many wildcard patterns of the rule set contain each literal piece (folded).
+type PieceCounts = Map<String, u32>;
+
+/// The literal pieces of a wildcard pattern (between `*` and `?`), folded and deduplicated.
+fn pieces(pattern: &str) -> Vec<Cow<'_, str>> {
+    let mut out: Vec<Cow<'_, str>> = pattern
+        .split(['*', '?'])
+        .filter(|p| !p.is_empty())
+        .map(fold)
+        .collect();
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+/// Counts the pieces of every wildcard pattern of the rules.
+fn piece_counts(compiled: &[Compiled]) -> PieceCounts {
+    let mut counts = PieceCounts::default();
+    let mut stack: Vec<&Cond> = compiled.iter().flat_map(|c| c.conds.iter()).collect();
+    while let Some(c) = stack.pop() {
+        match c {
+            Cond::Test(t) => {
+                if let Op::Wildcard(n) = &t.op {
+                    for p in &n.list {
+                        for piece in pieces(p) {
+                            match counts.get_mut(piece.as_ref()) {
+                                Some(k) => *k += 1,
+                                None => {
+                                    counts.insert(piece.into_owned(), 1);
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            Cond::All(items) | Cond::Any(items) => stack.extend(items.iter()),
+            Cond::Not(inner) => stack.push(inner),
+        }
+    }
+    counts
+}
+
+/// The piece of a wildcard pattern to index it by: the one fewest patterns of the set share
+/// (a piece every pattern has, like `powershell` in `*powershell*x1*`, `*powershell*x2*`, …,
+/// would make every such rule a candidate for every PowerShell command line), preferring
+/// pieces of four bytes or more, then the longest. `None` if the pattern has no piece.
+fn wildcard_key<'p>(pattern: &'p str, counts: &PieceCounts) -> Option<Cow<'p, str>> {
+    pieces(pattern).into_iter().min_by_key(|p| {
+        (
+            p.len() < 4,
+            counts.get(p.as_ref()).copied().unwrap_or(0),
+            std::cmp::Reverse(p.len()),
+        )
+    })
+}
+
+fn keys_of<'a>(
+    t: &'a Test,
+    fields: &Fields,
+    absent_match: bool,
+    counts: &PieceCounts,
+) -> Option<(Keys<'a>, bool)> {
     if absent_match && fields.paths.get(t.field).is_some_and(|p| p.is_entity()) {
         // An alert without the entity type satisfies this test: it is not necessary.
         return None;
@@ -228,14 +292,7 @@ fn keys_of<'a>(t: &'a Test, fields: &Fields, absent_match: bool) -> Option<(Keys
         Op::Wildcard(n) => {
             let mut out = Vec::with_capacity(n.list.len());
             for p in &n.list {
-                let best = p
-                    .split(['*', '?'])
-                    .max_by_key(|s| s.len())
-                    .unwrap_or_default();
-                if best.is_empty() {
-                    return None;
-                }
-                out.push((fold(best), Place::Anywhere));
+                out.push((wildcard_key(p, counts)?, Place::Anywhere));
             }
             (Keys::Literals(out), false)
         }
@@ -256,14 +313,14 @@ fn keys_of<'a>(t: &'a Test, fields: &Fields, absent_match: bool) -> Option<(Keys
 }
 
 /// Every necessary condition of a rule the index can find.
-fn witnesses<'a>(c: &'a Compiled, fields: &Fields) -> Vec<Witness<'a>> {
+fn witnesses<'a>(c: &'a Compiled, fields: &Fields, counts: &PieceCounts) -> Vec<Witness<'a>> {
     let mut found = Vec::new();
     for (top, cond) in c.conds.iter().enumerate() {
         let mut stack = vec![(cond, true)];
         while let Some((cond, is_top)) = stack.pop() {
             match cond {
                 Cond::Test(t) => {
-                    if let Some((keys, exact)) = keys_of(t, fields, c.absent_match) {
+                    if let Some((keys, exact)) = keys_of(t, fields, c.absent_match, counts) {
                         found.push(Witness {
                             field: t.field,
                             top,
@@ -307,7 +364,7 @@ fn field_slot(list: &mut Vec<FieldIndex>, field: usize) -> &mut FieldIndex {
         None => {
             list.push(FieldIndex {
                 field,
-                exact: Map::default(),
+                exact: ExactMap::default(),
                 ac: None,
                 dfa_literals: Box::default(),
                 dfa: OnceLock::new(),
@@ -323,10 +380,16 @@ fn field_slot(list: &mut Vec<FieldIndex>, field: usize) -> &mut FieldIndex {
 }
 
 /// Builds one partition's index and fills in its rules' [`Meta`].
-fn build_bucket(ids: &[u32], compiled: &[Compiled], fields: &Fields, meta: &mut [Meta]) -> Bucket {
+fn build_bucket(
+    ids: &[u32],
+    compiled: &[Compiled],
+    fields: &Fields,
+    counts: &PieceCounts,
+    meta: &mut [Meta],
+) -> Bucket {
     let per_rule: Vec<(u32, Vec<Witness<'_>>)> = ids
         .iter()
-        .filter_map(|&id| Some((id, witnesses(compiled.get(id as usize)?, fields))))
+        .filter_map(|&id| Some((id, witnesses(compiled.get(id as usize)?, fields, counts))))
         .collect();
     let mut freq: Map<KeyRef<'_>, u32> = Map::default();
     if per_rule.iter().any(|(_, ws)| ws.len() > 1) {
@@ -417,6 +480,7 @@ fn build_bucket(ids: &[u32], compiled: &[Compiled], fields: &Fields, meta: &mut 
     let mut by_field: Vec<FieldIndex> = Vec::new();
     // Each posting list in rule order: `first_match` stops walking a list at its best rule.
     exact.sort_unstable_by(|a, b| (a.0, a.1, a.2.rule).cmp(&(b.0, b.1, b.2.rule)));
+    let mut exact_keys: Vec<(usize, &str, Span)> = Vec::new();
     for group in exact.chunk_by(|a, b| a.0 == b.0 && a.1 == b.1) {
         let Some(&(field, key, _)) = group.first() else {
             continue;
@@ -424,7 +488,14 @@ fn build_bucket(ids: &[u32], compiled: &[Compiled], fields: &Fields, meta: &mut 
         let fi = field_slot(&mut by_field, field);
         let start = fi.posts.len() as u32;
         fi.posts.extend(group.iter().map(|e| e.2));
-        fi.exact.insert(key.into(), (start, fi.posts.len() as u32));
+        exact_keys.push((field, key, (start, fi.posts.len() as u32)));
+    }
+    for group in exact_keys.chunk_by(|a, b| a.0 == b.0) {
+        let Some(&(field, _, _)) = group.first() else {
+            continue;
+        };
+        field_slot(&mut by_field, field).exact =
+            ExactMap::build(group.iter().map(|&(_, k, span)| (k, span)));
     }
     lits.sort_unstable_by(|a, b| (a.0, a.1, a.2.rule).cmp(&(b.0, b.1, b.2.rule)));
     let mut patterns: Vec<(usize, Vec<&str>)> = Vec::new();
@@ -443,15 +514,18 @@ fn build_bucket(ids: &[u32], compiled: &[Compiled], fields: &Fields, meta: &mut 
     }
     for (field, list) in patterns {
         let fi = field_slot(&mut by_field, field);
-        // Compile builds the NFA, in time linear in the literals. A DFA scans faster but costs
-        // far more to build, so for sets of moderate size it is built on the first alert that
-        // needs it (like regexes), from the same literals in the same order.
-        let kind = AhoCorasickKind::NoncontiguousNFA;
+        // A DFA scans fastest but costs far more to build, so for sets of moderate size it is
+        // built on the first alert that needs it (like regexes), from the literals kept here
+        // in the same order; nothing is built now (the NFA the DFA is made from is built then).
+        // Larger sets get an NFA now, in time linear in the literals.
         if list.len() <= DFA_LITERALS {
             fi.dfa_literals = list.iter().map(|l| Box::<str>::from(*l)).collect();
+            continue;
         }
+        let kind = AhoCorasickKind::NoncontiguousNFA;
         match AhoCorasick::builder()
             .match_kind(MatchKind::Standard)
+            .ascii_case_insensitive(true)
             .kind(Some(kind))
             .build(&list)
         {
@@ -468,7 +542,7 @@ fn build_bucket(ids: &[u32], compiled: &[Compiled], fields: &Fields, meta: &mut 
                             .collect();
                     }
                 }
-                fi.exact.clear();
+                fi.exact = ExactMap::default();
                 fi.ac_posts.clear();
             }
         }
@@ -532,6 +606,8 @@ struct Scratch {
     touched: Vec<u32>,
     /// Candidates, in rule order.
     cands: Vec<u32>,
+    /// A value folded for probing.
+    fold_buf: String,
 }
 
 thread_local! {
@@ -602,32 +678,85 @@ impl Marker<'_> {
 }
 
 impl FieldIndex {
-    /// The literal automaton: the DFA once built (building it on first use), else the NFA.
+    /// The literal automaton: the NFA of a large set, or for a moderate one the DFA built on
+    /// first use (an NFA if the DFA cannot be built; `None` if neither can, when
+    /// [`FieldIndex::probe`] compares the literals one by one).
     fn automaton(&self) -> Option<&AhoCorasick> {
-        let nfa = self.ac.as_ref()?;
         if self.dfa_literals.is_empty() {
-            return Some(nfa);
+            return self.ac.as_ref();
         }
-        let dfa = self.dfa.get_or_init(|| {
-            AhoCorasick::builder()
-                .match_kind(MatchKind::Standard)
-                .kind(Some(AhoCorasickKind::DFA))
-                .build(self.dfa_literals.iter().map(|l| l.as_bytes()))
-                .ok()
-        });
-        Some(dfa.as_ref().unwrap_or(nfa))
+        self.dfa
+            .get_or_init(|| {
+                let build = |kind| {
+                    AhoCorasick::builder()
+                        .match_kind(MatchKind::Standard)
+                        .ascii_case_insensitive(true)
+                        .kind(Some(kind))
+                        .build(self.dfa_literals.iter().map(|l| l.as_bytes()))
+                        .ok()
+                };
+                build(AhoCorasickKind::DFA).or_else(|| build(AhoCorasickKind::NoncontiguousNFA))
+            })
+            .as_ref()
+    }
+
+    /// Marks the literal postings `v` hits without an automaton: each literal compared in
+    /// turn, ignoring ASCII case (the path of an automaton that could not be built).
+    fn probe_literals_slowly(&self, v: &str, mk: &mut Marker<'_>) {
+        let v = v.as_bytes();
+        for (i, lit) in self.dfa_literals.iter().enumerate() {
+            let lit = lit.as_bytes();
+            let Some(&(a, b)) = self.ac_posts.get(i) else {
+                continue;
+            };
+            let at_start = v
+                .get(..lit.len())
+                .is_some_and(|p| p.eq_ignore_ascii_case(lit));
+            let at_end = v
+                .len()
+                .checked_sub(lit.len())
+                .and_then(|s| v.get(s..))
+                .is_some_and(|p| p.eq_ignore_ascii_case(lit));
+            let anywhere = at_start
+                || at_end
+                || v.windows(lit.len().max(1))
+                    .any(|w| w.eq_ignore_ascii_case(lit));
+            for p in self.posts.get(a as usize..b as usize).unwrap_or_default() {
+                let ok = match p.place {
+                    Place::Anywhere => anywhere,
+                    Place::Start => at_start,
+                    Place::End => at_end,
+                };
+                if ok && p.rule < mk.best {
+                    mk.post(p);
+                }
+            }
+        }
     }
 
     /// Marks every posting the alert's values at this field hit.
-    fn probe(&self, ctx: &mut Ctx<'_>, mk: &mut Marker<'_>) {
-        if (!self.exact.is_empty() || self.ac.is_some())
-            && let Some(folded) = ctx.folded(self.field)
+    ///
+    /// Keys and literals are folded; the exact table and the automaton ignore ASCII case, so an
+    /// ASCII value is probed as it is (folding it would only lower its ASCII letters) and any
+    /// other value is folded first, into `buf`.
+    fn probe(&self, ctx: &mut Ctx<'_>, mk: &mut Marker<'_>, buf: &mut String) {
+        if (!self.exact.is_empty() || self.ac.is_some() || !self.dfa_literals.is_empty())
+            && let Some((raw, _)) = ctx.raw(self.field)
         {
-            for v in folded.iter() {
+            for v in raw {
+                let v: &str = if v.is_ascii() {
+                    v
+                } else {
+                    buf.clear();
+                    if fold_into(v, buf) { buf } else { v }
+                };
                 if let Some(span) = self.exact.get(v) {
-                    mk.span(&self.posts, *span);
+                    mk.span(&self.posts, span);
                 }
-                let Some(ac) = self.automaton() else { continue };
+                let Some(ac) = self.automaton() else {
+                    self.probe_literals_slowly(v, mk);
+                    continue;
+                };
                 for m in ac.find_overlapping_iter(v) {
                     let Some(&(a, b)) = self.ac_posts.get(m.pattern().as_usize()) else {
                         continue;
@@ -734,15 +863,16 @@ impl RuleSet {
                 }
             }
         }
+        let counts = piece_counts(&compiled);
         let by_type = by_type
             .into_iter()
             .map(|(t, mut ids)| {
                 ids.sort_unstable();
-                let b = build_bucket(&ids, &compiled, &fields, &mut meta);
+                let b = build_bucket(&ids, &compiled, &fields, &counts, &mut meta);
                 (t, b)
             })
             .collect();
-        let any_type = build_bucket(&any_type, &compiled, &fields, &mut meta);
+        let any_type = build_bucket(&any_type, &compiled, &fields, &counts, &mut meta);
         let by_name = rules
             .iter()
             .enumerate()
@@ -822,7 +952,7 @@ impl RuleSet {
         for bucket in typed.into_iter().chain([&self.any_type]) {
             s.cands.extend_from_slice(&bucket.always);
             for fi in &bucket.fields {
-                fi.probe(ctx, &mut mk);
+                fi.probe(ctx, &mut mk, &mut s.fold_buf);
             }
         }
         let best = mk.best;
@@ -904,5 +1034,56 @@ impl RuleSet {
         let rule = self.rules.get(i)?;
         let c = self.compiled.get(i)?;
         Some(explain(rule, c, &self.fields.paths, alert, at))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn literals_compared_one_by_one_mark_what_the_automaton_would() {
+        let lits = ["shell", "web-", ".exe"];
+        let place = [Place::Anywhere, Place::Start, Place::End];
+        let fi = FieldIndex {
+            field: 0,
+            exact: ExactMap::default(),
+            ac: None,
+            dfa_literals: lits.iter().map(|l| Box::<str>::from(*l)).collect(),
+            dfa: OnceLock::new(),
+            ac_posts: vec![(0, 1), (1, 2), (2, 3)],
+            v4: Vec::new(),
+            v6: Vec::new(),
+            posts: (0..3)
+                .map(|i| Post {
+                    rule: i,
+                    bit: 0,
+                    place: place[i as usize],
+                })
+                .collect(),
+        };
+        // As if no automaton could be built.
+        assert!(fi.dfa.set(None).is_ok());
+        assert!(fi.automaton().is_none());
+        let meta: Vec<Meta> = (0..3).map(|_| Meta::default()).collect();
+        for (v, want) in [
+            ("PowerSHELL.EXE", [true, false, true]),
+            ("WEB-01", [false, true, false]),
+            ("x.exe y web-", [false, false, false]),
+            ("web-shell.exe", [true, true, true]),
+        ] {
+            let (mut masks, mut touched) = (vec![0u8; 3], Vec::new());
+            let mut mk = Marker {
+                masks: &mut masks,
+                touched: &mut touched,
+                meta: &meta,
+                at: Utc::now(),
+                first: false,
+                best: u32::MAX,
+            };
+            fi.probe_literals_slowly(v, &mut mk);
+            let got: Vec<bool> = masks.iter().map(|m| *m != 0).collect();
+            assert_eq!(got, want, "{v}");
+        }
     }
 }

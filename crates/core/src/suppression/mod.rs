@@ -8,11 +8,12 @@
 //! necessary condition of each rule is indexed (exact values in hash maps; substrings,
 //! prefixes, suffixes, wildcard literals and the literals a regex requires in one Aho-Corasick
 //! automaton per field; CIDR networks in per-prefix hash maps). Each of the alert's values is
-//! folded once and probed once; a rule is a candidate once all its indexed conditions are seen
-//! (counting them, as in Whang et al., "Indexing Boolean Expressions"), and only the conditions
-//! an index hit does not prove are checked. [`budget`] bounds what one rule or one set may ask.
-//! Regexes are checked when compiled but built on first use. [`reference::ReferenceMatcher`] is
-//! the plain loop the compiled matcher is tested against.
+//! probed once: the exact tables and automata ignore ASCII case, so ASCII values are probed as
+//! they are and only others are folded first. A rule is a candidate once all its indexed
+//! conditions are seen (counting them, as in Whang et al., "Indexing Boolean Expressions"), and
+//! only the conditions an index hit does not prove are checked. [`budget`] bounds what one
+//! rule or one set may ask. Regexes are checked when compiled but built on first use.
+//! [`reference::ReferenceMatcher`] is the plain loop the compiled matcher is tested against.
 //!
 //! ```
 //! use chrono::{TimeZone, Utc};
@@ -41,6 +42,7 @@ pub mod budget;
 mod compiled;
 mod cond;
 mod eval;
+mod exact;
 mod explain;
 mod index;
 mod lint;
