@@ -411,12 +411,18 @@ fn entity_values_of(e: &vigil::Entity) -> Vec<String> {
         .collect()
 }
 
-fn bench_triage(c: &mut Criterion) {
-    let path = big_db();
-    let store = SqliteStore::open(&path).unwrap();
-    let t = tenant();
+/// The triage benches every backend runs over its 1M-alert store: the first page, a page of
+/// high-severity alerts under a resource-group prefix of a stored resource, and a status
+/// change (cycling one alert through the lifecycle), as `store/{backend}/…`. Returns the group
+/// for the backend's further benches.
+fn bench_triage_common<'c, S: Store>(
+    c: &'c mut Criterion,
+    store: &S,
+    t: &TenantId,
+    backend: &str,
+) -> criterion::BenchmarkGroup<'c, criterion::measurement::WallTime> {
     // A resource-group prefix of a real stored resource.
-    let first = store.query(&t, &AlertQuery::default().limit(200)).unwrap();
+    let first = store.query(t, &AlertQuery::default().limit(200)).unwrap();
     let prefix = first
         .alerts
         .iter()
@@ -430,25 +436,24 @@ fn bench_triage(c: &mut Criterion) {
     let high = AlertQuery::default()
         .severities([vigil::Severity::High])
         .resource(ResourceFilter::Prefix(prefix.clone()));
-    let page = store.query(&t, &high).unwrap();
+    let page = store.query(t, &high).unwrap();
     eprintln!(
         "high-prefix page: {} alerts under {prefix:?}; counts: {:?}",
         page.alerts.len(),
-        store.counts(&t, &AlertQuery::default()).unwrap().by_status
+        store.counts(t, &AlertQuery::default()).unwrap().by_status
     );
 
     let mut g = c.benchmark_group("store");
     g.sample_size(10);
-    g.bench_function(BenchmarkId::new("vigil-sqlite", "first-page-1m"), |b| {
-        b.iter(|| black_box(store.query(&t, &AlertQuery::default()).unwrap()))
+    g.bench_function(BenchmarkId::new(backend, "first-page-1m"), |b| {
+        b.iter(|| black_box(store.query(t, &AlertQuery::default()).unwrap()))
     });
-    g.bench_function(
-        BenchmarkId::new("vigil-sqlite", "high-prefix-page-1m"),
-        |b| b.iter(|| black_box(store.query(&t, &high).unwrap())),
-    );
+    g.bench_function(BenchmarkId::new(backend, "high-prefix-page-1m"), |b| {
+        b.iter(|| black_box(store.query(t, &high).unwrap()))
+    });
     let target = first.alerts[0].alert.system_alert_id().clone();
-    let mut current = store.get(&t, &target).unwrap().unwrap();
-    g.bench_function(BenchmarkId::new("vigil-sqlite", "status-change-1m"), |b| {
+    let mut current = store.get(t, &target).unwrap().unwrap();
+    g.bench_function(BenchmarkId::new(backend, "status-change-1m"), |b| {
         b.iter(|| {
             let to = match current.alert.status() {
                 Status::Active => Status::InProgress,
@@ -457,11 +462,18 @@ fn bench_triage(c: &mut Criterion) {
             };
             let change = StatusChange::new(to, "bench").comment("benchmark");
             current = store
-                .change_status(&t, &target, current.version, change, reference_time())
+                .change_status(t, &target, current.version, change, reference_time())
                 .unwrap();
         })
     });
+    g
+}
 
+fn bench_triage(c: &mut Criterion) {
+    let path = big_db();
+    let store = SqliteStore::open(&path).unwrap();
+    let t = tenant();
+    let mut g = bench_triage_common(c, &store, &t, "vigil-sqlite");
     let picks = pick(&store, &t);
     for (name, q) in &picks.filters {
         let first = store.query(&t, q).unwrap();
@@ -827,54 +839,7 @@ mod pg {
         let url = big_db();
         let store = open(&url);
         let t = tenant();
-        let first = store.query(&t, &AlertQuery::default().limit(200)).unwrap();
-        let prefix = first
-            .alerts
-            .iter()
-            .find_map(|s| {
-                resource_ids(&s.alert).first().map(|id| {
-                    let parts: Vec<&str> = id.split('/').collect();
-                    parts[..parts.len().min(5)].join("/")
-                })
-            })
-            .expect("a stored alert with a resource id");
-        let high = AlertQuery::default()
-            .severities([vigil::Severity::High])
-            .resource(ResourceFilter::Prefix(prefix.clone()));
-        let page = store.query(&t, &high).unwrap();
-        eprintln!(
-            "high-prefix page: {} alerts under {prefix:?}; counts: {:?}",
-            page.alerts.len(),
-            store.counts(&t, &AlertQuery::default()).unwrap().by_status
-        );
-
-        let mut g = c.benchmark_group("store");
-        g.sample_size(10);
-        g.bench_function(BenchmarkId::new("vigil-postgres", "first-page-1m"), |b| {
-            b.iter(|| black_box(store.query(&t, &AlertQuery::default()).unwrap()))
-        });
-        g.bench_function(
-            BenchmarkId::new("vigil-postgres", "high-prefix-page-1m"),
-            |b| b.iter(|| black_box(store.query(&t, &high).unwrap())),
-        );
-        let target = first.alerts[0].alert.system_alert_id().clone();
-        let mut current = store.get(&t, &target).unwrap().unwrap();
-        g.bench_function(
-            BenchmarkId::new("vigil-postgres", "status-change-1m"),
-            |b| {
-                b.iter(|| {
-                    let to = match current.alert.status() {
-                        Status::Active => Status::InProgress,
-                        Status::InProgress => Status::Resolved,
-                        _ => Status::Active,
-                    };
-                    let change = StatusChange::new(to, "bench").comment("benchmark");
-                    current = store
-                        .change_status(&t, &target, current.version, change, reference_time())
-                        .unwrap();
-                })
-            },
-        );
+        let g = bench_triage_common(c, &store, &t, "vigil-postgres");
         g.finish();
     }
 

@@ -181,7 +181,8 @@ impl<S: Send + Sync> FromRequestParts<S> for ArmPath {
 }
 
 impl ArmPath {
-    fn get(&self, key: &str) -> &str {
+    /// The path parameter `key`, or "" when the route has none.
+    pub(crate) fn get(&self, key: &str) -> &str {
         self.0.get(key).map_or("", String::as_str)
     }
 }
@@ -229,6 +230,13 @@ pub(crate) fn tenant_for(caller: &Identity, subscription: &str) -> Result<Tenant
         ));
     }
     TenantId::new(subscription).map_err(ApiError::from)
+}
+
+/// The path's subscription and the tenant it names, if the caller may see it.
+fn subscription(caller: &Identity, path: &ArmPath) -> Result<(String, TenantId), ApiError> {
+    let sub = path.get("sub").to_owned();
+    let tenant = tenant_for(caller, &sub)?;
+    Ok((sub, tenant))
 }
 
 /// ARM's path words in the case the routes use, for a path written in any case (ARM matches
@@ -426,8 +434,7 @@ async fn list_alerts(
 ) -> Result<Response, ApiError> {
     let params = query_params(raw.as_deref())?;
     check_api_version(&params, ALERTS_API_VERSION)?;
-    let sub = path.get("sub").to_owned();
-    let tenant = tenant_for(&caller, &sub)?;
+    let (sub, tenant) = subscription(&caller, &path)?;
     let rg = path.0.get("rg").cloned();
     let loc = path.0.get("loc").cloned();
     let mut query = AlertQuery::default()
@@ -502,8 +509,7 @@ async fn find_alert(
     caller: &Identity,
     path: &ArmPath,
 ) -> Result<(TenantId, StoredAlert), ApiError> {
-    let sub = path.get("sub").to_owned();
-    let tenant = tenant_for(caller, &sub)?;
+    let (sub, tenant) = subscription(caller, path)?;
     let name = path.get("name");
     let missing = || {
         ApiError::not_found(format!(
@@ -636,8 +642,7 @@ async fn list_rules(
 ) -> Result<Response, ApiError> {
     let params = query_params(raw.as_deref())?;
     check_api_version(&params, RULES_API_VERSION)?;
-    let sub = path.get("sub").to_owned();
-    let tenant = tenant_for(&caller, &sub)?;
+    let (sub, tenant) = subscription(&caller, &path)?;
     let store = state.store.clone();
     let rules = blocking(move || store.list_rules(&tenant)).await??;
     let alert_type = params
@@ -662,8 +667,7 @@ async fn get_rule(
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
     check_api_version(&query_params(raw.as_deref())?, RULES_API_VERSION)?;
-    let sub = path.get("sub").to_owned();
-    let tenant = tenant_for(&caller, &sub)?;
+    let (sub, tenant) = subscription(&caller, &path)?;
     let name = path.get("rule").to_owned();
     let store = state.store.clone();
     let n = name.clone();
@@ -711,8 +715,7 @@ async fn put_rule(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     check_api_version(&query_params(raw.as_deref())?, RULES_API_VERSION)?;
-    let sub = path.get("sub").to_owned();
-    let tenant = tenant_for(&caller, &sub)?;
+    let (sub, tenant) = subscription(&caller, &path)?;
     let name = path.get("rule").to_owned();
     let rule = rule_from_body(&body, &name)?;
     let store = state.store.clone();

@@ -88,8 +88,13 @@ fn number(
 }
 
 fn alert_id(path: &ArmPath) -> Result<AlertId, ApiError> {
-    let name = path.0.get("name").map_or("", String::as_str);
-    AlertId::new(name).map_err(|e| ApiError::bad_request(e.to_string()))
+    AlertId::new(path.get("name")).map_err(|e| ApiError::bad_request(e.to_string()))
+}
+
+/// The tenant (the path's subscription, if the caller may see it) and the alert a
+/// `…/alerts/{name}/…` path names.
+fn alert_target(caller: &crate::Identity, path: &ArmPath) -> Result<(TenantId, AlertId), ApiError> {
+    Ok((tenant_for(caller, path.get("sub"))?, alert_id(path)?))
 }
 
 async fn counts(
@@ -99,7 +104,7 @@ async fn counts(
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
     let params = query_params(raw.as_deref())?;
-    let tenant = tenant_for(&caller, path.0.get("sub").map_or("", String::as_str))?;
+    let tenant = tenant_for(&caller, path.get("sub"))?;
     let query = AlertQuery {
         statuses: statuses(params.get("status").map(String::as_str))
             .map_err(ApiError::bad_request)?,
@@ -127,7 +132,7 @@ async fn related(
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
     let params = query_params(raw.as_deref())?;
-    let sub = path.0.get("sub").cloned().unwrap_or_default();
+    let sub = path.get("sub").to_owned();
     let tenant = tenant_for(&caller, &sub)?;
     let id = alert_id(&path)?;
     let limit = number(&params, "limit", 20, 200)? as usize;
@@ -153,8 +158,7 @@ async fn history(
     Caller(caller): Caller,
     path: ArmPath,
 ) -> Result<Response, ApiError> {
-    let tenant = tenant_for(&caller, path.0.get("sub").map_or("", String::as_str))?;
-    let id = alert_id(&path)?;
+    let (tenant, id) = alert_target(&caller, &path)?;
     let store = state.store.clone();
     let entries = blocking(move || store.history(&tenant, &id)).await??;
     let value: Vec<Value> = entries
@@ -174,8 +178,7 @@ async fn list_feedback(
     Caller(caller): Caller,
     path: ArmPath,
 ) -> Result<Response, ApiError> {
-    let tenant = tenant_for(&caller, path.0.get("sub").map_or("", String::as_str))?;
-    let id = alert_id(&path)?;
+    let (tenant, id) = alert_target(&caller, &path)?;
     let store = state.store.clone();
     let list = blocking(move || -> Result<_, vigil_core::store::StoreError> {
         if store.get(&tenant, &id)?.is_none() {
@@ -218,8 +221,7 @@ async fn add_feedback(
     path: ArmPath,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let tenant = tenant_for(&caller, path.0.get("sub").map_or("", String::as_str))?;
-    let id = alert_id(&path)?;
+    let (tenant, id) = alert_target(&caller, &path)?;
     let body: FeedbackBody = serde_json::from_slice(&body).map_err(|e| {
         ApiError::bad_request(format!(
             "expected {{\"useful\": true|false, \"reason\": \"…\", \"comment\": \"…\"}}: {e}"
@@ -268,7 +270,7 @@ async fn simulate(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let params = query_params(raw.as_deref())?;
-    let tenant = tenant_for(&caller, path.0.get("sub").map_or("", String::as_str))?;
+    let tenant = tenant_for(&caller, path.get("sub"))?;
     let sample = number(&params, "sample", 10, 100)? as usize;
     let name = serde_json::from_slice::<Value>(&body)
         .ok()
@@ -296,8 +298,8 @@ async fn explain(
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
     let params = query_params(raw.as_deref())?;
-    let tenant = tenant_for(&caller, path.0.get("sub").map_or("", String::as_str))?;
-    let rule = path.0.get("rule").cloned().unwrap_or_default();
+    let tenant = tenant_for(&caller, path.get("sub"))?;
+    let rule = path.get("rule").to_owned();
     let alert = params
         .get("alert")
         .ok_or_else(|| ApiError::bad_request("name the alert: ?alert=NAME"))?;
@@ -326,7 +328,7 @@ async fn events(
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
     let params = query_params(raw.as_deref())?;
-    let tenant = tenant_for(&caller, path.0.get("sub").map_or("", String::as_str))?;
+    let tenant = tenant_for(&caller, path.get("sub"))?;
     let after = number(&params, "after", 0, u64::MAX)?;
     let limit = number(&params, "limit", 100, EVENT_PAGE as u64)?.max(1) as usize;
     let store = state.store.clone();
@@ -347,7 +349,7 @@ async fn event_stream(
     headers: HeaderMap,
 ) -> Result<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>, ApiError> {
     let params = query_params(raw.as_deref())?;
-    let tenant = tenant_for(&caller, path.0.get("sub").map_or("", String::as_str))?;
+    let tenant = tenant_for(&caller, path.get("sub"))?;
     let resume = headers
         .get("last-event-id")
         .and_then(|v| v.to_str().ok())

@@ -247,6 +247,36 @@ fn tenant_or_404(state: &Shared, viewer: &Viewer, tenant: &str) -> Result<Tenant
     TenantId::new(tenant).map_err(|e| store_error(state, &e))
 }
 
+/// The tenant and alert a `/ui/t/{tenant}/alerts/{id}` page names, or the
+/// "not found" page for either.
+fn alert_or_404(
+    state: &Shared,
+    viewer: &Viewer,
+    tenant: &str,
+    id: String,
+) -> Result<(TenantId, AlertId), Response> {
+    let tenant = tenant_or_404(state, viewer, tenant)?;
+    let Ok(id) = AlertId::new(id) else {
+        return Err(message(
+            state,
+            StatusCode::NOT_FOUND,
+            "Not found",
+            "There is no such alert.",
+        ));
+    };
+    Ok((tenant, id))
+}
+
+/// The page shown when the blocking store call itself failed.
+fn request_failed(state: &Shared) -> Response {
+    message(
+        state,
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "Error",
+        "The request failed.",
+    )
+}
+
 async fn home(State(state): State<Shared>, viewer: Viewer) -> Response {
     let tenant = match viewer.identity.tenants() {
         Some([only, ..]) if !viewer.identity.may_see(&state.config.default_tenant) => only.clone(),
@@ -511,12 +541,7 @@ async fn queue(
         Ok(Ok(x)) => x,
         Ok(Err(e)) => return viewer.finish(store_error(&state, &e)),
         Err(_) => {
-            return message(
-                &state,
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "Error",
-                "The request failed.",
-            );
+            return request_failed(&state);
         }
     };
     let base = format!("/ui/t/{}/alerts", enc(tenant.as_str()));
@@ -845,12 +870,7 @@ async fn render_alert(
         Ok(Ok(x)) => x,
         Ok(Err(e)) => return viewer.finish(store_error(state, &e)),
         Err(_) => {
-            return message(
-                state,
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "Error",
-                "The request failed.",
-            );
+            return request_failed(state);
         }
     };
     match explained {
@@ -874,17 +894,9 @@ async fn alert_page(
     Path((tenant_name, id)): Path<(String, String)>,
     RawQuery(raw): RawQuery,
 ) -> Response {
-    let tenant = match tenant_or_404(&state, &viewer, &tenant_name) {
-        Ok(t) => t,
+    let (tenant, id) = match alert_or_404(&state, &viewer, &tenant_name, id) {
+        Ok(x) => x,
         Err(r) => return r,
-    };
-    let Ok(id) = AlertId::new(id) else {
-        return message(
-            &state,
-            StatusCode::NOT_FOUND,
-            "Not found",
-            "There is no such alert.",
-        );
     };
     let params = crate::api::query_params(raw.as_deref()).unwrap_or_default();
     let tab = if params.get("tab").map(String::as_str) == Some("action") {
@@ -929,17 +941,9 @@ async fn change_status(
     if let Err(r) = viewer.check_csrf(&form.csrf) {
         return r;
     }
-    let tenant = match tenant_or_404(&state, &viewer, &tenant_name) {
-        Ok(t) => t,
+    let (tenant, id) = match alert_or_404(&state, &viewer, &tenant_name, id) {
+        Ok(x) => x,
         Err(r) => return r,
-    };
-    let Ok(id) = AlertId::new(id) else {
-        return message(
-            &state,
-            StatusCode::NOT_FOUND,
-            "Not found",
-            "There is no such alert.",
-        );
     };
     let Ok(to) = form.to.parse::<Status>() else {
         return message(
@@ -1003,12 +1007,7 @@ async fn change_status(
             )
             .await
         }
-        Err(_) => message(
-            &state,
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "Error",
-            "The request failed.",
-        ),
+        Err(_) => request_failed(&state),
     }
 }
 
@@ -1030,17 +1029,9 @@ async fn add_feedback(
     if let Err(r) = viewer.check_csrf(&form.csrf) {
         return r;
     }
-    let tenant = match tenant_or_404(&state, &viewer, &tenant_name) {
-        Ok(t) => t,
+    let (tenant, id) = match alert_or_404(&state, &viewer, &tenant_name, id) {
+        Ok(x) => x,
         Err(r) => return r,
-    };
-    let Ok(id) = AlertId::new(id) else {
-        return message(
-            &state,
-            StatusCode::NOT_FOUND,
-            "Not found",
-            "There is no such alert.",
-        );
     };
     let useful = form.useful == "yes";
     let feedback = match crate::ext::feedback(
@@ -1063,12 +1054,7 @@ async fn add_feedback(
         ))
         .into_response(),
         Ok(Err(e)) => store_error(&state, &e),
-        Err(_) => message(
-            &state,
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "Error",
-            "The request failed.",
-        ),
+        Err(_) => request_failed(&state),
     }
 }
 
@@ -1097,17 +1083,9 @@ async fn suppress(
     if let Err(r) = viewer.check_csrf(get("csrf")) {
         return r;
     }
-    let tenant = match tenant_or_404(&state, &viewer, &tenant_name) {
-        Ok(t) => t,
+    let (tenant, id) = match alert_or_404(&state, &viewer, &tenant_name, id) {
+        Ok(x) => x,
         Err(r) => return r,
-    };
-    let Ok(id) = AlertId::new(id) else {
-        return message(
-            &state,
-            StatusCode::NOT_FOUND,
-            "Not found",
-            "There is no such alert.",
-        );
     };
     let form = SuppressForm {
         fields: pairs
@@ -1174,14 +1152,7 @@ async fn suppress(
     } else {
         &form.reason
     });
-    let name = if form.name.is_empty() {
-        format!(
-            "similar-{}",
-            id.as_str().chars().take(150).collect::<String>()
-        )
-    } else {
-        form.name.clone()
-    };
+    let name = form.name_or(&id);
     let mut request = SuppressSimilar::new(id.clone(), form.fields.iter().cloned())
         .name(name.clone())
         .reason(reason.clone());
@@ -1237,12 +1208,7 @@ async fn suppress(
             };
             redo(e.message().to_owned(), None, code).await
         }
-        Err(_) => message(
-            &state,
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "Error",
-            "The request failed.",
-        ),
+        Err(_) => request_failed(&state),
     }
 }
 

@@ -1,8 +1,8 @@
 //! Alert rows and what hangs off them: the entity side table, the audit trail, feedback.
 
 use rusqlite::{Connection, OptionalExtension, params};
-use vigil_core::AlertId;
 use vigil_core::store::{AlertRecord, AuditEntry, Feedback, StoreError, StoredAlert, TenantId};
+use vigil_core::{Alert, AlertId};
 
 use crate::codec::{
     ALERT_COLUMNS, Derived, alert_json, decode, feedback_reason_text, list_text,
@@ -207,6 +207,24 @@ fn tally(
     Ok(())
 }
 
+/// Adds `n` to the tally of `alert`'s type, status and severity (`d` is derived from it).
+fn tally_alert(
+    conn: &Connection,
+    tenant: &TenantId,
+    d: &Derived,
+    alert: &Alert,
+    n: i64,
+) -> Result<(), StoreError> {
+    tally(
+        conn,
+        tenant,
+        &d.alert_type_lc,
+        status_text(alert.status()),
+        d.severity_rank,
+        n,
+    )
+}
+
 /// Inserts a new alert with insertion sequence `tseq`.
 pub(crate) fn insert(
     conn: &Connection,
@@ -261,14 +279,7 @@ pub(crate) fn insert(
     ])
     .db()?;
     insert_side_rows(conn, tenant, conn.last_insert_rowid(), &d, &keys)?;
-    tally(
-        conn,
-        tenant,
-        &d.alert_type_lc,
-        status_text(alert.status()),
-        d.severity_rank,
-        1,
-    )
+    tally_alert(conn, tenant, &d, alert, 1)
 }
 
 /// Replaces an alert's content (a new version of it arrived), if its version is `expected`.
@@ -317,23 +328,9 @@ pub(crate) fn update_content(
     ])
     .db()?;
     delete_side_rows(conn, tenant, seq, &old.stored.alert)?;
-    let was = Derived::of(&old.stored.alert);
-    tally(
-        conn,
-        tenant,
-        &was.alert_type_lc,
-        status_text(old.stored.alert.status()),
-        was.severity_rank,
-        -1,
-    )?;
-    tally(
-        conn,
-        tenant,
-        &d.alert_type_lc,
-        status_text(alert.status()),
-        d.severity_rank,
-        1,
-    )?;
+    let was = &old.stored.alert;
+    tally_alert(conn, tenant, &Derived::of(was), was, -1)?;
+    tally_alert(conn, tenant, &d, alert, 1)?;
     insert_side_rows(conn, tenant, seq, &d, &keys)?;
     Ok(true)
 }

@@ -32,6 +32,16 @@ fn decode(tenant: &TenantId, row: AutomationRow) -> Result<StoredAutomation, Sto
     ))
 }
 
+/// Runs a statement that changes at most one row; whether it changed one.
+fn changed_one(
+    conn: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+) -> Result<bool, StoreError> {
+    let n = conn.prepare_cached(sql).db()?.execute(params).db()?;
+    Ok(n == 1)
+}
+
 fn read_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AutomationRow> {
     Ok((
         r.get(0)?,
@@ -117,31 +127,27 @@ pub(crate) fn update(
     a: &StoredAutomation,
     expected: u64,
 ) -> Result<bool, StoreError> {
-    let n = conn
-        .prepare_cached(
-            "UPDATE automations SET version = ?3, json = ?4, updated_at = ?5
+    changed_one(
+        conn,
+        "UPDATE automations SET version = ?3, json = ?4, updated_at = ?5
              WHERE tenant = ?1 AND name = ?2 AND version = ?6",
-        )
-        .db()?
-        .execute(params![
+        params![
             tenant.as_str(),
             a.automation.name,
             i64_of(a.version),
             json_of(a)?,
             ts(a.updated_at),
             i64_of(expected)
-        ])
-        .db()?;
-    Ok(n == 1)
+        ],
+    )
 }
 
 pub(crate) fn delete(conn: &Connection, tenant: &TenantId, name: &str) -> Result<bool, StoreError> {
-    let n = conn
-        .prepare_cached("DELETE FROM automations WHERE tenant = ?1 AND name = ?2")
-        .db()?
-        .execute(params![tenant.as_str(), name])
-        .db()?;
-    Ok(n == 1)
+    changed_one(
+        conn,
+        "DELETE FROM automations WHERE tenant = ?1 AND name = ?2",
+        params![tenant.as_str(), name],
+    )
 }
 
 pub(crate) fn delivery(
@@ -237,17 +243,16 @@ pub(crate) fn update_delivery(
     tenant: &TenantId,
     d: &Delivery,
 ) -> Result<bool, StoreError> {
-    let n = conn
-        .prepare_cached("UPDATE deliveries SET state = ?3, body = ?4 WHERE tenant = ?1 AND id = ?2")
-        .db()?
-        .execute(params![
+    changed_one(
+        conn,
+        "UPDATE deliveries SET state = ?3, body = ?4 WHERE tenant = ?1 AND id = ?2",
+        params![
             tenant.as_str(),
             i64_of(d.id),
             d.state.as_str(),
             d.to_json()?
-        ])
-        .db()?;
-    Ok(n == 1)
+        ],
+    )
 }
 
 pub(crate) fn lease(
@@ -292,12 +297,11 @@ pub(crate) fn delete_lease(
     tenant: &TenantId,
     name: &str,
 ) -> Result<bool, StoreError> {
-    let n = conn
-        .prepare_cached("DELETE FROM leases WHERE tenant = ?1 AND name = ?2")
-        .db()?
-        .execute(params![tenant.as_str(), name])
-        .db()?;
-    Ok(n == 1)
+    changed_one(
+        conn,
+        "DELETE FROM leases WHERE tenant = ?1 AND name = ?2",
+        params![tenant.as_str(), name],
+    )
 }
 
 pub(crate) fn delete_delivery(
@@ -305,10 +309,9 @@ pub(crate) fn delete_delivery(
     tenant: &TenantId,
     id: u64,
 ) -> Result<bool, StoreError> {
-    let n = conn
-        .prepare_cached("DELETE FROM deliveries WHERE tenant = ?1 AND id = ?2")
-        .db()?
-        .execute(params![tenant.as_str(), i64_of(id)])
-        .db()?;
-    Ok(n == 1)
+    changed_one(
+        conn,
+        "DELETE FROM deliveries WHERE tenant = ?1 AND id = ?2",
+        params![tenant.as_str(), i64_of(id)],
+    )
 }

@@ -821,6 +821,23 @@ fn tallied(
     if only != *q || plan.empty {
         return Ok(None);
     }
+    let sql = format!(
+        "SELECT status, severity_rank, sum(n) FROM tallies
+         WHERE tenant = ? AND status IN ({}){} GROUP BY status, severity_rank",
+        placeholders(plan.statuses.len()),
+        plan.cond
+    );
+    grouped_counts(conn, tenant, plan, &sql).map(Some)
+}
+
+/// Runs `sql`, a query of (status, severity rank, count) rows taking the tenant, the plan's
+/// statuses and the plan's parameters, and adds its rows up into counts.
+fn grouped_counts(
+    conn: &Connection,
+    tenant: &TenantId,
+    plan: &Plan,
+    sql: &str,
+) -> Result<Counts, StoreError> {
     let mut params: Vec<Value> = vec![Value::Text(tenant.as_str().to_owned())];
     params.extend(
         plan.statuses
@@ -828,15 +845,9 @@ fn tallied(
             .map(|s| Value::Text(status_text(*s).to_owned())),
     );
     params.extend(plan.params.iter().cloned());
-    let sql = format!(
-        "SELECT status, severity_rank, sum(n) FROM tallies
-         WHERE tenant = ? AND status IN ({}){} GROUP BY status, severity_rank",
-        placeholders(plan.statuses.len()),
-        plan.cond
-    );
     let mut sev = [0u64; 4];
     let mut st = [0u64; 4];
-    let mut stmt = conn.prepare_cached(&sql).db()?;
+    let mut stmt = conn.prepare_cached(sql).db()?;
     let mut rows = stmt.query(params_from_iter(params)).db()?;
     while let Some(r) = rows.next().db()? {
         let status: String = r.get(0).db()?;
@@ -852,7 +863,7 @@ fn tallied(
             );
         }
     }
-    Ok(Some(counts_from(sev, st)))
+    Ok(counts_from(sev, st))
 }
 
 /// The counts of what SQL decides alone: tenant, `n` statuses, the conditions'.
@@ -881,32 +892,8 @@ pub(crate) fn counts(
         return Ok(c);
     }
     if plan.exact && !plan.has_list_checks() {
-        let statuses: Vec<Value> = plan
-            .statuses
-            .iter()
-            .map(|s| Value::Text(status_text(*s).to_owned()))
-            .collect();
-        let sql = counts_sql(statuses.len(), &plan.cond);
-        let mut params = vec![Value::Text(tenant.as_str().to_owned())];
-        params.extend(statuses);
-        params.extend(plan.params.iter().cloned());
-        let mut stmt = conn.prepare_cached(&sql).db()?;
-        let mut rows = stmt.query(params_from_iter(params)).db()?;
-        while let Some(r) = rows.next().db()? {
-            let status: String = r.get(0).db()?;
-            let severity_rank: i64 = r.get(1).db()?;
-            let n: i64 = r.get(2).db()?;
-            if let Some(status) = parse_status(&status) {
-                tally(
-                    &mut sev,
-                    &mut st,
-                    status,
-                    severity_rank,
-                    u64::try_from(n).unwrap_or(0),
-                );
-            }
-        }
-        return Ok(counts_from(sev, st));
+        let sql = counts_sql(plan.statuses.len(), &plan.cond);
+        return grouped_counts(conn, tenant, &plan, &sql);
     }
     scan(conn, tenant, &q, &plan, None, usize::MAX, |h| {
         tally(&mut sev, &mut st, h.status, h.severity_rank, 1);
