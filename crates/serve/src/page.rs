@@ -267,6 +267,18 @@ fn alert_or_404(
     Ok((tenant, id))
 }
 
+/// The tenant and alert a state-changing form names, once its CSRF token `csrf` checks out.
+fn posted_alert(
+    state: &Shared,
+    viewer: &Viewer,
+    csrf: &str,
+    tenant: &str,
+    id: String,
+) -> Result<(TenantId, AlertId), Response> {
+    viewer.check_csrf(csrf)?;
+    alert_or_404(state, viewer, tenant, id)
+}
+
 /// The page shown when the blocking store call itself failed.
 fn request_failed(state: &Shared) -> Response {
     message(
@@ -938,10 +950,7 @@ async fn change_status(
     Path((tenant_name, id)): Path<(String, String)>,
     Form(form): Form<StatusForm>,
 ) -> Response {
-    if let Err(r) = viewer.check_csrf(&form.csrf) {
-        return r;
-    }
-    let (tenant, id) = match alert_or_404(&state, &viewer, &tenant_name, id) {
+    let (tenant, id) = match posted_alert(&state, &viewer, &form.csrf, &tenant_name, id) {
         Ok(x) => x,
         Err(r) => return r,
     };
@@ -1026,10 +1035,7 @@ async fn add_feedback(
     Path((tenant_name, id)): Path<(String, String)>,
     Form(form): Form<FeedbackForm>,
 ) -> Response {
-    if let Err(r) = viewer.check_csrf(&form.csrf) {
-        return r;
-    }
-    let (tenant, id) = match alert_or_404(&state, &viewer, &tenant_name, id) {
+    let (tenant, id) = match posted_alert(&state, &viewer, &form.csrf, &tenant_name, id) {
         Ok(x) => x,
         Err(r) => return r,
     };
@@ -1080,10 +1086,7 @@ async fn suppress(
             .find(|(key, _)| key == k)
             .map_or("", |(_, v)| v.as_str())
     };
-    if let Err(r) = viewer.check_csrf(get("csrf")) {
-        return r;
-    }
-    let (tenant, id) = match alert_or_404(&state, &viewer, &tenant_name, id) {
+    let (tenant, id) = match posted_alert(&state, &viewer, get("csrf"), &tenant_name, id) {
         Ok(x) => x,
         Err(r) => return r,
     };
