@@ -10,6 +10,7 @@ use crate::codec::{
     suppression_reason_text, ts,
 };
 use crate::error::{Db, corrupt_row};
+use crate::keys::Keyer;
 
 pub(crate) fn u64_of(v: i64) -> u64 {
     u64::try_from(v).unwrap_or(0)
@@ -118,30 +119,33 @@ pub(crate) fn load(
 const ROWS_PER_INSERT: usize = 16;
 
 /// `INSERT OR IGNORE INTO alert_keys` of `n` rows of one alert: `?1` its generation, `?2` its
-/// row id, then the keys.
+/// row id, `?3` its status code, `?4` its severity rank, then the keys.
 fn keys_insert_sql(n: usize) -> String {
-    let mut sql = String::from("INSERT OR IGNORE INTO alert_keys (gen, key, seq) VALUES ");
+    let mut sql =
+        String::from("INSERT OR IGNORE INTO alert_keys (gen, key, seq, st, sev) VALUES ");
     for i in 0..n {
         if i > 0 {
             sql.push_str(", ");
         }
-        sql.push_str(&format!("(?1, ?{}, ?2)", i + 3));
+        sql.push_str(&format!("(?1, ?{}, ?2, ?3, ?4)", i + 5));
     }
     sql
 }
 
-/// Writes an alert's keys and its resources' indexed prefixes.
+/// Writes an alert's keys (with its status and severity) and its resources' indexed prefixes.
 fn insert_side_rows(
     conn: &Connection,
     tenant: &TenantId,
     seq: i64,
-    d: &Derived,
+    (alert, d): (&Alert, &Derived),
     keys: &[i64],
 ) -> Result<(), StoreError> {
     for chunk in keys.chunks(ROWS_PER_INSERT) {
-        let mut params: Vec<i64> = Vec::with_capacity(chunk.len() + 2);
+        let mut params: Vec<i64> = Vec::with_capacity(chunk.len() + 4);
         params.push(crate::keys::gen_of(seq));
         params.push(seq);
+        params.push(crate::keys::status_code(alert.status()));
+        params.push(d.severity_rank);
         params.extend_from_slice(chunk);
         conn.prepare_cached(&keys_insert_sql(chunk.len()))
             .db()?
@@ -166,11 +170,12 @@ fn insert_side_rows(
 /// Deletes the key rows of the alert with row id `seq` as it was stored (`old`).
 fn delete_side_rows(
     conn: &Connection,
+    keyer: &Keyer,
     tenant: &TenantId,
     seq: i64,
     old: &vigil_core::Alert,
 ) -> Result<(), StoreError> {
-    let (keys, _) = crate::keys::of_alert(tenant.as_str(), old, &Derived::of(old));
+    let (keys, _) = crate::keys::of_alert(keyer, tenant.as_str(), old, &Derived::of(old));
     let mut stmt = conn
         .prepare_cached("DELETE FROM alert_keys WHERE gen = ?1 AND key = ?2 AND seq = ?3")
         .db()?;
@@ -181,19 +186,20 @@ fn delete_side_rows(
     Ok(())
 }
 
-/// Adds `n` (1 or -1) to the tally of alerts of a type, status and severity.
+/// Adds `n` (1 or -1) to the tally of alerts of a type, status, severity and display name.
 fn tally(
     conn: &Connection,
     tenant: &TenantId,
-    alert_type_lc: &str,
+    (alert_type_lc, display_lc): (&str, &str),
     status: &str,
     severity_rank: i64,
     n: i64,
 ) -> Result<(), StoreError> {
     conn.prepare_cached(
-        "INSERT INTO tallies (tenant, alert_type_lc, status, severity_rank, n)
-         VALUES (?1, ?2, ?3, ?4, ?5)
-         ON CONFLICT (tenant, alert_type_lc, status, severity_rank) DO UPDATE SET n = n + ?5",
+        "INSERT INTO tallies (tenant, alert_type_lc, status, severity_rank, display_lc, n)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+         ON CONFLICT (tenant, alert_type_lc, status, severity_rank, display_lc)
+         DO UPDATE SET n = n + ?6",
     )
     .db()?
     .execute(params![
@@ -201,6 +207,7 @@ fn tally(
         alert_type_lc,
         status,
         severity_rank,
+        display_lc,
         n
     ])
     .db()?;
@@ -218,7 +225,7 @@ fn tally_alert(
     tally(
         conn,
         tenant,
-        &d.alert_type_lc,
+        (&d.alert_type_lc, &d.display_lc),
         status_text(alert.status()),
         d.severity_rank,
         n,
@@ -234,7 +241,8 @@ pub(crate) fn insert(
 ) -> Result<(), StoreError> {
     let alert = &stored.alert;
     let d = Derived::of(alert);
-    let (keys, bloom) = crate::keys::of_alert(tenant.as_str(), alert, &d);
+    let keyer = Keyer::load(conn)?;
+    let (keys, bloom) = crate::keys::of_alert(&keyer, tenant.as_str(), alert, &d);
     let (rule, reason, at) = match &stored.suppression {
         Some(s) => (
             Some(s.rule.as_str()),
@@ -278,7 +286,7 @@ pub(crate) fn insert(
         bloom,
     ])
     .db()?;
-    insert_side_rows(conn, tenant, conn.last_insert_rowid(), &d, &keys)?;
+    insert_side_rows(conn, tenant, conn.last_insert_rowid(), (alert, &d), &keys)?;
     tally_alert(conn, tenant, &d, alert, 1)
 }
 
@@ -298,7 +306,8 @@ pub(crate) fn update_content(
     }
     let alert = &stored.alert;
     let d = Derived::of(alert);
-    let (keys, bloom) = crate::keys::of_alert(tenant.as_str(), alert, &d);
+    let keyer = Keyer::load(conn)?;
+    let (keys, bloom) = crate::keys::of_alert(&keyer, tenant.as_str(), alert, &d);
     conn.prepare_cached(
         "UPDATE alerts SET version = ?1, status = ?2, severity_rank = ?3, time_us = ?4,
             priority = ?5, alert_type_lc = ?6, product_lc = ?7, display_lc = ?8,
@@ -327,11 +336,11 @@ pub(crate) fn update_content(
         seq
     ])
     .db()?;
-    delete_side_rows(conn, tenant, seq, &old.stored.alert)?;
+    delete_side_rows(conn, &keyer, tenant, seq, &old.stored.alert)?;
     let was = &old.stored.alert;
     tally_alert(conn, tenant, &Derived::of(was), was, -1)?;
     tally_alert(conn, tenant, &d, alert, 1)?;
-    insert_side_rows(conn, tenant, seq, &d, &keys)?;
+    insert_side_rows(conn, tenant, seq, (alert, &d), &keys)?;
     Ok(true)
 }
 
@@ -353,7 +362,7 @@ pub(crate) fn update_status(
     };
     let before = conn
         .prepare_cached(
-            "SELECT seq, status, alert_type_lc, severity_rank FROM alerts
+            "SELECT seq, status, alert_type_lc, severity_rank, display_lc FROM alerts
              WHERE tenant = ?1 AND id = ?2 AND version = ?3",
         )
         .db()?
@@ -369,12 +378,13 @@ pub(crate) fn update_status(
                     r.get::<_, String>(1)?,
                     r.get::<_, String>(2)?,
                     r.get::<_, i64>(3)?,
+                    r.get::<_, String>(4)?,
                 ))
             },
         )
         .optional()
         .db()?;
-    let Some((seq, was, alert_type_lc, severity_rank)) = before else {
+    let Some((seq, was, alert_type_lc, severity_rank, display_lc)) = before else {
         return Ok(false);
     };
     let now = status_text(stored.alert.status());
@@ -396,8 +406,22 @@ pub(crate) fn update_status(
     ])
     .db()?;
     if was != now {
-        tally(conn, tenant, &alert_type_lc, &was, severity_rank, -1)?;
-        tally(conn, tenant, &alert_type_lc, now, severity_rank, 1)?;
+        let of = (alert_type_lc.as_str(), display_lc.as_str());
+        tally(conn, tenant, of, &was, severity_rank, -1)?;
+        tally(conn, tenant, of, now, severity_rank, 1)?;
+        // The key rows carry the status. A status change leaves the content, so the keys, as
+        // they were.
+        let keyer = Keyer::load(conn)?;
+        let alert = &stored.alert;
+        let (keys, _) = crate::keys::of_alert(&keyer, tenant.as_str(), alert, &Derived::of(alert));
+        let mut stmt = conn
+            .prepare_cached("UPDATE alert_keys SET st = ?1 WHERE gen = ?2 AND key = ?3 AND seq = ?4")
+            .db()?;
+        let code = crate::keys::status_code(alert.status());
+        for k in keys {
+            stmt.execute(params![code, crate::keys::gen_of(seq), k, seq])
+                .db()?;
+        }
     }
     Ok(true)
 }

@@ -1,22 +1,34 @@
-//! Integer keys for the selective filters: entity values, resource-id prefixes and compromised
-//! entities hashed (with the tenant) into 64-bit keys, stored as `(gen, key, seq)` rows of
-//! `alert_keys`, and folded into a 64-bit filter (`alerts.bloom`) that the order indexes carry,
-//! so a walk of the queue can skip rows that cannot match without reading them.
+//! Integer keys for the selective filters: entity values, resource-id prefixes, compromised
+//! entities, intents, tactics and techniques hashed (with the tenant) into 64-bit keys, stored
+//! as `(gen, key, seq, st, sev)` rows of `alert_keys`, and folded into a 64-bit filter
+//! (`alerts.bloom`) that the order indexes carry, so a walk of the queue can skip rows that
+//! cannot match without reading them.
 //!
 //! `gen` is the alert's row id divided by [`GEN_SIZE`]: the key rows of one batch land in the
 //! region of the newest generation, not all over the table, so a commit rewrites a bounded
 //! number of pages however large the file grows (random keys over the whole table made every
 //! commit rewrite most of it). A lookup probes each generation (a few hundred on millions of
-//! alerts).
+//! alerts). `st` and `sev` are the alert's status code ([`status_code`]) and severity rank,
+//! kept in step by status changes, so a count under a key reads key rows only.
 //!
-//! A key or a filter bit only ever narrows: every row found through them is checked exactly
-//! against its stored lists before it is returned, so a hash collision costs a row read, never
-//! a wrong answer.
+//! The stored keys are SipHash-2-4 under a 128-bit key drawn at random for each database
+//! (`key_secret`, from SQLite's `randomblob`): nobody who cannot read the file can make two
+//! values share a key, so counts may trust a key alone. The filter bits come from an unkeyed
+//! FNV-1a hash ([`filter_bits`], fixed since schema 4): they only narrow, every row found
+//! through them is checked exactly, so a collision there costs a row read, never a wrong
+//! answer.
+
+use rusqlite::{Connection, OptionalExtension};
+use vigil_core::store::StoreError;
+use vigil_core::{KillChainIntent, Status};
+
+use crate::error::{Db, corrupt_row};
 
 use vigil_core::Alert;
 use vigil_core::store::codec::IndexKeys;
 
-/// FNV-1a over bytes: stable across processes, versions of Rust and platforms (keys are stored).
+/// FNV-1a over bytes: stable across processes, versions of Rust and platforms (the filter bits
+/// are stored).
 fn fnv1a(bytes: &[u8], mut h: u64) -> u64 {
     for b in bytes {
         h ^= u64::from(*b);
@@ -53,10 +65,159 @@ pub(crate) enum Kind {
     Tactic,
     /// An ATT&CK technique or sub-technique the alert lists, and the parent of a sub-technique.
     Technique,
+    /// An intent outside Defender's named values ([`KillChainIntent::Other`]), so that its
+    /// text never shares the key of a named intent spelled the same.
+    OtherIntent,
 }
 
-/// The key of `value` (already folded or lowercased) of `kind` in `tenant`.
-pub(crate) fn key(tenant: &str, kind: Kind, value: &str) -> i64 {
+/// The filter bits of `value` of `kind` in `tenant` (the filter uses [`Kind::Intent`] for
+/// every intent).
+pub(crate) fn filter_bits(tenant: &str, kind: Kind, value: &str) -> i64 {
+    let kind = if kind == Kind::OtherIntent {
+        Kind::Intent
+    } else {
+        kind
+    };
+    bits(fnv_key(tenant, kind, value))
+}
+
+/// The kind and text of an intent's key.
+pub(crate) fn intent(i: &KillChainIntent) -> (Kind, &str) {
+    match i {
+        KillChainIntent::Other(s) => (Kind::OtherIntent, s.as_str()),
+        named => (Kind::Intent, named.as_str()),
+    }
+}
+
+/// The stored code of a status in key rows (`st`).
+pub(crate) fn status_code(s: Status) -> i64 {
+    match s {
+        Status::Active => 0,
+        Status::InProgress => 1,
+        Status::Resolved => 2,
+        Status::Dismissed => 3,
+        // A status added later gets a code of its own before it can be stored.
+        _ => 15,
+    }
+}
+
+/// The status of a stored code.
+pub(crate) fn status_of_code(code: i64) -> Option<Status> {
+    Status::ALL.iter().copied().find(|s| status_code(*s) == code)
+}
+
+/// One SipHash-2-4 round.
+fn sip_round(v: &mut [u64; 4]) {
+    v[0] = v[0].wrapping_add(v[1]);
+    v[1] = v[1].rotate_left(13);
+    v[1] ^= v[0];
+    v[0] = v[0].rotate_left(32);
+    v[2] = v[2].wrapping_add(v[3]);
+    v[3] = v[3].rotate_left(16);
+    v[3] ^= v[2];
+    v[0] = v[0].wrapping_add(v[3]);
+    v[3] = v[3].rotate_left(21);
+    v[3] ^= v[0];
+    v[2] = v[2].wrapping_add(v[1]);
+    v[1] = v[1].rotate_left(17);
+    v[1] ^= v[2];
+    v[2] = v[2].rotate_left(32);
+}
+
+/// SipHash-2-4 of `data` under the key `(k0, k1)` (the reference algorithm, little-endian).
+fn siphash24(k0: u64, k1: u64, data: &[u8]) -> u64 {
+    let mut v = [
+        k0 ^ 0x736f_6d65_7073_6575,
+        k1 ^ 0x646f_7261_6e64_6f6d,
+        k0 ^ 0x6c79_6765_6e65_7261,
+        k1 ^ 0x7465_6462_7974_6573,
+    ];
+    let mut chunks = data.chunks_exact(8);
+    let mut word = [0u8; 8];
+    for c in &mut chunks {
+        word.copy_from_slice(c);
+        let m = u64::from_le_bytes(word);
+        v[3] ^= m;
+        sip_round(&mut v);
+        sip_round(&mut v);
+        v[0] ^= m;
+    }
+    let mut last = (data.len() as u64) << 56;
+    for (i, b) in chunks.remainder().iter().enumerate() {
+        last |= u64::from(*b) << (8 * i);
+    }
+    v[3] ^= last;
+    sip_round(&mut v);
+    sip_round(&mut v);
+    v[0] ^= last;
+    v[2] ^= 0xff;
+    for _ in 0..4 {
+        sip_round(&mut v);
+    }
+    v[0] ^ v[1] ^ v[2] ^ v[3]
+}
+
+/// The database's hash key (`key_secret`), which every stored key is computed under.
+#[derive(Copy, Clone, Debug)]
+pub(crate) struct Keyer {
+    k0: u64,
+    k1: u64,
+}
+
+impl Keyer {
+    /// The key stored in the file.
+    pub(crate) fn load(conn: &Connection) -> Result<Keyer, StoreError> {
+        let blob: Option<Vec<u8>> = conn
+            .prepare_cached("SELECT k FROM key_secret")
+            .db()?
+            .query_row([], |r| r.get(0))
+            .optional()
+            .db()?;
+        Keyer::of_blob(blob.as_deref()).ok_or_else(|| {
+            corrupt_row(
+                "the hash key (table key_secret)".to_owned(),
+                "it is missing or not 16 bytes".to_owned(),
+            )
+        })
+    }
+
+    /// The key of a stored 16-byte blob.
+    pub(crate) fn of_blob(blob: Option<&[u8]>) -> Option<Keyer> {
+        let b = blob.filter(|b| b.len() == 16)?;
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&b[..8]);
+        let k0 = u64::from_le_bytes(w);
+        w.copy_from_slice(&b[8..]);
+        Some(Keyer {
+            k0,
+            k1: u64::from_le_bytes(w),
+        })
+    }
+
+    /// The stored key of `value` (already folded or lowercased) of `kind` in `tenant`.
+    pub(crate) fn key(&self, tenant: &str, kind: Kind, value: &str) -> i64 {
+        let tag: u8 = match kind {
+            Kind::Entity => b'e',
+            Kind::Resource => b'r',
+            Kind::Compromised => b'c',
+            Kind::Intent => b'i',
+            Kind::Tactic => b'a',
+            Kind::Technique => b't',
+            Kind::OtherIntent => b'o',
+        };
+        // The tenant's length first, so that (tenant, value) pairs never run into each other.
+        let mut msg = Vec::with_capacity(9 + tenant.len() + value.len());
+        msg.extend_from_slice(&(tenant.len() as u64).to_le_bytes());
+        msg.extend_from_slice(tenant.as_bytes());
+        msg.push(tag);
+        msg.extend_from_slice(value.as_bytes());
+        i64::from_ne_bytes(siphash24(self.k0, self.k1, &msg).to_ne_bytes())
+    }
+}
+
+/// The unkeyed hash of `value` (already folded or lowercased) of `kind` in `tenant`, whose
+/// [`bits`] make the filter (the stored keys of schemas 4 to 6).
+fn fnv_key(tenant: &str, kind: Kind, value: &str) -> i64 {
     let tag: &[u8] = match kind {
         Kind::Entity => b"\0e\0",
         Kind::Resource => b"\0r\0",
@@ -64,6 +225,8 @@ pub(crate) fn key(tenant: &str, kind: Kind, value: &str) -> i64 {
         Kind::Intent => b"\0i\0",
         Kind::Tactic => b"\0a\0",
         Kind::Technique => b"\0t\0",
+        // Only keyed: the filter hashes every intent under `Intent`.
+        Kind::OtherIntent => b"\0o\0",
     };
     let h = fnv1a(tenant.as_bytes(), 0xcbf2_9ce4_8422_2325);
     let h = fnv1a(tag, h);
@@ -100,36 +263,43 @@ pub(crate) fn resource_prefixes(id: &str) -> Vec<&str> {
     out
 }
 
-/// The keys of an alert (sorted, unique) and its filter. The compromised entity's key is only
-/// for related alerts: it stays out of the filter.
-pub(crate) fn of_alert(tenant: &str, alert: &Alert, d: &IndexKeys) -> (Vec<i64>, i64) {
-    let mut keys: Vec<i64> = d
-        .entities
-        .iter()
-        .map(|v| key(tenant, Kind::Entity, v))
-        .collect();
+/// The stored keys of an alert (sorted, unique) and its filter. The compromised entity's key is
+/// only for related alerts: it stays out of the filter.
+pub(crate) fn of_alert(
+    keyer: &Keyer,
+    tenant: &str,
+    alert: &Alert,
+    d: &IndexKeys,
+) -> (Vec<i64>, i64) {
+    let mut keys = Vec::new();
+    let mut bloom = 0i64;
+    let mut add = |kind: Kind, value: &str| {
+        keys.push(keyer.key(tenant, kind, value));
+        bloom |= filter_bits(tenant, kind, value);
+    };
+    for v in &d.entities {
+        add(Kind::Entity, v);
+    }
     for r in &d.resources {
-        keys.extend(
-            resource_prefixes(r)
-                .into_iter()
-                .map(|p| key(tenant, Kind::Resource, p)),
-        );
+        for p in resource_prefixes(r) {
+            add(Kind::Resource, p);
+        }
     }
     for i in alert.intents() {
-        keys.push(key(tenant, Kind::Intent, i.as_str()));
+        let (kind, text) = intent(i);
+        add(kind, text);
         for t in i.nearest_tactics() {
-            keys.push(key(tenant, Kind::Tactic, &t.to_string()));
+            add(Kind::Tactic, &t.to_string());
         }
     }
     for t in alert.techniques().iter().chain(alert.sub_techniques()) {
-        keys.push(key(tenant, Kind::Technique, &t.to_string()));
+        add(Kind::Technique, &t.to_string());
         if let Some(p) = t.parent() {
-            keys.push(key(tenant, Kind::Technique, &p.to_string()));
+            add(Kind::Technique, &p.to_string());
         }
     }
-    let bloom = keys.iter().fold(0i64, |m, k| m | bits(*k));
     if let Some(c) = d.compromised_lc.as_deref().filter(|c| !c.is_empty()) {
-        keys.push(key(tenant, Kind::Compromised, c));
+        keys.push(keyer.key(tenant, Kind::Compromised, c));
     }
     keys.sort_unstable();
     keys.dedup();
@@ -246,13 +416,52 @@ mod tests {
     }
 
     #[test]
-    fn keys_depend_on_tenant_kind_and_value_and_set_two_bits_at_most() {
-        let a = key("t", Kind::Entity, "10.0.0.1");
-        assert_eq!(a, key("t", Kind::Entity, "10.0.0.1"));
-        assert_ne!(a, key("u", Kind::Entity, "10.0.0.1"));
-        assert_ne!(a, key("t", Kind::Resource, "10.0.0.1"));
-        assert_ne!(a, key("t", Kind::Entity, "10.0.0.2"));
-        let b = u64::from_ne_bytes(bits(a).to_ne_bytes());
+    fn keys_depend_on_tenant_kind_value_and_the_database_key_and_bits_on_the_first_three() {
+        let keyer = Keyer::of_blob(Some(&[7u8; 16])).unwrap();
+        let other = Keyer::of_blob(Some(&[8u8; 16])).unwrap();
+        let a = keyer.key("t", Kind::Entity, "10.0.0.1");
+        assert_eq!(a, keyer.key("t", Kind::Entity, "10.0.0.1"));
+        assert_ne!(a, other.key("t", Kind::Entity, "10.0.0.1"));
+        assert_ne!(a, keyer.key("u", Kind::Entity, "10.0.0.1"));
+        assert_ne!(a, keyer.key("t", Kind::Resource, "10.0.0.1"));
+        assert_ne!(a, keyer.key("t", Kind::Entity, "10.0.0.2"));
+        // The tenant's length is hashed: ("ab", "c") and ("a", "bc") differ.
+        assert_ne!(
+            keyer.key("ab", Kind::Entity, "c"),
+            keyer.key("a", Kind::Entity, "bc")
+        );
+        assert_ne!(
+            keyer.key("t", Kind::Intent, "Probing"),
+            keyer.key("t", Kind::OtherIntent, "Probing")
+        );
+        let b = u64::from_ne_bytes(filter_bits("t", Kind::Entity, "10.0.0.1").to_ne_bytes());
         assert!((1..=2).contains(&b.count_ones()));
+        assert_eq!(
+            filter_bits("t", Kind::Intent, "Probing"),
+            filter_bits("t", Kind::OtherIntent, "Probing")
+        );
+        assert!(Keyer::of_blob(Some(&[0u8; 15])).is_none());
+        assert!(Keyer::of_blob(None).is_none());
+    }
+
+    #[test]
+    fn siphash_matches_the_reference_vectors() {
+        // The reference implementation's vectors: key 00..0f, message 00..(n-1).
+        let k0 = u64::from_le_bytes([0, 1, 2, 3, 4, 5, 6, 7]);
+        let k1 = u64::from_le_bytes([8, 9, 10, 11, 12, 13, 14, 15]);
+        let msg: Vec<u8> = (0u8..64).collect();
+        assert_eq!(siphash24(k0, k1, &msg[..0]), 0x726f_db47_dd0e_0e31);
+        assert_eq!(siphash24(k0, k1, &msg[..1]), 0x74f8_39c5_93dc_67fd);
+        assert_eq!(siphash24(k0, k1, &msg[..8]), 0x93f5_f579_9a93_2462);
+        assert_eq!(siphash24(k0, k1, &msg[..15]), 0xa129_ca61_49be_45e5);
+        assert_eq!(siphash24(k0, k1, &msg[..63]), 0x958a_324c_eb06_4572);
+    }
+
+    #[test]
+    fn status_codes_are_distinct_and_read_back() {
+        for s in Status::ALL {
+            assert_eq!(status_of_code(status_code(s)), Some(s));
+        }
+        assert_eq!(status_of_code(15), None);
     }
 }

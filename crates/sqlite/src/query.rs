@@ -62,6 +62,10 @@ struct Plan {
     keyed_rows: i64,
     /// Whether every match is wanted (so key rows are read at once when there are keys).
     all: bool,
+    /// ` AND st IN (…)[ AND sev IN (…)]`: the statuses and severities asked for, on key rows.
+    kcond: String,
+    /// The key sets of the selective filters (each holds a key of every alert that passes).
+    key_sets: Vec<Vec<i64>>,
 }
 
 /// A filter whose keys name at most this many `alert_keys` rows can be served by reading those
@@ -130,23 +134,39 @@ fn known_prefixes(
 pub(crate) const KNOWN_SQL: &str = "SELECT prefix FROM resource_prefixes
      WHERE tenant = ?1 AND prefix >= ?2 AND prefix < ?3 LIMIT ?4";
 
-/// How many `alert_keys` rows carry one of `keys`, counting up to `max + 1`.
-fn keyed_rows(conn: &Connection, keys: &[i64], max: i64) -> Result<i64, StoreError> {
-    conn.prepare_cached(&keyed_rows_sql(keys.len(), max))
+/// How many `alert_keys` rows of the statuses and severities of `kcond` carry one of `keys`,
+/// counting up to `max + 1`.
+fn keyed_rows(conn: &Connection, keys: &[i64], kcond: &str, max: i64) -> Result<i64, StoreError> {
+    conn.prepare_cached(&keyed_rows_sql(keys.len(), kcond, max))
         .db()?
         .query_row(params_from_iter(keys.iter()), |r| r.get(0))
         .db()
 }
 
 /// The count of `keyed_rows`, for `n` keys, up to `max + 1`.
-pub(crate) fn keyed_rows_sql(n: usize, max: i64) -> String {
+pub(crate) fn keyed_rows_sql(n: usize, kcond: &str, max: i64) -> String {
     format!(
         "{} SELECT count(*) FROM (SELECT 1 FROM alert_keys
-         WHERE gen IN (SELECT g FROM gens) AND key IN ({}) LIMIT {})",
+         WHERE gen IN (SELECT g FROM gens) AND key IN ({}){kcond} LIMIT {})",
         keys::GENS_CTE,
         placeholders(n),
         max + 1
     )
+}
+
+/// ` AND st IN (…)`, and ` AND sev IN (…)` unless every rank is listed: the statuses and
+/// severities a query asks for, as conditions on key rows (integer literals).
+fn key_row_cond(statuses: &[Status], ranks: &[i64]) -> String {
+    let codes: Vec<String> = statuses
+        .iter()
+        .map(|s| keys::status_code(*s).to_string())
+        .collect();
+    let mut cond = format!(" AND st IN ({})", codes.join(", "));
+    if ranks.len() < 4 {
+        let list: Vec<String> = ranks.iter().map(i64::to_string).collect();
+        cond.push_str(&format!(" AND sev IN ({})", list.join(", ")));
+    }
+    cond
 }
 
 /// ` AND (bloom & m) = m` for one of `masks`.
@@ -255,38 +275,63 @@ impl Plan {
             ResourceFilter::Prefix(p) => ResourceCheck::Prefix(p.to_ascii_lowercase()),
         });
         let entity = q.entity.as_ref().map(|e| fold(e).into_owned());
+        let t = tenant.as_str();
+        let has_keys = entity.is_some()
+            || resource.is_some()
+            || !q.intents.is_empty()
+            || !q.tactics.is_empty()
+            || !q.techniques.is_empty();
+        let keyer = if has_keys {
+            Some(keys::Keyer::load(conn)?)
+        } else {
+            None
+        };
         // The keys of the selective filters: each set holds a key of every alert that passes.
         let mut key_sets: Vec<Vec<i64>> = Vec::new();
-        if let Some(v) = &entity {
-            let k = keys::key(tenant.as_str(), Kind::Entity, v);
-            bloom_sql(&[keys::bits(k)], &mut cond, &mut params);
-            key_sets.push(vec![k]);
-        }
         let mut any_of =
-            |kind: Kind, texts: Vec<String>, cond: &mut String, params: &mut Vec<Value>| {
+            |values: Vec<(Kind, String)>, cond: &mut String, params: &mut Vec<Value>| {
                 // A long list is checked row by row rather than probed key by key.
-                if texts.is_empty() || texts.len() > COVER_MAX * 8 {
+                let Some(keyer) = &keyer else {
+                    return;
+                };
+                if values.is_empty() || values.len() > COVER_MAX * 8 {
                     return;
                 }
-                let ks: Vec<i64> = texts
+                let ks: Vec<i64> = values.iter().map(|(k, v)| keyer.key(t, *k, v)).collect();
+                let masks: Vec<i64> = values
                     .iter()
-                    .map(|t| keys::key(tenant.as_str(), kind, t))
+                    .map(|(k, v)| keys::filter_bits(t, *k, v))
                     .collect();
-                let masks: Vec<i64> = ks.iter().map(|k| keys::bits(*k)).collect();
                 bloom_sql(&masks, cond, params);
                 key_sets.push(ks);
             };
-        let intents = q.intents.iter().map(|i| i.as_str().to_owned()).collect();
-        any_of(Kind::Intent, intents, &mut cond, &mut params);
-        let tactics = q.tactics.iter().map(ToString::to_string).collect();
-        any_of(Kind::Tactic, tactics, &mut cond, &mut params);
-        let techniques = q.techniques.iter().map(ToString::to_string).collect();
-        any_of(Kind::Technique, techniques, &mut cond, &mut params);
+        if let Some(v) = &entity {
+            any_of(vec![(Kind::Entity, v.clone())], &mut cond, &mut params);
+        }
+        let intents = q
+            .intents
+            .iter()
+            .map(|i| {
+                let (k, v) = keys::intent(i);
+                (k, v.to_owned())
+            })
+            .collect();
+        any_of(intents, &mut cond, &mut params);
+        let tactics = q
+            .tactics
+            .iter()
+            .map(|x| (Kind::Tactic, x.to_string()))
+            .collect();
+        any_of(tactics, &mut cond, &mut params);
+        let techniques = q
+            .techniques
+            .iter()
+            .map(|x| (Kind::Technique, x.to_string()))
+            .collect();
+        any_of(techniques, &mut cond, &mut params);
         match &resource {
             Some(ResourceCheck::Exact(x)) => {
-                let k = keys::key(tenant.as_str(), Kind::Resource, x);
-                bloom_sql(&[keys::bits(k)], &mut cond, &mut params);
-                key_sets.push(vec![k]);
+                any_of(vec![(Kind::Resource, x.clone())], &mut cond, &mut params);
             }
             Some(ResourceCheck::Prefix(p)) if !p.is_empty() && !empty => {
                 let known = known_prefixes(conn, tenant, p)?;
@@ -296,25 +341,21 @@ impl Plan {
                         // Every stored id is indexed whole: none starts with `p`.
                         empty = true;
                     } else if cover.len() <= COVER_MAX {
-                        let ks: Vec<i64> = cover
-                            .iter()
-                            .map(|c| keys::key(tenant.as_str(), Kind::Resource, c))
-                            .collect();
-                        let masks: Vec<i64> = ks.iter().map(|k| keys::bits(*k)).collect();
-                        bloom_sql(&masks, &mut cond, &mut params);
-                        key_sets.push(ks);
+                        let values = cover.into_iter().map(|c| (Kind::Resource, c)).collect();
+                        any_of(values, &mut cond, &mut params);
                     }
                 }
             }
             _ => {}
         }
+        let kcond = key_row_cond(&statuses, &ranks);
         let mut keyed: Option<(i64, Vec<i64>)> = None;
         if !empty {
-            for ks in key_sets {
+            for ks in &key_sets {
                 let max = if all { KEYED_MAX_ALL } else { KEYED_MAX };
-                let n = keyed_rows(conn, &ks, max)?;
+                let n = keyed_rows(conn, ks, &kcond, max)?;
                 if n <= max && keyed.as_ref().is_none_or(|(m, _)| n < *m) {
-                    keyed = Some((n, ks));
+                    keyed = Some((n, ks.clone()));
                 }
             }
         }
@@ -330,6 +371,8 @@ impl Plan {
             keyed_rows: keyed.as_ref().map_or(0, |(n, _)| *n),
             all,
             keyed: keyed.map(|(_, ks)| ks),
+            kcond,
+            key_sets,
         })
     }
 
@@ -551,9 +594,10 @@ fn keyed_sql(order: Order, plan: &Plan, n: usize) -> String {
     format!(
         "{} SELECT a.seq, {p}, {sec}, id, severity_rank, resources_lc, entities_lc, tseq, status
          FROM alert_keys k CROSS JOIN alerts a ON a.seq = k.seq
-         WHERE k.gen IN (SELECT g FROM gens) AND k.key IN ({}) AND tenant = ? AND status IN ({}){}",
+         WHERE k.gen IN (SELECT g FROM gens) AND k.key IN ({}){} AND tenant = ? AND status IN ({}){}",
         keys::GENS_CTE,
         placeholders(n),
+        plan.kcond,
         placeholders(plan.statuses.len()),
         plan.cond
     )
@@ -800,7 +844,8 @@ pub(crate) fn counts_sql_of(
     ))
 }
 
-/// The counts from the tallies, when the query filters by statuses, severities and types only.
+/// The counts from the tallies, when the query filters by statuses, severities, types and
+/// display-name text only.
 fn tallied(
     conn: &Connection,
     tenant: &TenantId,
@@ -813,6 +858,7 @@ fn tallied(
         severities: q.severities.clone(),
         min_severity: q.min_severity,
         alert_types: q.alert_types.clone(),
+        text: q.text.clone(),
         order: q.order,
         limit: q.limit,
         cursor: q.cursor,
@@ -821,13 +867,94 @@ fn tallied(
     if only != *q || plan.empty {
         return Ok(None);
     }
-    let sql = format!(
+    grouped_counts(conn, tenant, plan, &tallies_sql(plan.statuses.len(), &plan.cond)).map(Some)
+}
+
+/// The counts from the tallies: tenant, `n` statuses, the conditions' (on the type, severity
+/// and display name).
+pub(crate) fn tallies_sql(n: usize, cond: &str) -> String {
+    format!(
         "SELECT status, severity_rank, sum(n) FROM tallies
-         WHERE tenant = ? AND status IN ({}){} GROUP BY status, severity_rank",
-        placeholders(plan.statuses.len()),
-        plan.cond
-    );
-    grouped_counts(conn, tenant, plan, &sql).map(Some)
+         WHERE tenant = ? AND status IN ({}){cond} GROUP BY status, severity_rank",
+        placeholders(n),
+    )
+}
+
+/// The counts from key rows alone, when the query filters by statuses, severities and one
+/// selective filter whose keys decide it (an entity value, a resource, intents, tactics or
+/// techniques). The keys are keyed hashes (`keys.rs`): no value can be made to share one.
+fn keyed_counts(
+    conn: &Connection,
+    q: &AlertQuery,
+    plan: &Plan,
+) -> Result<Option<Counts>, StoreError> {
+    let [ks] = plan.key_sets.as_slice() else {
+        return Ok(None);
+    };
+    let only = AlertQuery {
+        statuses: q.statuses.clone(),
+        severities: q.severities.clone(),
+        min_severity: q.min_severity,
+        resource: q.resource.clone(),
+        entity: q.entity.clone(),
+        intents: q.intents.clone(),
+        tactics: q.tactics.clone(),
+        techniques: q.techniques.clone(),
+        order: q.order,
+        limit: q.limit,
+        cursor: q.cursor,
+        ..AlertQuery::default()
+    };
+    // One key set, and nothing but it and the statuses and severities: the key set is then
+    // the one filter (a filter without keys, such as a long list, leaves the set out).
+    let filters = usize::from(q.resource.is_some())
+        + usize::from(q.entity.is_some())
+        + usize::from(!q.intents.is_empty())
+        + usize::from(!q.tactics.is_empty())
+        + usize::from(!q.techniques.is_empty());
+    if only != *q || filters != 1 || plan.empty {
+        return Ok(None);
+    }
+    let mut sev = [0u64; 4];
+    let mut st = [0u64; 4];
+    let mut stmt = conn
+        .prepare_cached(&keyed_counts_sql(ks.len(), &plan.kcond))
+        .db()?;
+    let mut rows = stmt.query(params_from_iter(ks.iter())).db()?;
+    while let Some(r) = rows.next().db()? {
+        let code: i64 = r.get(0).db()?;
+        let severity_rank: i64 = r.get(1).db()?;
+        let n: i64 = r.get(2).db()?;
+        if let Some(status) = keys::status_of_code(code) {
+            tally(
+                &mut sev,
+                &mut st,
+                status,
+                severity_rank,
+                u64::try_from(n).unwrap_or(0),
+            );
+        }
+    }
+    Ok(Some(counts_from(sev, st)))
+}
+
+/// The counts of the alerts with one of `n` keys, by status code and severity, from key rows
+/// only (several keys of one alert count it once).
+pub(crate) fn keyed_counts_sql(n: usize, kcond: &str) -> String {
+    if n == 1 {
+        format!(
+            "{} SELECT st, sev, count(*) FROM alert_keys
+             WHERE gen IN (SELECT g FROM gens) AND key = ?{kcond} GROUP BY st, sev",
+            keys::GENS_CTE
+        )
+    } else {
+        format!(
+            "{} SELECT st, sev, count(*) FROM (SELECT DISTINCT seq, st, sev FROM alert_keys
+             WHERE gen IN (SELECT g FROM gens) AND key IN ({}){kcond}) GROUP BY st, sev",
+            keys::GENS_CTE,
+            placeholders(n)
+        )
+    }
 }
 
 /// Runs `sql`, a query of (status, severity rank, count) rows taking the tenant, the plan's
@@ -891,6 +1018,9 @@ pub(crate) fn counts(
     if let Some(c) = tallied(conn, tenant, &q, &plan)? {
         return Ok(c);
     }
+    if let Some(c) = keyed_counts(conn, &q, &plan)? {
+        return Ok(c);
+    }
     if plan.exact && !plan.has_list_checks() {
         let sql = counts_sql(plan.statuses.len(), &plan.cond);
         return grouped_counts(conn, tenant, &plan, &sql);
@@ -933,13 +1063,14 @@ pub(crate) fn related_candidates(
     }
     let d = Derived::of(me);
     let key = me.correlation_key().filter(|k| !k.is_empty());
+    let keyer = keys::Keyer::load(conn)?;
     let mut shared: Vec<i64> = d
         .entities
         .iter()
-        .map(|v| keys::key(tenant.as_str(), Kind::Entity, v))
+        .map(|v| keyer.key(tenant.as_str(), Kind::Entity, v))
         .collect();
     if let Some(c) = me.compromised_entity().filter(|c| !c.is_empty()) {
-        shared.push(keys::key(tenant.as_str(), Kind::Compromised, &fold(c)));
+        shared.push(keyer.key(tenant.as_str(), Kind::Compromised, &fold(c)));
     }
     let values = serde_json::to_string(&shared).unwrap_or_else(|_| "[]".to_owned());
     let mut stmt = conn.prepare_cached(&related_sql()).db()?;

@@ -244,8 +244,48 @@ CREATE TABLE leases (
 ) WITHOUT ROWID;
 "#;
 
+/// Version 7: counts without alert rows.
+///
+/// - Key rows carry the alert's status code and severity rank (`st`, `sev`, kept in step by
+///   status changes), so a count under an entity value, resource prefix, intent, tactic or
+///   technique reads key rows only, and a keyed page reads the alert rows of its statuses and
+///   severities only.
+/// - Keys become SipHash-2-4 under a random 128-bit key of the database (`key_secret`, drawn by
+///   SQLite's `randomblob`), so a count that trusts a key cannot be skewed by values made to
+///   collide. The filter bits on the order indexes keep their unkeyed hash (they only narrow).
+/// - Tallies are kept per display name too, so a count of display-name text sums the tallies of
+///   the names that contain it.
+///
+/// The keys are hashes SQL cannot compute: the `v7_backfill` marker makes the opener rewrite
+/// every alert's key rows from its stored JSON, and its tallies from its columns, in the same
+/// transaction (`backfill`).
+const V7: &str = r#"
+CREATE TABLE key_secret (k BLOB NOT NULL);
+INSERT INTO key_secret (k) VALUES (randomblob(16));
+DROP TABLE alert_keys;
+CREATE TABLE alert_keys (
+    gen INTEGER NOT NULL,
+    key INTEGER NOT NULL,
+    seq INTEGER NOT NULL REFERENCES alerts (seq),
+    st  INTEGER NOT NULL,
+    sev INTEGER NOT NULL,
+    PRIMARY KEY (gen, key, seq)
+) WITHOUT ROWID;
+DROP TABLE tallies;
+CREATE TABLE tallies (
+    tenant        TEXT    NOT NULL,
+    alert_type_lc TEXT    NOT NULL,
+    status        TEXT    NOT NULL,
+    severity_rank INTEGER NOT NULL,
+    display_lc    TEXT    NOT NULL,
+    n             INTEGER NOT NULL,
+    PRIMARY KEY (tenant, alert_type_lc, status, severity_rank, display_lc)
+) WITHOUT ROWID;
+CREATE TABLE v7_backfill (pending INTEGER);
+"#;
+
 /// Every migration, oldest first: `MIGRATIONS[i]` takes version `i` to `i + 1`.
-pub(crate) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6];
+pub(crate) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7];
 
 /// The schema version this crate writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -292,11 +332,15 @@ pub(crate) fn migrate_with(conn: &mut Connection, migrations: &[&str]) -> Result
                 source,
             })?;
     }
-    backfill(&tx).map_err(|source| SqliteError::Migration {
-        from: found,
-        to: known,
-        source,
-    })?;
+    // The backfill writes the current schema's tables: a file brought to an earlier version
+    // (only tests do) keeps its markers for the opener that brings it to the current one.
+    if known == SCHEMA_VERSION {
+        backfill(&tx).map_err(|source| SqliteError::Migration {
+            from: found,
+            to: known,
+            source,
+        })?;
+    }
     tx.pragma_update(None, "user_version", known)
         .map_err(|source| SqliteError::Migration {
             from: found,
@@ -307,24 +351,40 @@ pub(crate) fn migrate_with(conn: &mut Connection, migrations: &[&str]) -> Result
     Ok(())
 }
 
-/// Computes the keys and filters of every alert a version 4 migration found (see [`V4`]), if
-/// its marker is there, and removes the marker.
-fn backfill(conn: &Connection) -> rusqlite::Result<()> {
-    let pending: i64 = conn.query_row(
-        "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'v4_backfill'",
-        [],
+/// Whether a marker table is there.
+fn marked(conn: &Connection, name: &str) -> rusqlite::Result<bool> {
+    let n: i64 = conn.query_row(
+        "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?1",
+        [name],
         |r| r.get(0),
     )?;
-    if pending == 0 {
+    Ok(n > 0)
+}
+
+/// Computes what SQL cannot for the alerts a migration found, if its marker is there, and
+/// removes the markers: after version 4 ([`V4`]) the filters and indexed resource prefixes,
+/// after version 4 or 7 ([`V7`]) every alert's key rows and the tallies.
+fn backfill(conn: &Connection) -> rusqlite::Result<()> {
+    let filters = marked(conn, "v4_backfill")?;
+    if !filters && !marked(conn, "v7_backfill")? {
         return Ok(());
     }
-    let mut read = conn
-        .prepare("SELECT seq, tenant, json FROM alerts WHERE seq > ?1 ORDER BY seq LIMIT 10000")?;
+    let blob: Vec<u8> = conn.query_row("SELECT k FROM key_secret", [], |r| r.get(0))?;
+    let keyer = crate::keys::Keyer::of_blob(Some(&blob)).ok_or_else(|| {
+        rusqlite::Error::InvalidColumnType(0, "k".to_owned(), rusqlite::types::Type::Blob)
+    })?;
+    let mut read = conn.prepare(
+        "SELECT seq, tenant, json, status, severity_rank, alert_type_lc, display_lc FROM alerts
+         WHERE seq > ?1 ORDER BY seq LIMIT 10000",
+    )?;
     let mut bloom = conn.prepare("UPDATE alerts SET bloom = ?1 WHERE seq = ?2")?;
-    let mut key =
-        conn.prepare("INSERT OR IGNORE INTO alert_keys (gen, key, seq) VALUES (?1, ?2, ?3)")?;
+    let mut key = conn.prepare(
+        "INSERT OR IGNORE INTO alert_keys (gen, key, seq, st, sev) VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?;
     let mut prefix =
         conn.prepare("INSERT OR IGNORE INTO resource_prefixes (tenant, prefix) VALUES (?1, ?2)")?;
+    type Tally = (String, String, String, i64, String);
+    let mut tallies: std::collections::HashMap<Tally, i64> = std::collections::HashMap::new();
     let mut after = i64::MIN;
     loop {
         let chunk = read
@@ -333,6 +393,10 @@ fn backfill(conn: &Connection) -> rusqlite::Result<()> {
                     r.get::<_, i64>(0)?,
                     r.get::<_, String>(1)?,
                     r.get::<_, String>(2)?,
+                    r.get::<_, String>(3)?,
+                    r.get::<_, i64>(4)?,
+                    r.get::<_, String>(5)?,
+                    r.get::<_, String>(6)?,
                 ))
             })?
             .collect::<rusqlite::Result<Vec<_>>>()?;
@@ -340,23 +404,47 @@ fn backfill(conn: &Connection) -> rusqlite::Result<()> {
             break;
         };
         after = last.0;
-        for (seq, tenant, json) in chunk {
+        for (seq, tenant, json, status, severity_rank, alert_type_lc, display_lc) in chunk {
+            // The tallies count every row, as counting the table did.
+            *tallies
+                .entry((tenant.clone(), alert_type_lc, status.clone(), severity_rank, display_lc))
+                .or_default() += 1;
             // A row that does not decode is left for the check to report; it gets no keys.
             let Ok(alert) = serde_json::from_str::<vigil_core::Alert>(&json) else {
                 continue;
             };
+            let Some(st) = crate::codec::parse_status(&status) else {
+                continue;
+            };
             let d = IndexKeys::of(&alert);
-            let (keys, filter) = crate::keys::of_alert(&tenant, &alert, &d);
+            let (keys, filter) = crate::keys::of_alert(&keyer, &tenant, &alert, &d);
+            let st = crate::keys::status_code(st);
             for k in keys {
-                key.execute(rusqlite::params![crate::keys::gen_of(seq), k, seq])?;
+                key.execute(rusqlite::params![
+                    crate::keys::gen_of(seq),
+                    k,
+                    seq,
+                    st,
+                    severity_rank
+                ])?;
             }
-            for r in &d.resources {
-                for p in crate::keys::resource_prefixes(r) {
-                    prefix.execute(rusqlite::params![tenant, p])?;
+            if filters {
+                for r in &d.resources {
+                    for p in crate::keys::resource_prefixes(r) {
+                        prefix.execute(rusqlite::params![tenant, p])?;
+                    }
                 }
+                bloom.execute(rusqlite::params![filter, seq])?;
             }
-            bloom.execute(rusqlite::params![filter, seq])?;
         }
     }
-    conn.execute_batch("DROP TABLE v4_backfill")
+    conn.execute("DELETE FROM tallies", [])?;
+    let mut tally = conn.prepare(
+        "INSERT INTO tallies (tenant, alert_type_lc, status, severity_rank, display_lc, n)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?;
+    for ((tenant, ty, status, rank, display), n) in tallies {
+        tally.execute(rusqlite::params![tenant, ty, status, rank, display, n])?;
+    }
+    conn.execute_batch("DROP TABLE IF EXISTS v4_backfill; DROP TABLE IF EXISTS v7_backfill")
 }

@@ -276,12 +276,43 @@ fn keyed_queries_search_their_indexes() {
         }
     }
     for n in [1, 3] {
-        let plan = plan_of(&conn, &crate::query::keyed_rows_sql(n, 20_000), n);
+        for kcond in ["", " AND st IN (0, 1) AND sev IN (3)"] {
+            let plan = plan_of(&conn, &crate::query::keyed_rows_sql(n, kcond, 20_000), n);
+            assert!(
+                plan.contains("SEARCH alert_keys USING PRIMARY KEY (gen=? AND key=?)"),
+                "{plan}"
+            );
+            // Counts under keys read key rows only: no alert row, no other table.
+            let sql = crate::query::keyed_counts_sql(n, kcond);
+            let plan = plan_of(&conn, &sql, n);
+            assert!(
+                plan.contains("SEARCH alert_keys USING PRIMARY KEY (gen=? AND key=?)"),
+                "{plan}"
+            );
+            // (`SEARCH alerts` once: the last row id, which bounds the generations.)
+            assert_eq!(plan.matches("alerts").count(), 1, "{plan}\n{sql}");
+            assert!(!plan.contains("SCAN alert_keys"), "{plan}");
+        }
+    }
+    // Text counts read the tallies of the tenant's statuses (and types, when given).
+    for (types, cond) in [
+        (0, " AND instr(display_lc, ?) > 0"),
+        (2, " AND alert_type_lc IN (?, ?) AND instr(display_lc, ?) > 0"),
+    ] {
+        let plan = plan_of(&conn, &crate::query::tallies_sql(2, cond), 3 + types + 1);
         assert!(
-            plan.contains("SEARCH alert_keys USING PRIMARY KEY (gen=? AND key=?)"),
+            plan.contains("SEARCH tallies USING PRIMARY KEY (tenant=?"),
             "{plan}"
         );
     }
+    // A keyed page of one severity tests the status and severity on key rows before reading
+    // an alert row (the conditions sit with the key search, ahead of the join).
+    let q = AlertQuery::default()
+        .severities([vigil_core::Severity::High])
+        .entity("10.0.0.9");
+    let (_, _, keyed) = crate::query::first_stream_sql(&conn, &t, &q, None).unwrap();
+    let (sql, _) = keyed.expect("a keyed plan");
+    assert!(sql.contains("AND st IN (0, 1) AND sev IN (3)"), "{sql}");
     let plan = plan_of(&conn, crate::query::KNOWN_SQL, 4);
     assert!(
         plan.contains(
@@ -537,10 +568,12 @@ fn a_version_3_file_with_alerts_gets_its_keys() {
     assert_eq!(marker, 0, "the backfill marker is gone");
 }
 
-/// The tallies the header's counts read stay equal to counting the alerts, through ingest,
-/// new versions of alerts (another severity or type), status changes and rules applied.
+/// The tallies and key rows the header's counts read stay equal to counting the alerts, through
+/// ingest, new versions of alerts (another severity or type), status changes and rules applied:
+/// the tallies per type, status, severity and display name, and each alert's key rows are the
+/// keys of its stored JSON, with its status and severity.
 #[test]
-fn tallies_stay_equal_to_counting_the_alerts() {
+fn tallies_and_key_rows_stay_equal_to_counting_the_alerts() {
     use vigil_core::Status;
     use vigil_core::store::{AlertQuery, StatusChange, Store, TenantId};
     use vigil_testkit::generate::{AlertGenerator, RuleGenerator, reference_time};
@@ -565,6 +598,7 @@ fn tallies_stay_equal_to_counting_the_alerts() {
             v["properties"]["severity"] = "Low".into();
             if a.alert_type().len() % 2 == 0 {
                 v["properties"]["alertType"] = "Retyped".into();
+                v["properties"]["alertDisplayName"] = "Renamed alert".into();
             }
             serde_json::from_value::<vigil_core::Alert>(v).unwrap()
         })
@@ -577,27 +611,93 @@ fn tallies_stay_equal_to_counting_the_alerts() {
             .change_status(&t, s.alert.id(), s.version, change, reference_time())
             .unwrap();
     }
+    // Dismiss some through a rule too.
+    let rule = vigil_core::suppression::SuppressionRule::builder(
+        "dismiss-some",
+        alerts[60].alert_type(),
+        vigil_core::suppression::SuppressionReason::FalsePositive,
+    )
+    .build();
+    store.create_rule(&t, rule, reference_time()).unwrap();
+    store
+        .apply_rule(&t, "dismiss-some", "tester", reference_time())
+        .unwrap();
     let conn = store.backend().writer.lock().unwrap();
-    let rows = |sql: &str| -> Vec<(String, String, String, i64, i64)> {
+    assert_key_rows_and_tallies_match_the_alerts(&conn);
+    let dismissed: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM alert_keys WHERE st = 3",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(dismissed > 0, "the rule dismissed alerts with keys");
+    let retyped: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM tallies WHERE alert_type_lc = 'retyped'
+             AND display_lc = 'renamed alert' AND n > 0",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(retyped > 0);
+}
+
+/// Every alert's key rows are the keys of its stored JSON (under the file's hash key) with its
+/// status code and severity rank, and the tallies equal counting the alerts by tenant, type,
+/// status, severity and display name.
+fn assert_key_rows_and_tallies_match_the_alerts(conn: &Connection) {
+    use std::collections::BTreeSet;
+    let keyer = crate::keys::Keyer::load(conn).unwrap();
+    let mut stmt = conn
+        .prepare("SELECT seq, tenant, status, severity_rank, json FROM alerts")
+        .unwrap();
+    let alerts: Vec<(i64, String, String, i64, String)> = stmt
+        .query_map([], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+        })
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let mut want = BTreeSet::new();
+    for (seq, tenant, status, sev, json) in &alerts {
+        let alert: vigil_core::Alert = serde_json::from_str(json).unwrap();
+        let st = crate::keys::status_code(crate::codec::parse_status(status).unwrap());
+        let d = vigil_core::store::codec::IndexKeys::of(&alert);
+        for k in crate::keys::of_alert(&keyer, tenant, &alert, &d).0 {
+            want.insert((crate::keys::gen_of(*seq), k, *seq, st, *sev));
+        }
+    }
+    let got: BTreeSet<(i64, i64, i64, i64, i64)> = conn
+        .prepare("SELECT gen, key, seq, st, sev FROM alert_keys")
+        .unwrap()
+        .query_map([], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+        })
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert!(!got.is_empty());
+    assert_eq!(got, want, "key rows");
+    let rows = |sql: &str| -> Vec<(String, String, String, i64, String, i64)> {
         conn.prepare(sql)
             .unwrap()
             .query_map([], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?))
             })
             .unwrap()
             .collect::<Result<_, _>>()
             .unwrap()
     };
     let tallies = rows(
-        "SELECT tenant, alert_type_lc, status, severity_rank, n FROM tallies WHERE n <> 0
-         ORDER BY 1, 2, 3, 4",
+        "SELECT tenant, alert_type_lc, status, severity_rank, display_lc, n FROM tallies
+         WHERE n <> 0 ORDER BY 1, 2, 3, 4, 5",
     );
     let counted = rows(
-        "SELECT tenant, alert_type_lc, status, severity_rank, count(*) FROM alerts
-         GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4",
+        "SELECT tenant, alert_type_lc, status, severity_rank, display_lc, count(*) FROM alerts
+         GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5",
     );
     assert_eq!(tallies, counted);
-    assert!(counted.iter().any(|r| r.1 == "retyped"));
     assert!(counted.iter().any(|r| r.2 == "InProgress"));
 }
 
