@@ -121,8 +121,7 @@ const ROWS_PER_INSERT: usize = 16;
 /// `INSERT OR IGNORE INTO alert_keys` of `n` rows of one alert: `?1` its generation, `?2` its
 /// row id, `?3` its status code, `?4` its severity rank, then the keys.
 fn keys_insert_sql(n: usize) -> String {
-    let mut sql =
-        String::from("INSERT OR IGNORE INTO alert_keys (gen, key, seq, st, sev) VALUES ");
+    let mut sql = String::from("INSERT OR IGNORE INTO alert_keys (gen, key, seq, st, sev) VALUES ");
     for i in 0..n {
         if i > 0 {
             sql.push_str(", ");
@@ -415,7 +414,9 @@ pub(crate) fn update_status(
         let alert = &stored.alert;
         let (keys, _) = crate::keys::of_alert(&keyer, tenant.as_str(), alert, &Derived::of(alert));
         let mut stmt = conn
-            .prepare_cached("UPDATE alert_keys SET st = ?1 WHERE gen = ?2 AND key = ?3 AND seq = ?4")
+            .prepare_cached(
+                "UPDATE alert_keys SET st = ?1 WHERE gen = ?2 AND key = ?3 AND seq = ?4",
+            )
             .db()?;
         let code = crate::keys::status_code(alert.status());
         for k in keys {

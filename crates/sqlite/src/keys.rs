@@ -103,7 +103,10 @@ pub(crate) fn status_code(s: Status) -> i64 {
 
 /// The status of a stored code.
 pub(crate) fn status_of_code(code: i64) -> Option<Status> {
-    Status::ALL.iter().copied().find(|s| status_code(*s) == code)
+    Status::ALL
+        .iter()
+        .copied()
+        .find(|s| status_code(*s) == code)
 }
 
 /// One SipHash-2-4 round.
@@ -217,7 +220,7 @@ impl Keyer {
 
 /// The unkeyed hash of `value` (already folded or lowercased) of `kind` in `tenant`, whose
 /// [`bits`] make the filter (the stored keys of schemas 4 to 6).
-fn fnv_key(tenant: &str, kind: Kind, value: &str) -> i64 {
+pub(crate) fn fnv_key(tenant: &str, kind: Kind, value: &str) -> i64 {
     let tag: &[u8] = match kind {
         Kind::Entity => b"\0e\0",
         Kind::Resource => b"\0r\0",

@@ -867,7 +867,13 @@ fn tallied(
     if only != *q || plan.empty {
         return Ok(None);
     }
-    grouped_counts(conn, tenant, plan, &tallies_sql(plan.statuses.len(), &plan.cond)).map(Some)
+    grouped_counts(
+        conn,
+        tenant,
+        plan,
+        &tallies_sql(plan.statuses.len(), &plan.cond),
+    )
+    .map(Some)
 }
 
 /// The counts from the tallies: tenant, `n` statuses, the conditions' (on the type, severity

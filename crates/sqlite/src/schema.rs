@@ -407,7 +407,13 @@ fn backfill(conn: &Connection) -> rusqlite::Result<()> {
         for (seq, tenant, json, status, severity_rank, alert_type_lc, display_lc) in chunk {
             // The tallies count every row, as counting the table did.
             *tallies
-                .entry((tenant.clone(), alert_type_lc, status.clone(), severity_rank, display_lc))
+                .entry((
+                    tenant.clone(),
+                    alert_type_lc,
+                    status.clone(),
+                    severity_rank,
+                    display_lc,
+                ))
                 .or_default() += 1;
             // A row that does not decode is left for the check to report; it gets no keys.
             let Ok(alert) = serde_json::from_str::<vigil_core::Alert>(&json) else {

@@ -297,7 +297,10 @@ fn keyed_queries_search_their_indexes() {
     // Text counts read the tallies of the tenant's statuses (and types, when given).
     for (types, cond) in [
         (0, " AND instr(display_lc, ?) > 0"),
-        (2, " AND alert_type_lc IN (?, ?) AND instr(display_lc, ?) > 0"),
+        (
+            2,
+            " AND alert_type_lc IN (?, ?) AND instr(display_lc, ?) > 0",
+        ),
     ] {
         let plan = plan_of(&conn, &crate::query::tallies_sql(2, cond), 3 + types + 1);
         assert!(
@@ -625,11 +628,9 @@ fn tallies_and_key_rows_stay_equal_to_counting_the_alerts() {
     let conn = store.backend().writer.lock().unwrap();
     assert_key_rows_and_tallies_match_the_alerts(&conn);
     let dismissed: i64 = conn
-        .query_row(
-            "SELECT count(*) FROM alert_keys WHERE st = 3",
-            [],
-            |r| r.get(0),
-        )
+        .query_row("SELECT count(*) FROM alert_keys WHERE st = 3", [], |r| {
+            r.get(0)
+        })
         .unwrap();
     assert!(dismissed > 0, "the rule dismissed alerts with keys");
     let retyped: i64 = conn
@@ -683,7 +684,14 @@ fn assert_key_rows_and_tallies_match_the_alerts(conn: &Connection) {
         conn.prepare(sql)
             .unwrap()
             .query_map([], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?))
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                ))
             })
             .unwrap()
             .collect::<Result<_, _>>()
@@ -708,4 +716,312 @@ fn generated_data_answers_like_the_reference_store_through_every_read_path() {
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(dir.path().join("paths.db")).unwrap();
     vigil_testkit::reference::generated_data_answers_like_the_reference_store(&store);
+}
+
+/// Schema 7 rewrites the key rows of a version 6 file (unkeyed hashes, no status or severity)
+/// under the file's new hash key, and its tallies per display name; the filters of the order
+/// indexes stay as they were. Counts and pages under every keyed filter then answer as before.
+#[test]
+fn a_version_6_file_gets_keyed_key_rows_and_tallies_per_display_name() {
+    use vigil_core::store::codec::{IndexKeys, alert_json};
+    use vigil_core::store::{AlertQuery, ResourceFilter, Store, TenantId};
+    use vigil_core::{Alert, AlertId, Entity, KillChainIntent, ResourceIdentifier, Severity};
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v6.db");
+    let at = chrono::Utc::now();
+    let mk = |id: &str, ip: &str, status: vigil_core::Status, severity: Severity| {
+        Alert::builder(
+            AlertId::new(id).unwrap(),
+            "VM_Test",
+            if ip.ends_with('1') {
+                "Suspicious login"
+            } else {
+                "Other alert"
+            },
+            severity,
+            at,
+        )
+        .entity(Entity::ip(ip))
+        .intent(KillChainIntent::Exfiltration)
+        .resource_identifier(ResourceIdentifier::azure_resource(
+            "/subscriptions/s1/resourceGroups/RG-A/providers/p/t/vm-1",
+        ))
+        .status(status)
+        .build()
+    };
+    let alerts = [
+        mk(
+            "a-1",
+            "10.0.0.1",
+            vigil_core::Status::Active,
+            Severity::High,
+        ),
+        mk(
+            "a-2",
+            "10.0.0.2",
+            vigil_core::Status::InProgress,
+            Severity::Low,
+        ),
+        mk(
+            "a-3",
+            "10.0.0.1",
+            vigil_core::Status::Resolved,
+            Severity::High,
+        ),
+    ];
+    {
+        let mut conn = Connection::open(&path).unwrap();
+        migrate_with(&mut conn, &MIGRATIONS[..6]).unwrap();
+        // As schema 6 wrote them: unkeyed key rows, filters, tallies by type.
+        conn.execute_batch("DROP TABLE v4_backfill").unwrap();
+        for (i, a) in alerts.iter().enumerate() {
+            let seq = i as i64 + 1;
+            let d = IndexKeys::of(a);
+            let list = |v: &[String]| serde_json::to_string(v).unwrap();
+            let mut bloom = 0i64;
+            let mut keys = Vec::new();
+            let mut add = |kind: crate::keys::Kind, v: &str| {
+                let k = crate::keys::fnv_key("default", kind, v);
+                bloom |= crate::keys::bits(k);
+                keys.push(k);
+            };
+            for v in &d.entities {
+                add(crate::keys::Kind::Entity, v);
+            }
+            for r in &d.resources {
+                for p in crate::keys::resource_prefixes(r) {
+                    add(crate::keys::Kind::Resource, p);
+                }
+            }
+            add(crate::keys::Kind::Intent, "Exfiltration");
+            for p in d
+                .resources
+                .iter()
+                .flat_map(|r| crate::keys::resource_prefixes(r))
+            {
+                conn.execute(
+                    "INSERT OR IGNORE INTO resource_prefixes VALUES ('default', ?1)",
+                    [p],
+                )
+                .unwrap();
+            }
+            conn.execute(
+                "INSERT INTO alerts (seq, tenant, id, sys_id, tseq, version, status, severity_rank,
+                    time_us, priority, alert_type_lc, display_lc, compromised_lc, resources_lc,
+                    entities_lc, ingested_at, updated_at, json, bloom)
+                 VALUES (?1, 'default', ?2, ?2, ?1, 1, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11,
+                    '2026-01-01T00:00:00.000000000Z', '2026-01-01T00:00:00.000000000Z', ?12, ?13)",
+                rusqlite::params![
+                    seq,
+                    a.id().as_str(),
+                    a.status().as_str(),
+                    d.severity_rank,
+                    d.time_us,
+                    d.priority,
+                    d.alert_type_lc,
+                    d.display_lc,
+                    d.compromised_lc,
+                    list(&d.resources),
+                    list(&d.entities),
+                    alert_json(a).unwrap(),
+                    bloom
+                ],
+            )
+            .unwrap();
+            for k in keys {
+                conn.execute(
+                    "INSERT OR IGNORE INTO alert_keys (gen, key, seq) VALUES (0, ?1, ?2)",
+                    [k, seq],
+                )
+                .unwrap();
+            }
+        }
+        conn.execute_batch(
+            "INSERT INTO tallies SELECT tenant, alert_type_lc, status, severity_rank, count(*)
+                FROM alerts GROUP BY 1, 2, 3, 4;
+             INSERT INTO tenant_state VALUES ('default', 0, 3, 0);",
+        )
+        .unwrap();
+    }
+    let store = SqliteStore::open(&path).unwrap();
+    {
+        let conn = store.backend().writer.lock().unwrap();
+        assert_eq!(user_version(&conn), SCHEMA_VERSION);
+        assert_key_rows_and_tallies_match_the_alerts(&conn);
+        let old = crate::keys::fnv_key("default", crate::keys::Kind::Entity, "10.0.0.1");
+        let left: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM alert_keys WHERE key = ?1",
+                [old],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(left, 0, "no unkeyed key row is left");
+    }
+    let t = TenantId::new("default").unwrap();
+    let count = |q: AlertQuery| store.counts(&t, &q).unwrap().total();
+    assert_eq!(count(AlertQuery::default().entity("10.0.0.1")), 1);
+    assert_eq!(
+        count(AlertQuery::default().entity("10.0.0.1").all_statuses()),
+        2
+    );
+    assert_eq!(
+        count(AlertQuery::default().resource(ResourceFilter::Prefix(
+            "/subscriptions/s1/resourcegroups/rg-".into()
+        ))),
+        2
+    );
+    assert_eq!(
+        count(
+            AlertQuery::default()
+                .intents([KillChainIntent::Exfiltration])
+                .severities([Severity::High])
+                .all_statuses()
+        ),
+        2
+    );
+    assert_eq!(count(AlertQuery::default().text("SUSPICIOUS")), 1);
+    let page = store
+        .query(&t, &AlertQuery::default().entity("10.0.0.2"))
+        .unwrap();
+    assert_eq!(page.alerts.len(), 1);
+}
+
+/// Counts and pages under each filter that key rows or tallies answer (one entity value, a
+/// resource, intents including ones outside Defender's list, tactics, techniques and
+/// sub-techniques, display-name text, each with statuses and severities), and under
+/// combinations that take the exact path, equal the reference store's, after status changes
+/// and rules applied.
+#[test]
+fn counts_from_key_rows_and_tallies_answer_like_the_reference() {
+    use vigil_core::attack::{TacticId, TechniqueId};
+    use vigil_core::store::{
+        AlertQuery, MemoryStore, ResourceFilter, StatusChange, Store, TenantId, entity_values,
+        resource_ids,
+    };
+    use vigil_core::{Alert, AlertId, Entity, KillChainIntent, Severity, Status};
+    use vigil_testkit::generate::{AlertGenerator, reference_time};
+
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path().join("counts.db")).unwrap();
+    let memory = MemoryStore::default();
+    let t = TenantId::new("counts").unwrap();
+    let at = reference_time();
+    let mut alerts = AlertGenerator::new(21).alerts(400);
+    let technique = |s: &str| s.parse::<TechniqueId>().unwrap();
+    for (i, (intent, tech)) in [
+        (KillChainIntent::Other("Lateral Drift".into()), "T1059.001"),
+        (KillChainIntent::Probing, "T1059"),
+        (KillChainIntent::Other("Reconnaissance".into()), "T1078.004"),
+        (
+            KillChainIntent::Other("Impact (Defacement)".into()),
+            "T1486",
+        ),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        alerts.push(
+            Alert::builder(
+                AlertId::new(format!("hand-{i}")).unwrap(),
+                "VM_Hand",
+                "Hand-made alert",
+                Severity::Medium,
+                at,
+            )
+            .intent(intent)
+            .technique(technique(tech))
+            .entity(Entity::ip("10.9.9.9"))
+            .build(),
+        );
+    }
+    store.ingest(&t, &alerts, at).unwrap();
+    memory.ingest(&t, &alerts, at).unwrap();
+    for (i, s) in [Status::InProgress, Status::Resolved, Status::Dismissed]
+        .into_iter()
+        .cycle()
+        .take(60)
+        .enumerate()
+    {
+        let id = alerts[i * 5].system_alert_id();
+        let a = store.get(&t, id).unwrap().unwrap();
+        let b = memory.get(&t, id).unwrap().unwrap();
+        let change = StatusChange::new(s, "tester");
+        store
+            .change_status(&t, id, a.version, change.clone(), at)
+            .unwrap();
+        memory.change_status(&t, id, b.version, change, at).unwrap();
+    }
+
+    let resource = resource_ids(&alerts[3])[0].to_owned();
+    let group: String = resource.split('/').take(5).collect::<Vec<_>>().join("/");
+    let subscription: String = resource.split('/').take(3).collect::<Vec<_>>().join("/");
+    let value = entity_values(&alerts[11])[0].to_uppercase();
+    let word = alerts[0]
+        .display_name()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_uppercase();
+    let d = AlertQuery::default;
+    let mut queries = vec![
+        d().entity(value.clone()),
+        d().entity("10.9.9.9").all_statuses(),
+        d().entity(value.clone())
+            .severities([Severity::High, Severity::Low]),
+        d().resource(ResourceFilter::Exact(resource.to_uppercase())),
+        d().resource(ResourceFilter::Prefix(group.clone()))
+            .all_statuses(),
+        d().resource(ResourceFilter::Prefix(group[..group.len() - 2].to_owned())),
+        d().resource(ResourceFilter::Prefix(subscription))
+            .min_severity(Severity::Medium),
+        d().resource(ResourceFilter::Prefix("/nothing".into())),
+        d().intents([KillChainIntent::Probing]).all_statuses(),
+        d().intents([KillChainIntent::Other("Lateral Drift".into())])
+            .all_statuses(),
+        d().intents([KillChainIntent::Exfiltration, KillChainIntent::Execution])
+            .statuses([Status::Dismissed, Status::Active]),
+        d().tactics([TacticId::RECONNAISSANCE]).all_statuses(),
+        d().tactics([TacticId::EXECUTION, TacticId::STEALTH]),
+        d().techniques([technique("T1059")]).all_statuses(),
+        d().techniques([technique("T1059.001"), technique("T1486")])
+            .all_statuses(),
+        d().techniques([technique("T1078")]).all_statuses(),
+        d().text(word.clone()),
+        d().text(word.clone())
+            .all_statuses()
+            .severities([Severity::High]),
+        d().text("hand-MADE")
+            .alert_types(["vm_hand".to_owned()])
+            .all_statuses(),
+        // Combinations the keys and tallies do not decide.
+        d().entity(value.clone()).text(word.clone()).all_statuses(),
+        d().entity("10.9.9.9")
+            .alert_types(["VM_Hand".to_owned()])
+            .all_statuses(),
+        d().intents([KillChainIntent::Probing])
+            .entity("10.9.9.9")
+            .all_statuses(),
+        d().text(word).since(at - chrono::Duration::days(5)),
+    ];
+    for i in KillChainIntent::named() {
+        queries.push(d().intents([i.clone()]).all_statuses());
+    }
+    for n in [1u16, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 40, 43, 112] {
+        queries.push(d().tactics([TacticId::from_number(n).unwrap()]));
+    }
+    for q in queries {
+        assert_eq!(
+            store.counts(&t, &q).unwrap(),
+            memory.counts(&t, &q).unwrap(),
+            "{q:?}"
+        );
+        let q = q.limit(500);
+        assert_eq!(
+            store.query(&t, &q).unwrap(),
+            memory.query(&t, &q).unwrap(),
+            "{q:?}"
+        );
+    }
 }
