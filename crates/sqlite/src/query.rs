@@ -349,16 +349,6 @@ impl Plan {
             _ => {}
         }
         let kcond = key_row_cond(&statuses, &ranks);
-        let mut keyed: Option<(i64, Vec<i64>)> = None;
-        if !empty {
-            for ks in &key_sets {
-                let max = if all { KEYED_MAX_ALL } else { KEYED_MAX };
-                let n = keyed_rows(conn, ks, &kcond, max)?;
-                if n <= max && keyed.as_ref().is_none_or(|(m, _)| n < *m) {
-                    keyed = Some((n, ks.clone()));
-                }
-            }
-        }
         Ok(Plan {
             statuses,
             cond,
@@ -368,12 +358,24 @@ impl Plan {
             exact,
             empty,
             ranks,
-            keyed_rows: keyed.as_ref().map_or(0, |(n, _)| *n),
+            keyed_rows: 0,
             all,
-            keyed: keyed.map(|(_, ks)| ks),
+            keyed: None,
             kcond,
             key_sets,
         })
+    }
+
+    /// Chooses the key set to read instead of walking: the one naming the fewest key rows of
+    /// the statuses and severities asked for, if at most `max`. (Counting them costs a read of
+    /// up to `max` key rows, so a page counts up to the cheap bound only, and more if its walk
+    /// finds few matches.)
+    fn pick_keys(&mut self, conn: &Connection, max: i64) -> Result<(), StoreError> {
+        if let Some((n, ks)) = smallest_key_set(conn, self, max)? {
+            self.keyed_rows = n;
+            self.keyed = Some(ks);
+        }
+        Ok(())
     }
 
     fn has_list_checks(&self) -> bool {
@@ -519,7 +521,8 @@ pub(crate) fn first_stream_sql(
     q: &AlertQuery,
     after: Option<SortKey>,
 ) -> Result<(String, usize, Option<SqlWithParams>), StoreError> {
-    let plan = Plan::new(conn, tenant, q, false)?;
+    let mut plan = Plan::new(conn, tenant, q, false)?;
+    plan.pick_keys(conn, KEYED_MAX)?;
     let mut cond = plan.cond.clone();
     let mut params = plan.params.clone();
     if let Some(k) = after {
@@ -663,6 +666,25 @@ fn keyed(
     })
 }
 
+/// The plan's key set naming the fewest key rows, with their number, if at most `max`.
+fn smallest_key_set(
+    conn: &Connection,
+    plan: &Plan,
+    max: i64,
+) -> Result<Option<(i64, Vec<i64>)>, StoreError> {
+    let mut best: Option<(i64, Vec<i64>)> = None;
+    if plan.empty {
+        return Ok(best);
+    }
+    for ks in &plan.key_sets {
+        let n = keyed_rows(conn, ks, &plan.kcond, max)?;
+        if n <= max && best.as_ref().is_none_or(|(m, _)| n < *m) {
+            best = Some((n, ks.clone()));
+        }
+    }
+    Ok(best)
+}
+
 /// Visits the rows `q` selects (ignoring its limit and cursor) after `after` in `q.order`,
 /// until `visit` returns `false`. `want` sizes the first reads.
 fn scan(
@@ -685,11 +707,8 @@ fn scan(
     // Key rows at once when they are few or every match is wanted; else a walk of the order,
     // which may switch to them (`WALK_BUDGET`).
     let keyed_now = plan.keyed.is_some() && (plan.keyed_rows <= KEYED_CHEAP || plan.all);
-    let mut budget = plan
-        .keyed
-        .as_ref()
-        .filter(|_| !keyed_now)
-        .map(|_| want.saturating_mul(2).saturating_add(WALK_BUDGET));
+    let mut budget = (!keyed_now && !plan.all && !plan.key_sets.is_empty())
+        .then(|| want.saturating_mul(2).saturating_add(WALK_BUDGET));
     let mut streams: Vec<Stream> = Vec::new();
     if let (true, Some(ks)) = (keyed_now, &plan.keyed) {
         streams.push(keyed(conn, tenant, q.order, plan, ks, after)?);
@@ -731,16 +750,16 @@ fn scan(
         };
         if let Some(b) = budget.as_mut() {
             *b = b.saturating_sub(1);
-            if *b == 0
-                && let Some(ks) = &plan.keyed
-            {
-                // Every row keyed above this one was looked at by the walk (the merge takes
-                // the greatest key of all streams): read the key rows from here on.
+            if *b == 0 {
                 budget = None;
-                let mut rest = keyed(conn, tenant, q.order, plan, ks, Some(c.key))?;
-                rest.buf.push_front(c);
-                streams = vec![rest];
-                continue;
+                if let Some((_, ks)) = smallest_key_set(conn, plan, KEYED_MAX)? {
+                    // Every row keyed above this one was looked at by the walk (the merge
+                    // takes the greatest key of all streams): read the key rows from here on.
+                    let mut rest = keyed(conn, tenant, q.order, plan, &ks, Some(c.key))?;
+                    rest.buf.push_front(c);
+                    streams = vec![rest];
+                    continue;
+                }
             }
         }
         if !plan.list_checks(tenant, &c)? {
@@ -776,7 +795,8 @@ pub(crate) fn page(
     after: Option<SortKey>,
     limit: usize,
 ) -> Result<Vec<(SortKey, StoredAlert)>, StoreError> {
-    let plan = Plan::new(conn, tenant, q, false)?;
+    let mut plan = Plan::new(conn, tenant, q, false)?;
+    plan.pick_keys(conn, KEYED_CHEAP)?;
     let mut hits = Vec::new();
     if limit == 0 {
         return Ok(Vec::new());
@@ -803,7 +823,8 @@ pub(crate) fn scan_records(
     q: &AlertQuery,
     visit: &mut dyn FnMut(AlertRecord) -> Result<bool, StoreError>,
 ) -> Result<(), StoreError> {
-    let plan = Plan::new(conn, tenant, q, true)?;
+    let mut plan = Plan::new(conn, tenant, q, true)?;
+    plan.pick_keys(conn, KEYED_MAX_ALL)?;
     scan(conn, tenant, q, &plan, None, 256, |h| {
         let stored = match h.alert {
             Some(a) => a,
@@ -1015,7 +1036,7 @@ pub(crate) fn counts(
 ) -> Result<Counts, StoreError> {
     let mut q = q.clone();
     q.cursor = None;
-    let plan = Plan::new(conn, tenant, &q, true)?;
+    let mut plan = Plan::new(conn, tenant, &q, true)?;
     let mut sev = [0u64; 4];
     let mut st = [0u64; 4];
     if plan.empty {
@@ -1031,6 +1052,7 @@ pub(crate) fn counts(
         let sql = counts_sql(plan.statuses.len(), &plan.cond);
         return grouped_counts(conn, tenant, &plan, &sql);
     }
+    plan.pick_keys(conn, KEYED_MAX_ALL)?;
     scan(conn, tenant, &q, &plan, None, usize::MAX, |h| {
         tally(&mut sev, &mut st, h.status, h.severity_rank, 1);
         Ok(true)
