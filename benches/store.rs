@@ -24,7 +24,8 @@
 //!   of the resource group with the fewest alerts among those sampled) and `rare-entity` (an
 //!   entity value on about 0.01 % of the alerts). The values are picked from the data before
 //!   timing and printed.
-//! - `vigil-sqlite/counts-1m/<filter>`: the dashboard header's counts under a filter.
+//! - `vigil-sqlite/counts-1m/<filter>`: the dashboard header's counts under a filter (the
+//!   filters of the pages but technique, plus `none`).
 //! - `vigil-sqlite/simulate-1m`: `simulate` of a typical generated rule (a type and an `in`
 //!   condition on an entity field) over every alert.
 //! - `vigil-sqlite/apply-rule-1m`: `apply_rule` of a rule dismissing about 1,000 open alerts
@@ -367,10 +368,16 @@ fn pick(store: &SqliteStore, t: &TenantId) -> Picks {
             d().resource(ResourceFilter::Prefix(common_rg)),
         ),
         ("intent", d().intents([intent])),
+        ("tactic", d().tactics([tactic])),
         ("entity", d().entity(common_entity)),
         ("time-range", d().since(since).until(until)),
         ("text", d().text(word)),
         ("rare-entity", d().entity(rare_entity.2)),
+        (
+            "rare-rg-high",
+            d().severities([Severity::High])
+                .resource(ResourceFilter::Prefix(rare_rg.1)),
+        ),
     ];
     // The first of the rules active during ingest that is typical (a type and an `in` test of
     // an entity field) and dismisses something.

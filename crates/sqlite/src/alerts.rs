@@ -234,14 +234,14 @@ fn tally_alert(
 /// Inserts a new alert with insertion sequence `tseq`.
 pub(crate) fn insert(
     conn: &Connection,
+    keyer: &Keyer,
     tenant: &TenantId,
     stored: &StoredAlert,
     tseq: i64,
 ) -> Result<(), StoreError> {
     let alert = &stored.alert;
     let d = Derived::of(alert);
-    let keyer = Keyer::load(conn)?;
-    let (keys, bloom) = crate::keys::of_alert(&keyer, tenant.as_str(), alert, &d);
+    let (keys, bloom) = crate::keys::of_alert(keyer, tenant.as_str(), alert, &d);
     let (rule, reason, at) = match &stored.suppression {
         Some(s) => (
             Some(s.rule.as_str()),
@@ -292,6 +292,7 @@ pub(crate) fn insert(
 /// Replaces an alert's content (a new version of it arrived), if its version is `expected`.
 pub(crate) fn update_content(
     conn: &Connection,
+    keyer: &Keyer,
     tenant: &TenantId,
     stored: &StoredAlert,
     expected: u64,
@@ -305,8 +306,7 @@ pub(crate) fn update_content(
     }
     let alert = &stored.alert;
     let d = Derived::of(alert);
-    let keyer = Keyer::load(conn)?;
-    let (keys, bloom) = crate::keys::of_alert(&keyer, tenant.as_str(), alert, &d);
+    let (keys, bloom) = crate::keys::of_alert(keyer, tenant.as_str(), alert, &d);
     conn.prepare_cached(
         "UPDATE alerts SET version = ?1, status = ?2, severity_rank = ?3, time_us = ?4,
             priority = ?5, alert_type_lc = ?6, product_lc = ?7, display_lc = ?8,
@@ -335,7 +335,7 @@ pub(crate) fn update_content(
         seq
     ])
     .db()?;
-    delete_side_rows(conn, &keyer, tenant, seq, &old.stored.alert)?;
+    delete_side_rows(conn, keyer, tenant, seq, &old.stored.alert)?;
     let was = &old.stored.alert;
     tally_alert(conn, tenant, &Derived::of(was), was, -1)?;
     tally_alert(conn, tenant, &d, alert, 1)?;
@@ -347,6 +347,7 @@ pub(crate) fn update_content(
 /// `expected`.
 pub(crate) fn update_status(
     conn: &Connection,
+    keyer: &Keyer,
     tenant: &TenantId,
     stored: &StoredAlert,
     expected: u64,
@@ -410,9 +411,8 @@ pub(crate) fn update_status(
         tally(conn, tenant, of, now, severity_rank, 1)?;
         // The key rows carry the status. A status change leaves the content, so the keys, as
         // they were.
-        let keyer = Keyer::load(conn)?;
         let alert = &stored.alert;
-        let (keys, _) = crate::keys::of_alert(&keyer, tenant.as_str(), alert, &Derived::of(alert));
+        let (keys, _) = crate::keys::of_alert(keyer, tenant.as_str(), alert, &Derived::of(alert));
         let mut stmt = conn
             .prepare_cached(
                 "UPDATE alert_keys SET st = ?1 WHERE gen = ?2 AND key = ?3 AND seq = ?4",

@@ -12,6 +12,7 @@ use vigil_core::store::{
 
 use crate::alerts::{self, u64_of};
 use crate::error::Db;
+use crate::keys::Keyer;
 use crate::{automations, events, query, rules};
 use vigil_core::automation::{Delivery, DeliveryState, Lease, StoredAutomation};
 
@@ -22,6 +23,8 @@ pub(crate) struct SqliteTx<'a> {
     tenant: &'a TenantId,
     last_alert: Cell<Option<i64>>,
     last_event: Cell<Option<i64>>,
+    /// The file's hash key, read once per transaction.
+    keyer: Cell<Option<Keyer>>,
 }
 
 impl<'a> SqliteTx<'a> {
@@ -31,7 +34,17 @@ impl<'a> SqliteTx<'a> {
             tenant,
             last_alert: Cell::new(None),
             last_event: Cell::new(None),
+            keyer: Cell::new(None),
         }
+    }
+
+    fn keyer(&self) -> Result<Keyer, StoreError> {
+        if let Some(k) = self.keyer.get() {
+            return Ok(k);
+        }
+        let k = Keyer::load(self.conn)?;
+        self.keyer.set(Some(k));
+        Ok(k)
     }
 
     /// Writes back the counters this transaction moved.
@@ -178,7 +191,7 @@ impl ReadTx for SqliteTx<'_> {
 impl WriteTx for SqliteTx<'_> {
     fn insert_alert(&mut self, stored: &StoredAlert) -> Result<u64, StoreError> {
         let tseq = self.last_alert_seq()? + 1;
-        alerts::insert(self.conn, self.tenant, stored, tseq)?;
+        alerts::insert(self.conn, &self.keyer()?, self.tenant, stored, tseq)?;
         self.last_alert.set(Some(tseq));
         Ok(u64_of(tseq))
     }
@@ -190,10 +203,20 @@ impl WriteTx for SqliteTx<'_> {
         change: Change,
     ) -> Result<bool, StoreError> {
         match change {
-            Change::Status => {
-                alerts::update_status(self.conn, self.tenant, stored, expected_version)
-            }
-            _ => alerts::update_content(self.conn, self.tenant, stored, expected_version),
+            Change::Status => alerts::update_status(
+                self.conn,
+                &self.keyer()?,
+                self.tenant,
+                stored,
+                expected_version,
+            ),
+            _ => alerts::update_content(
+                self.conn,
+                &self.keyer()?,
+                self.tenant,
+                stored,
+                expected_version,
+            ),
         }
     }
 
