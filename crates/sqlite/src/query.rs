@@ -942,46 +942,52 @@ fn keyed_counts(
     if only != *q || filters != 1 || plan.empty {
         return Ok(None);
     }
-    let mut sev = [0u64; 4];
-    let mut st = [0u64; 4];
+    // Counted here rather than by a `GROUP BY`, which sorts every key row first (three times
+    // slower on tens of thousands of rows).
+    let mut by_code = [0u64; 64];
     let mut stmt = conn
         .prepare_cached(&keyed_counts_sql(ks.len(), &plan.kcond))
         .db()?;
     let mut rows = stmt.query(params_from_iter(ks.iter())).db()?;
+    let mut found: Vec<(i64, usize)> = Vec::new();
     while let Some(r) = rows.next().db()? {
-        let code: i64 = r.get(0).db()?;
-        let severity_rank: i64 = r.get(1).db()?;
-        let n: i64 = r.get(2).db()?;
-        if let Some(status) = keys::status_of_code(code) {
-            tally(
-                &mut sev,
-                &mut st,
-                status,
-                severity_rank,
-                u64::try_from(n).unwrap_or(0),
-            );
+        let code = usize::try_from(r.get::<_, i64>(1).db()?).unwrap_or(usize::MAX);
+        if ks.len() == 1 {
+            if let Some(n) = by_code.get_mut(code) {
+                *n += 1;
+            }
+        } else {
+            found.push((r.get(0).db()?, code));
+        }
+    }
+    // Several keys of one alert count it once.
+    found.sort_unstable();
+    found.dedup_by_key(|(seq, _)| *seq);
+    for (_, code) in found {
+        if let Some(n) = by_code.get_mut(code) {
+            *n += 1;
+        }
+    }
+    let mut sev = [0u64; 4];
+    let mut st = [0u64; 4];
+    for (code, n) in by_code.iter().enumerate().filter(|(_, n)| **n > 0) {
+        let code = i64::try_from(code).unwrap_or(i64::MAX);
+        if let Some(status) = keys::status_of_code(code / 4) {
+            tally(&mut sev, &mut st, status, code % 4, *n);
         }
     }
     Ok(Some(counts_from(sev, st)))
 }
 
-/// The counts of the alerts with one of `n` keys, by status code and severity, from key rows
-/// only (several keys of one alert count it once).
+/// The key rows of the alerts with one of `n` keys: row id and `st * 4 + sev` (status code
+/// and severity rank), from key rows only.
 pub(crate) fn keyed_counts_sql(n: usize, kcond: &str) -> String {
-    if n == 1 {
-        format!(
-            "{} SELECT st, sev, count(*) FROM alert_keys
-             WHERE gen IN (SELECT g FROM gens) AND key = ?{kcond} GROUP BY st, sev",
-            keys::GENS_CTE
-        )
-    } else {
-        format!(
-            "{} SELECT st, sev, count(*) FROM (SELECT DISTINCT seq, st, sev FROM alert_keys
-             WHERE gen IN (SELECT g FROM gens) AND key IN ({}){kcond}) GROUP BY st, sev",
-            keys::GENS_CTE,
-            placeholders(n)
-        )
-    }
+    format!(
+        "{} SELECT seq, st * 4 + sev FROM alert_keys
+         WHERE gen IN (SELECT g FROM gens) AND key IN ({}){kcond}",
+        keys::GENS_CTE,
+        placeholders(n)
+    )
 }
 
 /// Runs `sql`, a query of (status, severity rank, count) rows taking the tenant, the plan's
