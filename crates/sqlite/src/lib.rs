@@ -78,8 +78,11 @@
 //! values, resource-id prefixes, intents, ATT&CK tactics and techniques) and related alerts
 //! are served by hashed integer keys (`alert_keys`, written per generation of 8,192 alerts so a
 //! batch rewrites few pages) and a 64-bit filter of those keys carried by the order indexes;
-//! every row found through them is checked exactly. Per tenant, tallies of alerts by type,
-//! status and severity answer the dashboard header's counts. New files use 8 KiB pages.
+//! every row found through them is checked exactly. Key rows also carry their alert's status
+//! and severity, so the dashboard header's count under one such filter reads key rows only;
+//! the keys are SipHash-2-4 under a random key of the file, so no value can be made to share
+//! another's. Per tenant, tallies of alerts by type, status, severity and display name answer
+//! the header's other counts. New files use 8 KiB pages.
 //!
 //! # Read-only files
 //!

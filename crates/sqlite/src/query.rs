@@ -14,7 +14,8 @@
 //! (`keys.rs`): a stream tests the key filter bits of each index entry before reading its row,
 //! and when a filter's keys name few rows those rows are read and sorted instead of walking
 //! the order (a page that walks without finding matches switches to them). Counts that filter
-//! only by statuses, severities and types read the tallies.
+//! only by statuses, severities, types and display-name text read the tallies; counts under
+//! one selective filter (and statuses and severities) read its key rows only.
 
 use std::collections::VecDeque;
 
