@@ -32,13 +32,13 @@ pub(crate) fn compile_all(
     rules: &[SuppressionRule],
 ) -> Result<(Vec<Compiled>, Fields, Vec<RuleWarning>), RuleError> {
     let mut fields = Fields::default();
-    let mut regexes = HashMap::new();
+    let mut regexes = Default::default();
     let mut regex_tally = super::budget::RegexTally::default();
     let mut tally = super::budget::Tally::default();
     let mut problems = Vec::new();
     let mut warnings = Vec::new();
     let mut compiled = Vec::with_capacity(rules.len());
-    let mut seen: HashMap<&str, usize> = HashMap::with_capacity(rules.len());
+    let mut seen: Map<&str, usize> = Map::with_capacity_and_hasher(rules.len(), Default::default());
     for (i, rule) in rules.iter().enumerate() {
         let name = rule.name();
         let rule_problem = |message: String| RuleProblem {
@@ -72,7 +72,7 @@ pub(crate) fn compile_all(
         };
         let mut conds = Vec::with_capacity(rule.conditions.len());
         for (ci, cond) in rule.conditions.iter().enumerate() {
-            if let Some(x) = c.condition(&cond.0, &ci.to_string()) {
+            if let Some(x) = c.condition(&cond.0, &super::cond::index_text(ci)) {
                 conds.push(x);
             }
         }
