@@ -185,10 +185,35 @@ struct Meta {
     expires: Option<DateTime<Utc>>,
 }
 
+/// Folded texts: a condition's own list when it is folded already (it is unless
+/// case-sensitive), or folded copies.
+enum Texts<'a> {
+    Folded(&'a [String]),
+    Owned(Vec<Cow<'a, str>>),
+}
+
+impl<'a> Texts<'a> {
+    fn of(list: &'a [String], folded: bool) -> Texts<'a> {
+        if folded {
+            Texts::Folded(list)
+        } else {
+            Texts::Owned(list.iter().map(|s| fold(s)).collect())
+        }
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &str> {
+        let (a, b) = match self {
+            Texts::Folded(l) => (Some(l.iter().map(String::as_str)), None),
+            Texts::Owned(v) => (None, Some(v.iter().map(|c| c.as_ref()))),
+        };
+        a.into_iter().flatten().chain(b.into_iter().flatten())
+    }
+}
+
 /// Index keys of one necessary condition.
 enum Keys<'a> {
-    Exact(Vec<Cow<'a, str>>),
-    Literals(Vec<(Cow<'a, str>, Place)>),
+    Exact(Texts<'a>),
+    Literals(Texts<'a>, Place),
     Cidr(&'a [Net]),
 }
 
@@ -208,8 +233,8 @@ impl Witness<'_> {
     fn weight(&self) -> u64 {
         match &self.keys {
             Keys::Exact(_) | Keys::Cidr(_) => 1,
-            Keys::Literals(l) if l.iter().all(|(s, _)| s.len() >= 4) => 2,
-            Keys::Literals(_) => 16,
+            Keys::Literals(l, _) if l.iter().all(|s| s.len() >= 4) => 2,
+            Keys::Literals(..) => 16,
         }
     }
 }
@@ -281,42 +306,48 @@ fn keys_of<'a>(
         return None;
     }
     let cs = t.case_sensitive;
-    let lits = |n: &'a [String], place: Place| {
-        Keys::Literals(n.iter().map(|s| (fold(s), place)).collect())
-    };
+    // Needles are folded unless case-sensitive.
+    let lits = |n: &'a [String], place: Place| Keys::Literals(Texts::of(n, !cs), place);
     Some(match &t.op {
-        Op::Equals(n) => (Keys::Exact(n.list.iter().map(|s| fold(s)).collect()), !cs),
+        Op::Equals(n) => (Keys::Exact(Texts::of(&n.list, !cs)), !cs),
         Op::Contains(n) => (lits(&n.list, Place::Anywhere), !cs),
         Op::StartsWith(n) => (lits(&n.list, Place::Start), !cs),
         Op::EndsWith(n) => (lits(&n.list, Place::End), !cs),
         Op::Wildcard(n) => {
             let mut out = Vec::with_capacity(n.list.len());
             for p in &n.list {
-                out.push((wildcard_key(p, counts)?, Place::Anywhere));
+                out.push(wildcard_key(p, counts)?);
             }
-            (Keys::Literals(out), false)
+            (Keys::Literals(Texts::Owned(out), Place::Anywhere), false)
         }
         Op::Regex(rs) => {
+            // Required literals are folded.
+            if let [r] = rs.as_slice() {
+                let l = r.literals.as_ref()?;
+                return Some((Keys::Literals(Texts::Folded(l), Place::Anywhere), false));
+            }
             let mut out = Vec::new();
             for r in rs {
                 let l = r.literals.as_ref()?;
-                out.extend(
-                    l.iter()
-                        .map(|s| (Cow::Borrowed(s.as_str()), Place::Anywhere)),
-                );
+                out.extend(l.iter().map(|s| Cow::Borrowed(s.as_str())));
             }
-            (Keys::Literals(out), false)
+            (Keys::Literals(Texts::Owned(out), Place::Anywhere), false)
         }
         Op::Cidr(nets) => (Keys::Cidr(nets), true),
         Op::Exists(_) => return None,
     })
 }
 
-/// Every necessary condition of a rule the index can find.
-fn witnesses<'a>(c: &'a Compiled, fields: &Fields, counts: &PieceCounts) -> Vec<Witness<'a>> {
-    let mut found = Vec::new();
+/// Appends every necessary condition of a rule the index can find to `found`.
+fn witnesses<'a>(
+    c: &'a Compiled,
+    fields: &Fields,
+    counts: &PieceCounts,
+    found: &mut Vec<Witness<'a>>,
+) {
+    let mut stack: Vec<(&Cond, bool)> = Vec::new();
     for (top, cond) in c.conds.iter().enumerate() {
-        let mut stack = vec![(cond, true)];
+        stack.push((cond, true));
         while let Some((cond, is_top)) = stack.pop() {
             match cond {
                 Cond::Test(t) => {
@@ -334,7 +365,6 @@ fn witnesses<'a>(c: &'a Compiled, fields: &Fields, counts: &PieceCounts) -> Vec<
             }
         }
     }
-    found
 }
 
 /// Key of a witness value, for counting how many rules of a partition share it.
@@ -347,9 +377,7 @@ enum KeyRef<'k> {
 fn for_each_key<'k>(w: &'k Witness<'_>, mut f: impl FnMut(KeyRef<'k>)) {
     match &w.keys {
         Keys::Exact(v) => v.iter().for_each(|s| f(KeyRef::Text(w.field, true, s))),
-        Keys::Literals(v) => v
-            .iter()
-            .for_each(|(s, _)| f(KeyRef::Text(w.field, false, s))),
+        Keys::Literals(v, _) => v.iter().for_each(|s| f(KeyRef::Text(w.field, false, s))),
         Keys::Cidr(nets) => nets.iter().for_each(|n| {
             let (p, a) = n.masked();
             f(KeyRef::Net(w.field, p, a))
@@ -387,50 +415,61 @@ fn build_bucket(
     counts: &PieceCounts,
     meta: &mut [Meta],
 ) -> Bucket {
-    let per_rule: Vec<(u32, Vec<Witness<'_>>)> = ids
-        .iter()
-        .filter_map(|&id| Some((id, witnesses(compiled.get(id as usize)?, fields, counts))))
-        .collect();
+    // Every rule's witnesses in one list; per rule, its range.
+    let mut all: Vec<Witness<'_>> = Vec::with_capacity(ids.len() * 2);
+    let mut per_rule: Vec<(u32, usize, usize)> = Vec::with_capacity(ids.len());
+    for &id in ids {
+        let Some(c) = compiled.get(id as usize) else {
+            continue;
+        };
+        let start = all.len();
+        witnesses(c, fields, counts, &mut all);
+        per_rule.push((id, start, all.len()));
+    }
     let mut freq: Map<KeyRef<'_>, u32> = Map::default();
-    if per_rule.iter().any(|(_, ws)| ws.len() > 1) {
-        for (_, ws) in &per_rule {
-            for w in ws {
-                for_each_key(w, |k| *freq.entry(k).or_default() += 1);
-            }
+    if per_rule.iter().any(|&(_, a, b)| b - a > 1) {
+        freq.reserve(all.len());
+        for w in &all {
+            for_each_key(w, |k| *freq.entry(k).or_default() += 1);
         }
     }
+    let mut scored: Vec<(u64, usize)> = Vec::new();
+    let mut chosen: Vec<usize> = Vec::new();
+    let mut proven: Vec<bool> = Vec::new();
     let mut always = Vec::new();
     let mut exact: Vec<(usize, &str, Post)> = Vec::new();
     let mut lits: Vec<(usize, &str, Post)> = Vec::new();
     let mut v4: Vec<(usize, u8, u32, Post)> = Vec::new();
     let mut v6: Vec<(usize, u8, u128, Post)> = Vec::new();
-    for (rule, ws) in &per_rule {
+    for &(rule, a, b) in &per_rule {
+        let rule = &rule;
+        let ws = all.get(a..b).unwrap_or_default();
         let Some(m) = meta.get_mut(*rule as usize) else {
             continue;
         };
-        let mut scored: Vec<(u64, usize)> = ws
-            .iter()
-            .enumerate()
-            .map(|(i, w)| {
-                let mut shared = 1u64;
-                if !freq.is_empty() {
-                    for_each_key(w, |k| {
-                        shared = shared.max(u64::from(freq.get(&k).copied().unwrap_or(1)));
-                    });
-                }
-                (shared * w.weight(), i)
-            })
-            .collect();
+        scored.clear();
+        scored.extend(ws.iter().enumerate().map(|(i, w)| {
+            let mut shared = 1u64;
+            if !freq.is_empty() {
+                for_each_key(w, |k| {
+                    shared = shared.max(u64::from(freq.get(&k).copied().unwrap_or(1)));
+                });
+            }
+            (shared * w.weight(), i)
+        }));
         scored.sort_by_key(|(score, _)| *score);
-        let chosen: Vec<usize> = scored
-            .iter()
-            .enumerate()
-            .filter(|(rank, (score, _))| *rank == 0 || *score <= SHARED_LIMIT)
-            .take(MAX_INDEXED)
-            .map(|(_, (_, i))| *i)
-            .collect();
+        chosen.clear();
+        chosen.extend(
+            scored
+                .iter()
+                .enumerate()
+                .filter(|(rank, (score, _))| *rank == 0 || *score <= SHARED_LIMIT)
+                .take(MAX_INDEXED)
+                .map(|(_, (_, i))| *i),
+        );
         let conds = compiled.get(*rule as usize).map_or(0, |c| c.conds.len());
-        let mut proven = vec![false; conds];
+        proven.clear();
+        proven.resize(conds, false);
         for (bit, &i) in chosen.iter().enumerate() {
             let Some(w) = ws.get(i) else { continue };
             let bit = bit as u8;
@@ -445,13 +484,10 @@ fn build_bucket(
                 place,
             };
             match &w.keys {
-                Keys::Exact(v) => exact.extend(
-                    v.iter()
-                        .map(|s| (w.field, s.as_ref(), post(Place::Anywhere))),
-                ),
-                Keys::Literals(v) => {
-                    lits.extend(v.iter().map(|(s, pl)| (w.field, s.as_ref(), post(*pl))))
+                Keys::Exact(v) => {
+                    exact.extend(v.iter().map(|s| (w.field, s, post(Place::Anywhere))))
                 }
+                Keys::Literals(v, pl) => lits.extend(v.iter().map(|s| (w.field, s, post(*pl)))),
                 Keys::Cidr(nets) => {
                     for n in nets.iter() {
                         match n.masked() {
