@@ -1009,6 +1009,9 @@ mod tests {
         assert_eq!(lits("ä.*"), None);
         // "k" matches the Kelvin sign too, which folds to "k".
         assert_eq!(lits("kb[0-9]+"), Some(vec!["kb".to_owned()]));
+        assert_eq!(lits("[0-9]+SVC"), Some(vec!["svc".to_owned()]));
+        assert_eq!(lits("(?-i:X)yz"), Some(vec!["xyz".to_owned()]));
+        assert_eq!(lits("[ab]c"), Some(vec!["c".to_owned()]));
         assert_eq!(lits("CONTOSO\\\\x"), Some(vec!["contoso\\x".to_owned()]));
     }
 

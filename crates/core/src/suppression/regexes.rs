@@ -69,18 +69,22 @@ pub(crate) fn required_literals_of(hir: &regex_syntax::hir::Hir) -> Option<Vec<S
 /// The lower-case ASCII letter a class stands for when it is exactly the class a
 /// case-insensitive regex makes of that letter (`[Aa]`, `[Kk\u{212A}]`, `[Ss\u{17F}]`).
 fn case_letter(c: &regex_syntax::hir::ClassUnicode) -> Option<u8> {
-    use regex_syntax::hir::{ClassUnicode, ClassUnicodeRange};
-    let ranges = c.ranges();
-    if ranges.len() > 3 {
-        return None;
-    }
-    let first = ranges.first()?.start();
-    if !first.is_ascii_alphabetic() {
-        return None;
-    }
-    let mut want = ClassUnicode::new([ClassUnicodeRange::new(first, first)]);
-    want.case_fold_simple();
-    (want == *c).then(|| first.to_ascii_lowercase() as u8)
+    // `[Xx]`, plus the one other character that folds to `k` (KELVIN SIGN) or `s` (LATIN SMALL
+    // LETTER LONG S): any other shape is not read as a letter (no key, never a wrong one).
+    let single = |i: usize| {
+        c.ranges()
+            .get(i)
+            .and_then(|r| (r.start() == r.end()).then_some(r.start()))
+    };
+    let upper = single(0).filter(char::is_ascii_uppercase)?;
+    let lower = single(1).filter(|l| *l == upper.to_ascii_lowercase())?;
+    let extra = match lower {
+        'k' => Some('\u{212A}'),
+        's' => Some('\u{17F}'),
+        _ => None,
+    };
+    let len = 2 + usize::from(extra.is_some());
+    (c.ranges().len() == len && (extra.is_none() || single(2) == extra)).then_some(lower as u8)
 }
 
 /// The bytes `h` matches if it matches one fixed text (ignoring ASCII case): a literal, or a
