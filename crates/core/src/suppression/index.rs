@@ -131,6 +131,11 @@ const SHARED_LIMIT: u64 = 64;
 /// Most literals of one field index scanned with a DFA (built on first use).
 const DFA_LITERALS: usize = 2_000;
 
+/// Most literals of one field index compared one by one, without an automaton: building a
+/// DFA costs hundreds of thousands of instructions even for one literal, and a few literals
+/// are checked about as fast (a prefix, a suffix, a substring search each).
+const SMALL_LITERALS: usize = 8;
+
 /// How a literal must sit in a value for its posting to count.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 enum Place {
@@ -644,6 +649,8 @@ struct Scratch {
     cands: Vec<u32>,
     /// A value folded for probing.
     fold_buf: String,
+    /// A value in lower case, for substring searches.
+    low_buf: String,
 }
 
 thread_local! {
@@ -770,12 +777,55 @@ impl FieldIndex {
         }
     }
 
+    /// Marks the literal postings `v` hits for a set of at most [`SMALL_LITERALS`] literals,
+    /// each compared in turn: a prefix or suffix compared ignoring ASCII case, a substring
+    /// searched for (only if a posting needs it) in `v` lowered into `low`.
+    fn probe_few(&self, v: &str, low: &mut String, mk: &mut Marker<'_>) {
+        let vb = v.as_bytes();
+        let mut lowered = false;
+        for (i, lit) in self.dfa_literals.iter().enumerate() {
+            let lb = lit.as_bytes();
+            let Some(rest) = vb.len().checked_sub(lb.len()) else {
+                continue; // longer than the value
+            };
+            let Some(&(a, b)) = self.ac_posts.get(i) else {
+                continue;
+            };
+            let at_start = vb
+                .get(..lb.len())
+                .is_some_and(|p| p.eq_ignore_ascii_case(lb));
+            let at_end = vb.get(rest..).is_some_and(|p| p.eq_ignore_ascii_case(lb));
+            let mut anywhere = (at_start || at_end).then_some(true);
+            for p in self.posts.get(a as usize..b as usize).unwrap_or_default() {
+                if p.rule >= mk.best {
+                    break;
+                }
+                let ok = match p.place {
+                    Place::Start => at_start,
+                    Place::End => at_end,
+                    Place::Anywhere => *anywhere.get_or_insert_with(|| {
+                        if !lowered {
+                            low.clear();
+                            low.push_str(v);
+                            low.make_ascii_lowercase();
+                            lowered = true;
+                        }
+                        low.contains(&**lit)
+                    }),
+                };
+                if ok {
+                    mk.post(p);
+                }
+            }
+        }
+    }
+
     /// Marks every posting the alert's values at this field hit.
     ///
     /// Keys and literals are folded; the exact table and the automaton ignore ASCII case, so an
     /// ASCII value is probed as it is (folding it would only lower its ASCII letters) and any
     /// other value is folded first, into `buf`.
-    fn probe(&self, ctx: &mut Ctx<'_>, mk: &mut Marker<'_>, buf: &mut String) {
+    fn probe(&self, ctx: &mut Ctx<'_>, mk: &mut Marker<'_>, buf: &mut String, low: &mut String) {
         if (!self.exact.is_empty() || self.ac.is_some() || !self.dfa_literals.is_empty())
             && let Some((raw, _)) = ctx.raw(self.field)
         {
@@ -788,6 +838,10 @@ impl FieldIndex {
                 };
                 if let Some(span) = self.exact.get(v) {
                     mk.span(&self.posts, span);
+                }
+                if self.dfa_literals.len() <= SMALL_LITERALS {
+                    self.probe_few(v, low, mk);
+                    continue;
                 }
                 let Some(ac) = self.automaton() else {
                     self.probe_literals_slowly(v, mk);
@@ -988,7 +1042,7 @@ impl RuleSet {
         for bucket in typed.into_iter().chain([&self.any_type]) {
             s.cands.extend_from_slice(&bucket.always);
             for fi in &bucket.fields {
-                fi.probe(ctx, &mut mk, &mut s.fold_buf);
+                fi.probe(ctx, &mut mk, &mut s.fold_buf, &mut s.low_buf);
             }
         }
         let best = mk.best;
