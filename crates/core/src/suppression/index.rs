@@ -131,6 +131,11 @@ const SHARED_LIMIT: u64 = 64;
 /// Most literals of one field index scanned with a DFA (built on first use).
 const DFA_LITERALS: usize = 2_000;
 
+/// A field index's DFA is built once this many values have been scanned with its NFA: a DFA
+/// costs as much to build as hundreds of NFA scans, and most partitions see few alerts, so
+/// right after a compile only the busy ones pay for one.
+const DFA_AFTER: u32 = 64;
+
 /// Most literals of one field index compared one by one, without an automaton: building a
 /// DFA costs hundreds of thousands of instructions even for one literal, and a few literals
 /// are checked about as fast (a prefix, a suffix, a substring search each).
@@ -166,6 +171,10 @@ struct FieldIndex {
     /// The literals again, for the DFA built on first use (empty if the set is too large).
     dfa_literals: Box<[Box<str>]>,
     dfa: OnceLock<Option<AhoCorasick>>,
+    /// The NFA scanned with until the DFA is worth building (see [`DFA_AFTER`]).
+    nfa: OnceLock<Option<AhoCorasick>>,
+    /// Values probed so far, counted until the DFA is built.
+    probes: std::sync::atomic::AtomicU32,
     ac_posts: Vec<Span>,
     v4: Vec<(u8, Map<u32, Span>)>,
     v6: Vec<(u8, Map<u128, Span>)>,
@@ -401,6 +410,8 @@ fn field_slot(list: &mut Vec<FieldIndex>, field: usize) -> &mut FieldIndex {
                 ac: None,
                 dfa_literals: Box::default(),
                 dfa: OnceLock::new(),
+                nfa: OnceLock::new(),
+                probes: std::sync::atomic::AtomicU32::new(0),
                 ac_posts: Vec::new(),
                 v4: Vec::new(),
                 v6: Vec::new(),
@@ -727,6 +738,25 @@ impl FieldIndex {
     fn automaton(&self) -> Option<&AhoCorasick> {
         if self.dfa_literals.is_empty() {
             return self.ac.as_ref();
+        }
+        if let Some(dfa) = self.dfa.get() {
+            return dfa.as_ref();
+        }
+        let seen = self
+            .probes
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if seen < DFA_AFTER {
+            let nfa = self.nfa.get_or_init(|| {
+                AhoCorasick::builder()
+                    .match_kind(MatchKind::Standard)
+                    .ascii_case_insensitive(true)
+                    .kind(Some(AhoCorasickKind::ContiguousNFA))
+                    .build(self.dfa_literals.iter().map(|l| l.as_bytes()))
+                    .ok()
+            });
+            if nfa.is_some() {
+                return nfa.as_ref();
+            }
         }
         self.dfa
             .get_or_init(|| {
@@ -1141,6 +1171,8 @@ mod tests {
             ac: None,
             dfa_literals: lits.iter().map(|l| Box::<str>::from(*l)).collect(),
             dfa: OnceLock::new(),
+            nfa: OnceLock::new(),
+            probes: std::sync::atomic::AtomicU32::new(0),
             ac_posts: vec![(0, 1), (1, 2), (2, 3)],
             v4: Vec::new(),
             v6: Vec::new(),
