@@ -577,7 +577,6 @@ fn build_bucket(
         let kind = AhoCorasickKind::NoncontiguousNFA;
         match AhoCorasick::builder()
             .match_kind(MatchKind::Standard)
-            .ascii_case_insensitive(true)
             .kind(Some(kind))
             .build(&list)
         {
@@ -749,7 +748,6 @@ impl FieldIndex {
             let nfa = self.nfa.get_or_init(|| {
                 AhoCorasick::builder()
                     .match_kind(MatchKind::Standard)
-                    .ascii_case_insensitive(true)
                     .kind(Some(AhoCorasickKind::ContiguousNFA))
                     .build(self.dfa_literals.iter().map(|l| l.as_bytes()))
                     .ok()
@@ -763,7 +761,6 @@ impl FieldIndex {
                 let build = |kind| {
                     AhoCorasick::builder()
                         .match_kind(MatchKind::Standard)
-                        .ascii_case_insensitive(true)
                         .kind(Some(kind))
                         .build(self.dfa_literals.iter().map(|l| l.as_bytes()))
                         .ok()
@@ -852,9 +849,11 @@ impl FieldIndex {
 
     /// Marks every posting the alert's values at this field hit.
     ///
-    /// Keys and literals are folded; the exact table and the automaton ignore ASCII case, so an
-    /// ASCII value is probed as it is (folding it would only lower its ASCII letters) and any
-    /// other value is folded first, into `buf`.
+    /// Keys and literals are folded. An ASCII value is probed as it is by the exact table and
+    /// the literal comparisons, which ignore ASCII case (folding it would only lower its ASCII
+    /// letters), and lowered into `low` for the automaton, which is built case-sensitive (a
+    /// case-insensitive automaton has twice the transitions to build); any other value is
+    /// folded first, into `buf`.
     fn probe(&self, ctx: &mut Ctx<'_>, mk: &mut Marker<'_>, buf: &mut String, low: &mut String) {
         if (!self.exact.is_empty() || self.ac.is_some() || !self.dfa_literals.is_empty())
             && let Some((raw, _)) = ctx.raw(self.field)
@@ -876,6 +875,17 @@ impl FieldIndex {
                 let Some(ac) = self.automaton() else {
                     self.probe_literals_slowly(v, mk);
                     continue;
+                };
+                // The automaton's literals are folded, so it reads the value in lower case (for
+                // ASCII text, folding is lowering ASCII letters; a value that is not ASCII is
+                // folded already). Positions do not move.
+                let v: &str = if v.bytes().any(|b| b.is_ascii_uppercase()) {
+                    low.clear();
+                    low.push_str(v);
+                    low.make_ascii_lowercase();
+                    low
+                } else {
+                    v
                 };
                 for m in ac.find_overlapping_iter(v) {
                     let Some(&(a, b)) = self.ac_posts.get(m.pattern().as_usize()) else {
