@@ -868,7 +868,7 @@ impl FieldIndex {
                 if let Some(span) = self.exact.get(v) {
                     mk.span(&self.posts, span);
                 }
-                if self.dfa_literals.len() <= SMALL_LITERALS {
+                if self.ac.is_none() && self.dfa_literals.len() <= SMALL_LITERALS {
                     self.probe_few(v, low, mk);
                     continue;
                 }
