@@ -748,6 +748,7 @@ impl FieldIndex {
             let nfa = self.nfa.get_or_init(|| {
                 AhoCorasick::builder()
                     .match_kind(MatchKind::Standard)
+                    .ascii_case_insensitive(true)
                     .kind(Some(AhoCorasickKind::ContiguousNFA))
                     .build(self.dfa_literals.iter().map(|l| l.as_bytes()))
                     .ok()
@@ -761,6 +762,7 @@ impl FieldIndex {
                 let build = |kind| {
                     AhoCorasick::builder()
                         .match_kind(MatchKind::Standard)
+                        .ascii_case_insensitive(true)
                         .kind(Some(kind))
                         .build(self.dfa_literals.iter().map(|l| l.as_bytes()))
                         .ok()
@@ -849,11 +851,11 @@ impl FieldIndex {
 
     /// Marks every posting the alert's values at this field hit.
     ///
-    /// Keys and literals are folded. An ASCII value is probed as it is by the exact table and
-    /// the literal comparisons, which ignore ASCII case (folding it would only lower its ASCII
-    /// letters), and lowered into `low` for the automaton, which is built case-sensitive (a
-    /// case-insensitive automaton has twice the transitions to build); any other value is
-    /// folded first, into `buf`.
+    /// Keys and literals are folded. An ASCII value is probed as it is by the exact table, the
+    /// literal comparisons and the automata built on first use, which ignore ASCII case
+    /// (folding it would only lower its ASCII letters), and lowered into `low` for the
+    /// automaton a large set builds at compile, which is case-sensitive (a case-insensitive
+    /// one has twice the transitions to build); any other value is folded first, into `buf`.
     fn probe(&self, ctx: &mut Ctx<'_>, mk: &mut Marker<'_>, buf: &mut String, low: &mut String) {
         if (!self.exact.is_empty() || self.ac.is_some() || !self.dfa_literals.is_empty())
             && let Some((raw, _)) = ctx.raw(self.field)
@@ -876,10 +878,12 @@ impl FieldIndex {
                     self.probe_literals_slowly(v, mk);
                     continue;
                 };
-                // The automaton's literals are folded, so it reads the value in lower case (for
-                // ASCII text, folding is lowering ASCII letters; a value that is not ASCII is
-                // folded already). Positions do not move.
-                let v: &str = if v.bytes().any(|b| b.is_ascii_uppercase()) {
+                // The automaton built at compile for a large set is case-sensitive over the
+                // folded literals (an ASCII-case-insensitive one takes twice as long to build),
+                // so it reads the value in lower case (for ASCII text, folding is lowering ASCII
+                // letters; a value that is not ASCII is folded already; positions do not move).
+                // The automata built on first use ignore ASCII case and read the value as it is.
+                let v: &str = if self.ac.is_some() && v.bytes().any(|b| b.is_ascii_uppercase()) {
                     low.clear();
                     low.push_str(v);
                     low.make_ascii_lowercase();
