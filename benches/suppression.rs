@@ -681,8 +681,10 @@ criterion_group!(
 );
 
 /// A plain loop for instruction counting (`valgrind --tool=callgrind`), outside criterion:
-/// `VIGIL_PROFILE=<rules>:<rounds>[:first|:skewed|:skewed-first|:hostile-wild]` (`hostile-wild`:
-/// the mix plus the four never-matching wildcard rules of `hostile/match/wildcards-4x256`).
+/// `VIGIL_PROFILE=<rules>:<rounds>[:first|:skewed|:skewed-first|:hostile-wild|:contains-list]`
+/// (`hostile-wild`: the mix plus the four never-matching wildcard rules of
+/// `hostile/match/wildcards-4x256`; `contains-list`: the one rule of `hostile/compile/contains-list`,
+/// with `<rules>` values, instead of the mix).
 /// Rounds of 0 measure the set-up alone, so the difference between two runs divided by
 /// rounds × 1,000 is the cost per alert.
 fn profile(spec: &str) {
@@ -695,7 +697,16 @@ fn profile(spec: &str) {
     let mode = parts.next().unwrap_or("mix");
     let at = reference_time();
     let skewed = mode.starts_with("skewed");
-    let (alerts, mut rules) = if skewed {
+    let (alerts, mut rules) = if mode == "contains-list" {
+        (
+            alerts(),
+            vec![hostile_rule(
+                "contains-list",
+                "contains",
+                hostile::distinct_texts(n, 12),
+            )],
+        )
+    } else if skewed {
         (
             SkewedWorkload::new(SEED + 100).alerts(BATCH),
             skewed_rules(n),

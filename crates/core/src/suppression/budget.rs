@@ -46,7 +46,7 @@ pub(crate) fn check_rule(conds: &[Cond], t: &mut Tally) -> Vec<(String, String, 
     let mut out = Vec::new();
     let mut rule_bytes = 0usize;
     for (i, c) in conds.iter().enumerate() {
-        walk(c, &i.to_string(), t, &mut rule_bytes, &mut out);
+        walk(c, &super::cond::index_text(i), t, &mut rule_bytes, &mut out);
     }
     out
 }
@@ -60,24 +60,24 @@ fn walk(
 ) {
     match c {
         Cond::Test(test) => {
-            let field = &test.field_text;
-            let bytes: usize = test.written.iter().map(String::len).sum();
+            let field: &str = &test.field_text;
+            let bytes: usize = test.written().iter().map(String::len).sum();
             let before_rule = *rule_bytes;
             *rule_bytes += bytes;
             if before_rule <= MAX_LITERAL_BYTES_PER_RULE && *rule_bytes > MAX_LITERAL_BYTES_PER_RULE
             {
-                out.push((at.to_owned(), field.clone(), format!("the rule's values reach {} bytes here; the limit is {MAX_LITERAL_BYTES_PER_RULE} bytes of values per rule (split it into several rules)", *rule_bytes)));
+                out.push((at.to_owned(), field.to_owned(), format!("the rule's values reach {} bytes here; the limit is {MAX_LITERAL_BYTES_PER_RULE} bytes of values per rule (split it into several rules)", *rule_bytes)));
             }
             let before_set = t.set_bytes;
             t.set_bytes += bytes;
             if before_set <= MAX_LITERAL_BYTES_PER_SET && t.set_bytes > MAX_LITERAL_BYTES_PER_SET {
-                out.push((at.to_owned(), field.clone(), format!("the rule set's values reach {} bytes here; the limit is {MAX_LITERAL_BYTES_PER_SET} bytes of values per rule set (remove or merge rules)", t.set_bytes)));
+                out.push((at.to_owned(), field.to_owned(), format!("the rule set's values reach {} bytes here; the limit is {MAX_LITERAL_BYTES_PER_SET} bytes of values per rule set (remove or merge rules)", t.set_bytes)));
             }
             match &test.op {
                 Op::Wildcard(n) => {
                     let k = n.list.len();
                     if k > MAX_WILDCARDS_PER_CONDITION {
-                        out.push((at.to_owned(), field.clone(), format!("\"wildcard\" lists {k} patterns; the limit is {MAX_WILDCARDS_PER_CONDITION} per condition (use \"contains\", \"startsWith\" or \"in\" for plain values, or split the list)")));
+                        out.push((at.to_owned(), field.to_owned(), format!("\"wildcard\" lists {k} patterns; the limit is {MAX_WILDCARDS_PER_CONDITION} per condition (use \"contains\", \"startsWith\" or \"in\" for plain values, or split the list)")));
                     }
                     let before = t.set_wildcards.len();
                     for p in &n.list {
@@ -87,11 +87,11 @@ fn walk(
                     }
                     let after = t.set_wildcards.len();
                     if before <= MAX_WILDCARDS_PER_SET && after > MAX_WILDCARDS_PER_SET {
-                        out.push((at.to_owned(), field.clone(), format!("the rule set's distinct wildcard patterns reach {after} here; the limit is {MAX_WILDCARDS_PER_SET} per rule set (use \"contains\", \"startsWith\" or \"in\" where a pattern is a plain value)")));
+                        out.push((at.to_owned(), field.to_owned(), format!("the rule set's distinct wildcard patterns reach {after} here; the limit is {MAX_WILDCARDS_PER_SET} per rule set (use \"contains\", \"startsWith\" or \"in\" where a pattern is a plain value)")));
                     }
                 }
                 Op::Cidr(nets) if nets.len() > MAX_CIDRS_PER_CONDITION => {
-                    out.push((at.to_owned(), field.clone(), format!("\"cidr\" lists {} networks; the limit is {MAX_CIDRS_PER_CONDITION} per condition (list single addresses with \"in\", or split the list)", nets.len())));
+                    out.push((at.to_owned(), field.to_owned(), format!("\"cidr\" lists {} networks; the limit is {MAX_CIDRS_PER_CONDITION} per condition (list single addresses with \"in\", or split the list)", nets.len())));
                 }
                 _ => {}
             }

@@ -17,6 +17,17 @@ pub(crate) use super::eval::*;
 pub(crate) use super::regexes::*;
 pub(crate) use crate::text::{fold, fold_into};
 
+/// `i` as text, without allocating for the small indices conditions mostly have.
+pub(crate) fn index_text(i: usize) -> std::borrow::Cow<'static, str> {
+    const SMALL: [&str; 16] = [
+        "0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12", "13", "14", "15",
+    ];
+    match SMALL.get(i) {
+        Some(s) => std::borrow::Cow::Borrowed(s),
+        None => std::borrow::Cow::Owned(i.to_string()),
+    }
+}
+
 /// Three-valued truth: a test on a value the alert does not have is `Absent`.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum Truth {
@@ -182,8 +193,19 @@ pub(crate) struct Needles {
 }
 
 impl Needles {
-    fn new(list: Vec<String>) -> Needles {
+    /// Needles for equality tests (a long list gets a hash set).
+    fn exact(list: Vec<String>) -> Needles {
         let set = (list.len() > LONG_LIST).then(|| list.iter().cloned().collect());
+        Needles {
+            list,
+            set,
+            ac: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// Needles for substring, prefix, suffix and wildcard tests (never asked [`Needles::has`]).
+    fn text(list: Vec<String>) -> Needles {
+        let set = None;
         Needles {
             list,
             set,
@@ -267,12 +289,30 @@ pub(crate) enum Op {
 #[derive(Debug)]
 pub(crate) struct Test {
     pub(crate) field: usize,
-    pub(crate) field_text: String,
+    pub(crate) field_text: std::sync::Arc<str>,
     pub(crate) op: Op,
     pub(crate) op_name: &'static str,
     pub(crate) case_sensitive: bool,
-    /// The values as written, for explanations.
+    /// The values as written, for explanations; empty when they are the needles' list
+    /// (folding changed none of them), see [`Test::written`].
     pub(crate) written: Vec<String>,
+}
+
+impl Test {
+    /// The values as written.
+    pub(crate) fn written(&self) -> &[String] {
+        if !self.written.is_empty() {
+            return &self.written;
+        }
+        match &self.op {
+            Op::Equals(n)
+            | Op::Contains(n)
+            | Op::StartsWith(n)
+            | Op::EndsWith(n)
+            | Op::Wildcard(n) => &n.list,
+            _ => &[],
+        }
+    }
 }
 
 /// A compiled condition.
@@ -288,20 +328,30 @@ pub(crate) enum Cond {
 #[derive(Debug, Default)]
 pub(crate) struct Fields {
     pub(crate) paths: Vec<FieldPath>,
-    index: std::collections::HashMap<FieldPath, usize>,
-    /// Field texts seen so far: rules repeat the same few paths, so each is parsed once.
-    by_text: std::collections::HashMap<String, Result<usize, String>>,
+    index: std::collections::HashMap<FieldPath, usize, foldhash::fast::RandomState>,
+    /// Field texts seen so far: rules repeat the same few paths, so each is parsed once (and
+    /// its text kept once, shared by every condition that names it).
+    by_text: std::collections::HashMap<
+        std::sync::Arc<str>,
+        Result<usize, String>,
+        foldhash::fast::RandomState,
+    >,
 }
 
 impl Fields {
-    /// The interned id of a field path text, or why it is not a path.
-    pub(crate) fn resolve_text(&mut self, text: &str) -> Result<usize, String> {
-        if let Some(r) = self.by_text.get(text) {
-            return r.clone();
+    /// The interned id of a field path text, or why it is not a path; with the text as shared
+    /// by the set.
+    pub(crate) fn resolve_shared(
+        &mut self,
+        text: &str,
+    ) -> (std::sync::Arc<str>, Result<usize, String>) {
+        if let Some((k, r)) = self.by_text.get_key_value(text) {
+            return (k.clone(), r.clone());
         }
         let r = FieldPath::parse(text).map(|p| self.intern(p));
-        self.by_text.insert(text.to_owned(), r.clone());
-        r
+        let k: std::sync::Arc<str> = text.into();
+        self.by_text.insert(k.clone(), r.clone());
+        (k, r)
     }
 
     pub(crate) fn intern(&mut self, p: FieldPath) -> usize {
@@ -383,18 +433,23 @@ fn scalar_text(v: &Value) -> Option<String> {
 
 /// `c[key]`: a condition object has two or three keys, where comparing them beats hashing the
 /// key (the map's hasher is SipHash).
-fn get<'m>(c: &'m JsonMap, key: &str) -> Option<&'m Value> {
+pub(crate) fn get<'m>(c: &'m JsonMap, key: &str) -> Option<&'m Value> {
     if c.len() > 8 {
         return c.get(key);
     }
     c.iter().find(|(k, _)| k.as_str() == key).map(|(_, v)| v)
 }
 
+/// Regexes of a rule set by pattern.
+pub(crate) type RegexMap =
+    std::collections::HashMap<String, std::sync::Arc<LazyRegex>, foldhash::fast::RandomState>;
+
 /// Compiles one condition object; problems are appended and `None` returned if any.
 pub(crate) struct Compiler<'a> {
     pub(crate) fields: &'a mut Fields,
-    /// Regexes compiled so far in this rule set, by anchored source: rules repeat patterns.
-    pub(crate) regexes: &'a mut std::collections::HashMap<String, std::sync::Arc<LazyRegex>>,
+    /// Regexes compiled so far in this rule set, by pattern (case-insensitive ones first, then
+    /// case-sensitive): rules repeat patterns.
+    pub(crate) regexes: &'a mut [RegexMap; 2],
     pub(crate) problems: Vec<CondProblem>,
     /// `(condition, message)` lint warnings.
     pub(crate) warnings: Vec<(String, String)>,
@@ -507,7 +562,7 @@ impl Compiler<'_> {
 
     fn test(&mut self, c: &JsonMap, at: &str) -> Option<Cond> {
         let field_text = match get(c, "field") {
-            Some(Value::String(s)) => Some(s.clone()),
+            Some(Value::String(s)) => Some(s.as_str()),
             Some(other) => {
                 self.problem(
                     at,
@@ -518,15 +573,20 @@ impl Compiler<'_> {
             }
             None => None,
         };
-        let f = field_text.as_deref();
+        let f = field_text;
         let mut ok = true;
-        let mut ops: Vec<&str> = Vec::new();
+        // The operators named (keys of a JSON object are distinct, so at most all of them).
+        let mut op_keys = [""; OPERATORS.len()];
+        let mut n_ops = 0;
         for key in c.keys() {
             if key == "field" || key == "caseSensitive" {
                 continue;
             }
             if OPERATORS.contains(&key.as_str()) {
-                ops.push(key);
+                if let Some(slot) = op_keys.get_mut(n_ops) {
+                    *slot = key;
+                    n_ops += 1;
+                }
             } else {
                 let hint = suggest(key)
                     .map(|s| format!(" (did you mean \"{s}\"?)"))
@@ -545,7 +605,8 @@ impl Compiler<'_> {
             );
             return None;
         };
-        let path = match self.fields.resolve_text(&field_text) {
+        let (field_text, path) = self.fields.resolve_shared(field_text);
+        let path = match path {
             Ok(p) => {
                 if let Some(kind) = self.fields.paths[p].custom_entity_type() {
                     self.warnings.push((
@@ -581,6 +642,7 @@ impl Compiler<'_> {
                 false
             }
         };
+        let ops = op_keys.get(..n_ops).unwrap_or_default();
         match ops.len() {
             0 if ok => {
                 self.problem(
@@ -627,9 +689,9 @@ impl Compiler<'_> {
         at: &str,
         field: &str,
     ) -> Option<Vec<String>> {
-        let items: Vec<&Value> = match v {
-            Value::Array(a) => a.iter().collect(),
-            other if !list_only => vec![other],
+        let items: &[Value] = match v {
+            Value::Array(a) => a,
+            other if !list_only => std::slice::from_ref(other),
             other => {
                 self.problem(
                     at,
@@ -690,10 +752,18 @@ impl Compiler<'_> {
         at: &str,
         field: &str,
     ) -> Option<(Op, Vec<String>)> {
-        let fold_all = |vals: &[String]| -> Vec<String> {
-            vals.iter()
-                .map(|s| if cs { s.clone() } else { fold(s).into_owned() })
-                .collect()
+        // `(needles, written)`: the values folded unless case-sensitive, and as written if
+        // that differs (see `Test::written`).
+        let fold_all = |vals: Vec<String>| -> (Vec<String>, Vec<String>) {
+            if cs
+                || vals
+                    .iter()
+                    .all(|s| matches!(fold(s), std::borrow::Cow::Borrowed(_)))
+            {
+                return (vals, Vec::new());
+            }
+            let folded = vals.iter().map(|s| fold(s).into_owned()).collect();
+            (folded, vals)
         };
         match op {
             "exists" => match v {
@@ -709,7 +779,8 @@ impl Compiler<'_> {
             },
             "in" | "equals" => {
                 let vals = self.values(op, v, op == "in", at, field)?;
-                Some((Op::Equals(Needles::new(fold_all(&vals))), vals))
+                let (needles, written) = fold_all(vals);
+                Some((Op::Equals(Needles::exact(needles)), written))
             }
             "contains" | "startsWith" | "endsWith" | "wildcard" => {
                 let vals = self.values(op, v, false, at, field)?;
@@ -728,14 +799,15 @@ impl Compiler<'_> {
                         format!("field \"{field}\": wildcard \"*\" matches every value"),
                     ));
                 }
-                let n = Needles::new(fold_all(&vals));
+                let (needles, written) = fold_all(vals);
+                let n = Needles::text(needles);
                 let compiled = match op {
                     "contains" => Op::Contains(n),
                     "startsWith" => Op::StartsWith(n),
                     "endsWith" => Op::EndsWith(n),
                     _ => Op::Wildcard(n),
                 };
-                Some((compiled, vals))
+                Some((compiled, written))
             }
             "regex" => {
                 let vals = self.values(op, v, false, at, field)?;
@@ -793,8 +865,7 @@ impl Compiler<'_> {
             );
             return None;
         }
-        let source = anchored_source(p, cs);
-        if let Some(r) = self.regexes.get(&source) {
+        if let Some(r) = self.regexes[usize::from(cs)].get(p) {
             return Some(r.clone());
         }
         // Checked before parsing, so that a set of thousands of long regexes is refused at
@@ -812,6 +883,7 @@ impl Compiler<'_> {
             );
             return None;
         }
+        let source = anchored_source(p, cs);
         // Checked now, compiled on first use: most rules' regexes never meet a candidate alert,
         // and compiling thousands of them would make `compile` slow.
         let hir = match regex_syntax::ParserBuilder::new()
@@ -851,8 +923,9 @@ impl Compiler<'_> {
             );
             return None;
         }
-        let lazy = std::sync::Arc::new(LazyRegex::new(source.clone(), p));
-        self.regexes.insert(source, lazy.clone());
+        let literals = required_literals_of(&hir);
+        let lazy = std::sync::Arc::new(LazyRegex::new(source.clone(), literals));
+        self.regexes[usize::from(cs)].insert(p.to_owned(), lazy.clone());
         Some(lazy)
     }
 }
@@ -910,7 +983,15 @@ mod tests {
 
     #[test]
     fn regex_required_literals() {
-        let lits = |p: &str| required_literals_of(p);
+        // Parsed as a rule's regex is checked: anchored, ignoring case.
+        let lits = |p: &str| {
+            regex_syntax::ParserBuilder::new()
+                .case_insensitive(true)
+                .build()
+                .parse(&anchored_source(p, false))
+                .ok()
+                .and_then(|h| required_literals_of(&h))
+        };
         assert_eq!(lits("svc-app[0-9]{3}"), Some(vec!["svc-app".to_owned()]));
         assert_eq!(
             lits(".*contoso-agent-[0-9]+ --run 521.*"),
@@ -923,7 +1004,15 @@ mod tests {
         assert_eq!(lits("(ab)?cd"), Some(vec!["cd".to_owned()]));
         assert_eq!(lits("[a-z]+"), None);
         assert_eq!(lits("x?"), None);
-        assert_eq!(lits("ärger.*"), None); // not ASCII: no index key
+        // Only ASCII letters become keys: "ä" ends the literal.
+        assert_eq!(lits("ärger.*"), Some(vec!["rger".to_owned()]));
+        assert_eq!(lits("ä.*"), None);
+        // "k" matches the Kelvin sign too, which folds to "k".
+        assert_eq!(lits("kb[0-9]+"), Some(vec!["kb".to_owned()]));
+        assert_eq!(lits("[0-9]+SVC"), Some(vec!["svc".to_owned()]));
+        assert_eq!(lits("(?-i:X)yz"), Some(vec!["xyz".to_owned()]));
+        assert_eq!(lits("[ab]c"), Some(vec!["c".to_owned()]));
+        assert_eq!(lits("CONTOSO\\\\x"), Some(vec!["contoso\\x".to_owned()]));
     }
 
     #[test]

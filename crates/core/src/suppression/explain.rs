@@ -135,7 +135,7 @@ fn trace(
                     "{} {} {}{cs}",
                     t.field_text,
                     t.op_name,
-                    quote_list(&t.written)
+                    quote_list(t.written())
                 ),
                 outcome: truth,
                 matched_value,

@@ -32,13 +32,13 @@ pub(crate) fn compile_all(
     rules: &[SuppressionRule],
 ) -> Result<(Vec<Compiled>, Fields, Vec<RuleWarning>), RuleError> {
     let mut fields = Fields::default();
-    let mut regexes = HashMap::new();
+    let mut regexes = Default::default();
     let mut regex_tally = super::budget::RegexTally::default();
     let mut tally = super::budget::Tally::default();
     let mut problems = Vec::new();
     let mut warnings = Vec::new();
     let mut compiled = Vec::with_capacity(rules.len());
-    let mut seen: HashMap<&str, usize> = HashMap::with_capacity(rules.len());
+    let mut seen: Map<&str, usize> = Map::with_capacity_and_hasher(rules.len(), Default::default());
     for (i, rule) in rules.iter().enumerate() {
         let name = rule.name();
         let rule_problem = |message: String| RuleProblem {
@@ -72,7 +72,7 @@ pub(crate) fn compile_all(
         };
         let mut conds = Vec::with_capacity(rule.conditions.len());
         for (ci, cond) in rule.conditions.iter().enumerate() {
-            if let Some(x) = c.condition(&cond.0, &ci.to_string()) {
+            if let Some(x) = c.condition(&cond.0, &super::cond::index_text(ci)) {
                 conds.push(x);
             }
         }
@@ -131,6 +131,16 @@ const SHARED_LIMIT: u64 = 64;
 /// Most literals of one field index scanned with a DFA (built on first use).
 const DFA_LITERALS: usize = 2_000;
 
+/// A field index's DFA is built once this many values have been scanned with its NFA: a DFA
+/// costs as much to build as hundreds of NFA scans, and most partitions see few alerts, so
+/// right after a compile only the busy ones pay for one.
+const DFA_AFTER: u32 = 64;
+
+/// Most literals of one field index compared one by one, without an automaton: building a
+/// DFA costs hundreds of thousands of instructions even for one literal, and a few literals
+/// are checked about as fast (a prefix, a suffix, a substring search each).
+const SMALL_LITERALS: usize = 8;
+
 /// How a literal must sit in a value for its posting to count.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 enum Place {
@@ -161,6 +171,10 @@ struct FieldIndex {
     /// The literals again, for the DFA built on first use (empty if the set is too large).
     dfa_literals: Box<[Box<str>]>,
     dfa: OnceLock<Option<AhoCorasick>>,
+    /// The NFA scanned with until the DFA is worth building (see [`DFA_AFTER`]).
+    nfa: OnceLock<Option<AhoCorasick>>,
+    /// Values probed so far, counted until the DFA is built.
+    probes: std::sync::atomic::AtomicU32,
     ac_posts: Vec<Span>,
     v4: Vec<(u8, Map<u32, Span>)>,
     v6: Vec<(u8, Map<u128, Span>)>,
@@ -185,10 +199,35 @@ struct Meta {
     expires: Option<DateTime<Utc>>,
 }
 
+/// Folded texts: a condition's own list when it is folded already (it is unless
+/// case-sensitive), or folded copies.
+enum Texts<'a> {
+    Folded(&'a [String]),
+    Owned(Vec<Cow<'a, str>>),
+}
+
+impl<'a> Texts<'a> {
+    fn of(list: &'a [String], folded: bool) -> Texts<'a> {
+        if folded {
+            Texts::Folded(list)
+        } else {
+            Texts::Owned(list.iter().map(|s| fold(s)).collect())
+        }
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &str> {
+        let (a, b) = match self {
+            Texts::Folded(l) => (Some(l.iter().map(String::as_str)), None),
+            Texts::Owned(v) => (None, Some(v.iter().map(|c| c.as_ref()))),
+        };
+        a.into_iter().flatten().chain(b.into_iter().flatten())
+    }
+}
+
 /// Index keys of one necessary condition.
 enum Keys<'a> {
-    Exact(Vec<Cow<'a, str>>),
-    Literals(Vec<(Cow<'a, str>, Place)>),
+    Exact(Texts<'a>),
+    Literals(Texts<'a>, Place),
     Cidr(&'a [Net]),
 }
 
@@ -208,8 +247,8 @@ impl Witness<'_> {
     fn weight(&self) -> u64 {
         match &self.keys {
             Keys::Exact(_) | Keys::Cidr(_) => 1,
-            Keys::Literals(l) if l.iter().all(|(s, _)| s.len() >= 4) => 2,
-            Keys::Literals(_) => 16,
+            Keys::Literals(l, _) if l.iter().all(|s| s.len() >= 4) => 2,
+            Keys::Literals(..) => 16,
         }
     }
 }
@@ -281,42 +320,48 @@ fn keys_of<'a>(
         return None;
     }
     let cs = t.case_sensitive;
-    let lits = |n: &'a [String], place: Place| {
-        Keys::Literals(n.iter().map(|s| (fold(s), place)).collect())
-    };
+    // Needles are folded unless case-sensitive.
+    let lits = |n: &'a [String], place: Place| Keys::Literals(Texts::of(n, !cs), place);
     Some(match &t.op {
-        Op::Equals(n) => (Keys::Exact(n.list.iter().map(|s| fold(s)).collect()), !cs),
+        Op::Equals(n) => (Keys::Exact(Texts::of(&n.list, !cs)), !cs),
         Op::Contains(n) => (lits(&n.list, Place::Anywhere), !cs),
         Op::StartsWith(n) => (lits(&n.list, Place::Start), !cs),
         Op::EndsWith(n) => (lits(&n.list, Place::End), !cs),
         Op::Wildcard(n) => {
             let mut out = Vec::with_capacity(n.list.len());
             for p in &n.list {
-                out.push((wildcard_key(p, counts)?, Place::Anywhere));
+                out.push(wildcard_key(p, counts)?);
             }
-            (Keys::Literals(out), false)
+            (Keys::Literals(Texts::Owned(out), Place::Anywhere), false)
         }
         Op::Regex(rs) => {
+            // Required literals are folded.
+            if let [r] = rs.as_slice() {
+                let l = r.literals.as_ref()?;
+                return Some((Keys::Literals(Texts::Folded(l), Place::Anywhere), false));
+            }
             let mut out = Vec::new();
             for r in rs {
                 let l = r.literals.as_ref()?;
-                out.extend(
-                    l.iter()
-                        .map(|s| (Cow::Borrowed(s.as_str()), Place::Anywhere)),
-                );
+                out.extend(l.iter().map(|s| Cow::Borrowed(s.as_str())));
             }
-            (Keys::Literals(out), false)
+            (Keys::Literals(Texts::Owned(out), Place::Anywhere), false)
         }
         Op::Cidr(nets) => (Keys::Cidr(nets), true),
         Op::Exists(_) => return None,
     })
 }
 
-/// Every necessary condition of a rule the index can find.
-fn witnesses<'a>(c: &'a Compiled, fields: &Fields, counts: &PieceCounts) -> Vec<Witness<'a>> {
-    let mut found = Vec::new();
+/// Appends every necessary condition of a rule the index can find to `found`.
+fn witnesses<'a>(
+    c: &'a Compiled,
+    fields: &Fields,
+    counts: &PieceCounts,
+    found: &mut Vec<Witness<'a>>,
+) {
+    let mut stack: Vec<(&Cond, bool)> = Vec::new();
     for (top, cond) in c.conds.iter().enumerate() {
-        let mut stack = vec![(cond, true)];
+        stack.push((cond, true));
         while let Some((cond, is_top)) = stack.pop() {
             match cond {
                 Cond::Test(t) => {
@@ -334,7 +379,6 @@ fn witnesses<'a>(c: &'a Compiled, fields: &Fields, counts: &PieceCounts) -> Vec<
             }
         }
     }
-    found
 }
 
 /// Key of a witness value, for counting how many rules of a partition share it.
@@ -347,9 +391,7 @@ enum KeyRef<'k> {
 fn for_each_key<'k>(w: &'k Witness<'_>, mut f: impl FnMut(KeyRef<'k>)) {
     match &w.keys {
         Keys::Exact(v) => v.iter().for_each(|s| f(KeyRef::Text(w.field, true, s))),
-        Keys::Literals(v) => v
-            .iter()
-            .for_each(|(s, _)| f(KeyRef::Text(w.field, false, s))),
+        Keys::Literals(v, _) => v.iter().for_each(|s| f(KeyRef::Text(w.field, false, s))),
         Keys::Cidr(nets) => nets.iter().for_each(|n| {
             let (p, a) = n.masked();
             f(KeyRef::Net(w.field, p, a))
@@ -368,6 +410,8 @@ fn field_slot(list: &mut Vec<FieldIndex>, field: usize) -> &mut FieldIndex {
                 ac: None,
                 dfa_literals: Box::default(),
                 dfa: OnceLock::new(),
+                nfa: OnceLock::new(),
+                probes: std::sync::atomic::AtomicU32::new(0),
                 ac_posts: Vec::new(),
                 v4: Vec::new(),
                 v6: Vec::new(),
@@ -387,50 +431,61 @@ fn build_bucket(
     counts: &PieceCounts,
     meta: &mut [Meta],
 ) -> Bucket {
-    let per_rule: Vec<(u32, Vec<Witness<'_>>)> = ids
-        .iter()
-        .filter_map(|&id| Some((id, witnesses(compiled.get(id as usize)?, fields, counts))))
-        .collect();
+    // Every rule's witnesses in one list; per rule, its range.
+    let mut all: Vec<Witness<'_>> = Vec::with_capacity(ids.len() * 2);
+    let mut per_rule: Vec<(u32, usize, usize)> = Vec::with_capacity(ids.len());
+    for &id in ids {
+        let Some(c) = compiled.get(id as usize) else {
+            continue;
+        };
+        let start = all.len();
+        witnesses(c, fields, counts, &mut all);
+        per_rule.push((id, start, all.len()));
+    }
     let mut freq: Map<KeyRef<'_>, u32> = Map::default();
-    if per_rule.iter().any(|(_, ws)| ws.len() > 1) {
-        for (_, ws) in &per_rule {
-            for w in ws {
-                for_each_key(w, |k| *freq.entry(k).or_default() += 1);
-            }
+    if per_rule.iter().any(|&(_, a, b)| b - a > 1) {
+        freq.reserve(all.len());
+        for w in &all {
+            for_each_key(w, |k| *freq.entry(k).or_default() += 1);
         }
     }
+    let mut scored: Vec<(u64, usize)> = Vec::new();
+    let mut chosen: Vec<usize> = Vec::new();
+    let mut proven: Vec<bool> = Vec::new();
     let mut always = Vec::new();
     let mut exact: Vec<(usize, &str, Post)> = Vec::new();
     let mut lits: Vec<(usize, &str, Post)> = Vec::new();
     let mut v4: Vec<(usize, u8, u32, Post)> = Vec::new();
     let mut v6: Vec<(usize, u8, u128, Post)> = Vec::new();
-    for (rule, ws) in &per_rule {
+    for &(rule, a, b) in &per_rule {
+        let rule = &rule;
+        let ws = all.get(a..b).unwrap_or_default();
         let Some(m) = meta.get_mut(*rule as usize) else {
             continue;
         };
-        let mut scored: Vec<(u64, usize)> = ws
-            .iter()
-            .enumerate()
-            .map(|(i, w)| {
-                let mut shared = 1u64;
-                if !freq.is_empty() {
-                    for_each_key(w, |k| {
-                        shared = shared.max(u64::from(freq.get(&k).copied().unwrap_or(1)));
-                    });
-                }
-                (shared * w.weight(), i)
-            })
-            .collect();
+        scored.clear();
+        scored.extend(ws.iter().enumerate().map(|(i, w)| {
+            let mut shared = 1u64;
+            if !freq.is_empty() {
+                for_each_key(w, |k| {
+                    shared = shared.max(u64::from(freq.get(&k).copied().unwrap_or(1)));
+                });
+            }
+            (shared * w.weight(), i)
+        }));
         scored.sort_by_key(|(score, _)| *score);
-        let chosen: Vec<usize> = scored
-            .iter()
-            .enumerate()
-            .filter(|(rank, (score, _))| *rank == 0 || *score <= SHARED_LIMIT)
-            .take(MAX_INDEXED)
-            .map(|(_, (_, i))| *i)
-            .collect();
+        chosen.clear();
+        chosen.extend(
+            scored
+                .iter()
+                .enumerate()
+                .filter(|(rank, (score, _))| *rank == 0 || *score <= SHARED_LIMIT)
+                .take(MAX_INDEXED)
+                .map(|(_, (_, i))| *i),
+        );
         let conds = compiled.get(*rule as usize).map_or(0, |c| c.conds.len());
-        let mut proven = vec![false; conds];
+        proven.clear();
+        proven.resize(conds, false);
         for (bit, &i) in chosen.iter().enumerate() {
             let Some(w) = ws.get(i) else { continue };
             let bit = bit as u8;
@@ -445,13 +500,10 @@ fn build_bucket(
                 place,
             };
             match &w.keys {
-                Keys::Exact(v) => exact.extend(
-                    v.iter()
-                        .map(|s| (w.field, s.as_ref(), post(Place::Anywhere))),
-                ),
-                Keys::Literals(v) => {
-                    lits.extend(v.iter().map(|(s, pl)| (w.field, s.as_ref(), post(*pl))))
+                Keys::Exact(v) => {
+                    exact.extend(v.iter().map(|s| (w.field, s, post(Place::Anywhere))))
                 }
+                Keys::Literals(v, pl) => lits.extend(v.iter().map(|s| (w.field, s, post(*pl)))),
                 Keys::Cidr(nets) => {
                     for n in nets.iter() {
                         match n.masked() {
@@ -525,7 +577,6 @@ fn build_bucket(
         let kind = AhoCorasickKind::NoncontiguousNFA;
         match AhoCorasick::builder()
             .match_kind(MatchKind::Standard)
-            .ascii_case_insensitive(true)
             .kind(Some(kind))
             .build(&list)
         {
@@ -608,6 +659,8 @@ struct Scratch {
     cands: Vec<u32>,
     /// A value folded for probing.
     fold_buf: String,
+    /// A value in lower case, for substring searches.
+    low_buf: String,
 }
 
 thread_local! {
@@ -685,6 +738,25 @@ impl FieldIndex {
         if self.dfa_literals.is_empty() {
             return self.ac.as_ref();
         }
+        if let Some(dfa) = self.dfa.get() {
+            return dfa.as_ref();
+        }
+        let seen = self
+            .probes
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if seen < DFA_AFTER {
+            let nfa = self.nfa.get_or_init(|| {
+                AhoCorasick::builder()
+                    .match_kind(MatchKind::Standard)
+                    .ascii_case_insensitive(true)
+                    .kind(Some(AhoCorasickKind::ContiguousNFA))
+                    .build(self.dfa_literals.iter().map(|l| l.as_bytes()))
+                    .ok()
+            });
+            if nfa.is_some() {
+                return nfa.as_ref();
+            }
+        }
         self.dfa
             .get_or_init(|| {
                 let build = |kind| {
@@ -734,12 +806,57 @@ impl FieldIndex {
         }
     }
 
+    /// Marks the literal postings `v` hits for a set of at most [`SMALL_LITERALS`] literals,
+    /// each compared in turn: a prefix or suffix compared ignoring ASCII case, a substring
+    /// searched for (only if a posting needs it) in `v` lowered into `low`.
+    fn probe_few(&self, v: &str, low: &mut String, mk: &mut Marker<'_>) {
+        let vb = v.as_bytes();
+        let mut lowered = false;
+        for (i, lit) in self.dfa_literals.iter().enumerate() {
+            let lb = lit.as_bytes();
+            let Some(rest) = vb.len().checked_sub(lb.len()) else {
+                continue; // longer than the value
+            };
+            let Some(&(a, b)) = self.ac_posts.get(i) else {
+                continue;
+            };
+            let at_start = vb
+                .get(..lb.len())
+                .is_some_and(|p| p.eq_ignore_ascii_case(lb));
+            let at_end = vb.get(rest..).is_some_and(|p| p.eq_ignore_ascii_case(lb));
+            let mut anywhere = (at_start || at_end).then_some(true);
+            for p in self.posts.get(a as usize..b as usize).unwrap_or_default() {
+                if p.rule >= mk.best {
+                    break;
+                }
+                let ok = match p.place {
+                    Place::Start => at_start,
+                    Place::End => at_end,
+                    Place::Anywhere => *anywhere.get_or_insert_with(|| {
+                        if !lowered {
+                            low.clear();
+                            low.push_str(v);
+                            low.make_ascii_lowercase();
+                            lowered = true;
+                        }
+                        low.contains(&**lit)
+                    }),
+                };
+                if ok {
+                    mk.post(p);
+                }
+            }
+        }
+    }
+
     /// Marks every posting the alert's values at this field hit.
     ///
-    /// Keys and literals are folded; the exact table and the automaton ignore ASCII case, so an
-    /// ASCII value is probed as it is (folding it would only lower its ASCII letters) and any
-    /// other value is folded first, into `buf`.
-    fn probe(&self, ctx: &mut Ctx<'_>, mk: &mut Marker<'_>, buf: &mut String) {
+    /// Keys and literals are folded. An ASCII value is probed as it is by the exact table, the
+    /// literal comparisons and the automata built on first use, which ignore ASCII case
+    /// (folding it would only lower its ASCII letters), and lowered into `low` for the
+    /// automaton a large set builds at compile, which is case-sensitive (a case-insensitive
+    /// one has twice the transitions to build); any other value is folded first, into `buf`.
+    fn probe(&self, ctx: &mut Ctx<'_>, mk: &mut Marker<'_>, buf: &mut String, low: &mut String) {
         if (!self.exact.is_empty() || self.ac.is_some() || !self.dfa_literals.is_empty())
             && let Some((raw, _)) = ctx.raw(self.field)
         {
@@ -753,9 +870,26 @@ impl FieldIndex {
                 if let Some(span) = self.exact.get(v) {
                     mk.span(&self.posts, span);
                 }
+                if self.ac.is_none() && self.dfa_literals.len() <= SMALL_LITERALS {
+                    self.probe_few(v, low, mk);
+                    continue;
+                }
                 let Some(ac) = self.automaton() else {
                     self.probe_literals_slowly(v, mk);
                     continue;
+                };
+                // The automaton built at compile for a large set is case-sensitive over the
+                // folded literals (an ASCII-case-insensitive one takes twice as long to build),
+                // so it reads the value in lower case (for ASCII text, folding is lowering ASCII
+                // letters; a value that is not ASCII is folded already; positions do not move).
+                // The automata built on first use ignore ASCII case and read the value as it is.
+                let v: &str = if self.ac.is_some() && v.bytes().any(|b| b.is_ascii_uppercase()) {
+                    low.clear();
+                    low.push_str(v);
+                    low.make_ascii_lowercase();
+                    low
+                } else {
+                    v
                 };
                 for m in ac.find_overlapping_iter(v) {
                     let Some(&(a, b)) = self.ac_posts.get(m.pattern().as_usize()) else {
@@ -952,7 +1086,7 @@ impl RuleSet {
         for bucket in typed.into_iter().chain([&self.any_type]) {
             s.cands.extend_from_slice(&bucket.always);
             for fi in &bucket.fields {
-                fi.probe(ctx, &mut mk, &mut s.fold_buf);
+                fi.probe(ctx, &mut mk, &mut s.fold_buf, &mut s.low_buf);
             }
         }
         let best = mk.best;
@@ -1051,6 +1185,8 @@ mod tests {
             ac: None,
             dfa_literals: lits.iter().map(|l| Box::<str>::from(*l)).collect(),
             dfa: OnceLock::new(),
+            nfa: OnceLock::new(),
+            probes: std::sync::atomic::AtomicU32::new(0),
             ac_posts: vec![(0, 1), (1, 2), (2, 3)],
             v4: Vec::new(),
             v6: Vec::new(),

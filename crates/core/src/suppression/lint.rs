@@ -4,6 +4,7 @@
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
+use super::cond::get;
 use super::{RuleSet, RuleWarning, SuppressionRule};
 use crate::Error;
 
@@ -50,9 +51,9 @@ pub(crate) fn rule_warnings(rule: &SuppressionRule) -> Vec<(Option<String>, Stri
         }
     }
     if let [only] = rule.conditions()
-        && only.0.get("exists") == Some(&Value::Bool(true))
+        && get(&only.0, "exists") == Some(&Value::Bool(true))
     {
-        let field = only.0.get("field").and_then(Value::as_str).unwrap_or("?");
+        let field = get(&only.0, "field").and_then(Value::as_str).unwrap_or("?");
         out.push((
             Some("0".into()),
             format!(
@@ -85,27 +86,21 @@ pub(crate) fn rule_warnings(rule: &SuppressionRule) -> Vec<(Option<String>, Stri
 /// `true` for a condition that holds for every value of its field: `wildcard "*"`, a regex such
 /// as `.*`, or `cidr 0.0.0.0/0` / `::/0` (a value in a list is enough).
 fn condition_matches_all(c: &crate::JsonMap) -> bool {
-    let values = |v: &Value| -> Vec<String> {
+    let any = |v: &Value, f: &dyn Fn(&str) -> bool| -> bool {
         match v {
-            Value::String(s) => vec![s.clone()],
-            Value::Array(a) => a
-                .iter()
-                .filter_map(Value::as_str)
-                .map(str::to_owned)
-                .collect(),
-            _ => Vec::new(),
+            Value::String(s) => f(s),
+            Value::Array(a) => a.iter().filter_map(Value::as_str).any(f),
+            _ => false,
         }
     };
-    if let Some(v) = c.get("wildcard") {
-        return values(v)
-            .iter()
-            .any(|p| !p.is_empty() && p.chars().all(|c| c == '*'));
+    if let Some(v) = get(c, "wildcard") {
+        return any(v, &|p| !p.is_empty() && p.chars().all(|c| c == '*'));
     }
-    if let Some(v) = c.get("regex") {
-        return values(v).iter().any(|p| super::cond::matches_everything(p));
+    if let Some(v) = get(c, "regex") {
+        return any(v, &super::cond::matches_everything);
     }
-    if let Some(v) = c.get("cidr") {
-        return values(v).iter().any(|n| n.trim().ends_with("/0"));
+    if let Some(v) = get(c, "cidr") {
+        return any(v, &|n| n.trim().ends_with("/0"));
     }
     false
 }

@@ -46,16 +46,14 @@ pub(crate) struct LazyRegex {
     cell: std::sync::OnceLock<Option<Regex>>,
 }
 
-/// Literals of which every match of `pattern` contains at least one, folded; `None` if there
-/// are none usable as index keys. Only ASCII literals qualify: every character a
-/// case-insensitive regex matches in place of an ASCII one folds to it (see [`fold`]), which is
-/// not true beyond ASCII.
-pub(crate) fn required_literals_of(pattern: &str) -> Option<Vec<String>> {
-    let hir = regex_syntax::ParserBuilder::new()
-        .build()
-        .parse(pattern)
-        .ok()?;
-    let set = required_literals(&hir)?;
+/// Literals of which every match of the regex `hir` contains at least one, folded; `None` if
+/// there are none usable as index keys. `hir` is the regex as checked (case-insensitive unless
+/// the rule says otherwise), so that each regex is parsed once: a letter matched ignoring case
+/// is a class such as `[Aa]` (or `[Kk\u{212A}]`), read here as the lower-case letter. Only
+/// ASCII literals qualify: every character a case-insensitive regex matches in place of an
+/// ASCII letter folds to it (see [`fold`]), which is not true beyond ASCII.
+pub(crate) fn required_literals_of(hir: &regex_syntax::hir::Hir) -> Option<Vec<String>> {
+    let set = required_literals(hir)?;
     let mut out = Vec::with_capacity(set.len());
     for l in set {
         match String::from_utf8(l) {
@@ -68,18 +66,73 @@ pub(crate) fn required_literals_of(pattern: &str) -> Option<Vec<String>> {
     Some(out)
 }
 
+/// The lower-case ASCII letter a class stands for when it is exactly the class a
+/// case-insensitive regex makes of that letter (`[Aa]`, `[Kk\u{212A}]`, `[Ss\u{17F}]`).
+fn case_letter(c: &regex_syntax::hir::ClassUnicode) -> Option<u8> {
+    // `[Xx]`, plus the one other character that folds to `k` (KELVIN SIGN) or `s` (LATIN SMALL
+    // LETTER LONG S): any other shape is not read as a letter (no key, never a wrong one).
+    let single = |i: usize| {
+        c.ranges()
+            .get(i)
+            .and_then(|r| (r.start() == r.end()).then_some(r.start()))
+    };
+    let upper = single(0).filter(char::is_ascii_uppercase)?;
+    let lower = single(1).filter(|l| *l == upper.to_ascii_lowercase())?;
+    let extra = match lower {
+        'k' => Some('\u{212A}'),
+        's' => Some('\u{17F}'),
+        _ => None,
+    };
+    let len = 2 + usize::from(extra.is_some());
+    (c.ranges().len() == len && (extra.is_none() || single(2) == extra)).then_some(lower as u8)
+}
+
+/// The bytes `h` matches if it matches one fixed text (ignoring ASCII case): a literal, or a
+/// letter's case class.
+fn fixed_text(h: &regex_syntax::hir::Hir) -> Option<std::borrow::Cow<'_, [u8]>> {
+    use regex_syntax::hir::{Class, HirKind};
+    match h.kind() {
+        HirKind::Literal(l) => Some(std::borrow::Cow::Borrowed(&l.0)),
+        HirKind::Class(Class::Unicode(c)) => case_letter(c).map(|b| vec![b].into()),
+        _ => None,
+    }
+}
+
 /// A set of literals one of which every match of `h` contains.
 pub(crate) fn required_literals(h: &regex_syntax::hir::Hir) -> Option<Vec<Vec<u8>>> {
     use regex_syntax::hir::HirKind;
     let min_len = |v: &Vec<Vec<u8>>| v.iter().map(Vec::len).min().unwrap_or(0);
     match h.kind() {
-        HirKind::Literal(l) => Some(vec![l.0.to_vec()]),
+        HirKind::Literal(_) | HirKind::Class(_) => fixed_text(h).map(|t| vec![t.into_owned()]),
         HirKind::Capture(c) => required_literals(&c.sub),
         HirKind::Repetition(r) if r.min >= 1 => required_literals(&r.sub),
-        HirKind::Concat(items) => items
-            .iter()
-            .filter_map(required_literals)
-            .max_by_key(min_len),
+        HirKind::Concat(items) => {
+            // Runs of fixed texts (a case-insensitive `abc` is three classes) are one literal.
+            let mut best: Option<Vec<Vec<u8>>> = None;
+            let mut consider = |set: Vec<Vec<u8>>| {
+                if best.as_ref().is_none_or(|b| min_len(&set) >= min_len(b)) {
+                    best = Some(set);
+                }
+            };
+            let mut run: Vec<u8> = Vec::new();
+            for item in items {
+                match fixed_text(item) {
+                    Some(t) => run.extend_from_slice(&t),
+                    None => {
+                        if !run.is_empty() {
+                            consider(vec![std::mem::take(&mut run)]);
+                        }
+                        if let Some(set) = required_literals(item) {
+                            consider(set);
+                        }
+                    }
+                }
+            }
+            if !run.is_empty() {
+                consider(vec![run]);
+            }
+            best
+        }
         HirKind::Alternation(items) => {
             let mut all = Vec::new();
             for i in items {
@@ -95,12 +148,12 @@ pub(crate) fn required_literals(h: &regex_syntax::hir::Hir) -> Option<Vec<Vec<u8
 }
 
 impl LazyRegex {
-    /// A regex checked but not built yet: `source` is its anchored source, `pattern` as the rule
-    /// wrote it (for its required literals).
-    pub(crate) fn new(source: String, pattern: &str) -> LazyRegex {
+    /// A regex checked but not built yet: `source` is its anchored source, `literals` those
+    /// every match contains ([`required_literals_of`]).
+    pub(crate) fn new(source: String, literals: Option<Vec<String>>) -> LazyRegex {
         LazyRegex {
             source,
-            literals: required_literals_of(pattern),
+            literals,
             cell: std::sync::OnceLock::new(),
         }
     }
