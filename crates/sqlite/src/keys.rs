@@ -109,55 +109,12 @@ pub(crate) fn status_of_code(code: i64) -> Option<Status> {
         .find(|s| status_code(*s) == code)
 }
 
-/// One SipHash-2-4 round.
-fn sip_round(v: &mut [u64; 4]) {
-    v[0] = v[0].wrapping_add(v[1]);
-    v[1] = v[1].rotate_left(13);
-    v[1] ^= v[0];
-    v[0] = v[0].rotate_left(32);
-    v[2] = v[2].wrapping_add(v[3]);
-    v[3] = v[3].rotate_left(16);
-    v[3] ^= v[2];
-    v[0] = v[0].wrapping_add(v[3]);
-    v[3] = v[3].rotate_left(21);
-    v[3] ^= v[0];
-    v[2] = v[2].wrapping_add(v[1]);
-    v[1] = v[1].rotate_left(17);
-    v[1] ^= v[2];
-    v[2] = v[2].rotate_left(32);
-}
-
 /// SipHash-2-4 of `data` under the key `(k0, k1)` (the reference algorithm, little-endian).
 fn siphash24(k0: u64, k1: u64, data: &[u8]) -> u64 {
-    let mut v = [
-        k0 ^ 0x736f_6d65_7073_6575,
-        k1 ^ 0x646f_7261_6e64_6f6d,
-        k0 ^ 0x6c79_6765_6e65_7261,
-        k1 ^ 0x7465_6462_7974_6573,
-    ];
-    let mut chunks = data.chunks_exact(8);
-    let mut word = [0u8; 8];
-    for c in &mut chunks {
-        word.copy_from_slice(c);
-        let m = u64::from_le_bytes(word);
-        v[3] ^= m;
-        sip_round(&mut v);
-        sip_round(&mut v);
-        v[0] ^= m;
-    }
-    let mut last = (data.len() as u64) << 56;
-    for (i, b) in chunks.remainder().iter().enumerate() {
-        last |= u64::from(*b) << (8 * i);
-    }
-    v[3] ^= last;
-    sip_round(&mut v);
-    sip_round(&mut v);
-    v[0] ^= last;
-    v[2] ^= 0xff;
-    for _ in 0..4 {
-        sip_round(&mut v);
-    }
-    v[0] ^ v[1] ^ v[2] ^ v[3]
+    use std::hash::Hasher as _;
+    let mut h = siphasher::sip::SipHasher24::new_with_keys(k0, k1);
+    h.write(data);
+    h.finish()
 }
 
 /// The database's hash key (`key_secret`), which every stored key is computed under.
