@@ -7,9 +7,13 @@
 //! first and then probed the same way (a folded text has no ASCII capital, so the comparison is
 //! then plain equality).
 
-/// One key: where its text sits in the arena, and its posting span.
-#[derive(Debug, Clone, Copy)]
-struct Entry {
+/// One slot of the table: the high half of the key's hash, where its text sits in the arena
+/// (`len` is the byte length plus one; 0 marks an empty slot), and its posting span. A probe
+/// reads one slot, not a slot and then an entry elsewhere: at 100,000 rules the table does not
+/// fit the caches, and each separate array read was a miss of its own.
+#[derive(Debug, Clone, Copy, Default)]
+struct Slot {
+    tag: u32,
     start: u32,
     len: u32,
     span: (u32, u32),
@@ -24,9 +28,8 @@ pub(crate) struct ExactMap {
     /// Bit `len % 256` set for the byte length of every key: most values of a field whose
     /// keys are short (or long) are skipped without hashing them.
     lengths: [u64; 4],
-    /// `(high half of the hash, entry index + 1)`; index 0 is an empty slot.
-    slots: Box<[(u32, u32)]>,
-    entries: Vec<Entry>,
+    slots: Box<[Slot]>,
+    keys: usize,
     arena: String,
 }
 
@@ -80,28 +83,30 @@ impl ExactMap {
             seed,
             mask: cap - 1,
             lengths: [0; 4],
-            slots: vec![(0u32, 0u32); cap].into_boxed_slice(),
-            entries: Vec::with_capacity(n),
+            slots: vec![Slot::default(); cap].into_boxed_slice(),
+            keys: 0,
             arena: String::new(),
         };
         for (key, span) in keys {
-            let (Ok(start), Ok(len), Ok(idx)) = (
-                u32::try_from(m.arena.len()),
-                u32::try_from(key.len()),
-                u32::try_from(m.entries.len() + 1),
-            ) else {
+            let (Ok(start), Ok(len)) = (u32::try_from(m.arena.len()), u32::try_from(key.len() + 1))
+            else {
                 break;
             };
             if let Some(w) = m.lengths.get_mut((key.len() >> 6) & 3) {
                 *w |= 1 << (key.len() & 63);
             }
             m.arena.push_str(key);
-            m.entries.push(Entry { start, len, span });
+            m.keys += 1;
             let h = hash_ci(seed, key.as_bytes());
             let mut i = (h as usize) & m.mask;
             while let Some(slot) = m.slots.get_mut(i) {
-                if slot.1 == 0 {
-                    *slot = ((h >> 32) as u32, idx);
+                if slot.len == 0 {
+                    *slot = Slot {
+                        tag: (h >> 32) as u32,
+                        start,
+                        len,
+                        span,
+                    };
                     break;
                 }
                 i = (i + 1) & m.mask;
@@ -112,7 +117,7 @@ impl ExactMap {
 
     /// `true` if there are no keys.
     pub(crate) fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.keys == 0
     }
 
     /// The span of the key equal to `v` ignoring ASCII case (`v` ASCII, or folded).
@@ -126,16 +131,15 @@ impl ExactMap {
         let tag = (h >> 32) as u32;
         let mut i = (h as usize) & self.mask;
         loop {
-            let &(t, idx) = self.slots.get(i)?;
-            if idx == 0 {
+            let e = self.slots.get(i)?;
+            if e.len == 0 {
                 return None;
             }
-            if t == tag {
-                let e = self.entries.get(idx as usize - 1)?;
+            if e.tag == tag && e.len as usize == v.len() + 1 {
                 let key = self
                     .arena
                     .as_bytes()
-                    .get(e.start as usize..(e.start + e.len) as usize)?;
+                    .get(e.start as usize..e.start as usize + v.len())?;
                 if key.eq_ignore_ascii_case(v.as_bytes()) {
                     return Some(e.span);
                 }

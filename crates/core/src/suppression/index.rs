@@ -151,11 +151,38 @@ enum Place {
 
 /// One entry of a posting list: this rule's indexed condition number `bit` holds (or, if not
 /// exact, may hold) for the value.
+///
+/// It carries what marking needs of the rule (its `needed` bits, and whether a complete mask
+/// proves a match), so that marking reads no per-rule array: at 100,000 rules such an array
+/// no longer fits the caches, and each posting cost a miss there.
 #[derive(Clone, Copy, Debug)]
 struct Post {
     rule: u32,
     bit: u8,
     place: Place,
+    /// The rule's [`Meta::needed`] (0 for a rule checked in full, which the index never
+    /// completes).
+    needed: u8,
+    /// [`SURE`] and [`EXPIRES`] bits.
+    flags: u8,
+}
+
+/// [`Post::flags`]: the rule has nothing to verify, so a complete mask is a match (unless it
+/// expired).
+const SURE: u8 = 1;
+/// [`Post::flags`]: the rule has an expiry, read from its [`Meta`] when its mask completes.
+const EXPIRES: u8 = 2;
+
+impl Post {
+    fn new(rule: u32, bit: u8, place: Place) -> Post {
+        Post {
+            rule,
+            bit,
+            place,
+            needed: 0,
+            flags: 0,
+        }
+    }
 }
 
 /// A range in a field index's posting array.
@@ -494,11 +521,7 @@ fn build_bucket(
             {
                 *p = true;
             }
-            let post = |place| Post {
-                rule: *rule,
-                bit,
-                place,
-            };
+            let post = |place| Post::new(*rule, bit, place);
             match &w.keys {
                 Keys::Exact(v) => {
                     exact.extend(v.iter().map(|s| (w.field, s, post(Place::Anywhere))))
@@ -638,6 +661,15 @@ fn build_bucket(
             }
         }
     }
+    for fi in &mut by_field {
+        for p in &mut fi.posts {
+            if let Some(m) = meta.get(p.rule as usize) {
+                p.needed = m.needed;
+                p.flags = if m.verify.is_empty() { SURE } else { 0 }
+                    | if m.expires.is_some() { EXPIRES } else { 0 };
+            }
+        }
+    }
     by_field.sort_by_key(|f| f.field);
     always.sort_unstable();
     always.dedup();
@@ -655,6 +687,8 @@ struct Scratch {
     masks: Vec<u8>,
     /// Rules whose mask is not zero.
     touched: Vec<u32>,
+    /// Rules whose mask became complete, in the order they did.
+    complete: Vec<u32>,
     /// Candidates, in rule order.
     cands: Vec<u32>,
     /// A value folded for probing.
@@ -688,6 +722,7 @@ fn with_scratch<R>(f: impl FnOnce(&mut Scratch) -> R) -> R {
 struct Marker<'s> {
     masks: &'s mut [u8],
     touched: &'s mut Vec<u32>,
+    complete: &'s mut Vec<u32>,
     meta: &'s [Meta],
     at: DateTime<Utc>,
     /// Only the first match is wanted.
@@ -701,18 +736,25 @@ impl Marker<'_> {
         let Some(m) = self.masks.get_mut(p.rule as usize) else {
             return;
         };
-        if *m == 0 {
+        let old = *m;
+        if old == 0 {
             self.touched.push(p.rule);
         }
-        *m |= 1 << p.bit;
-        if self.first
-            && p.rule < self.best
-            && let Some(meta) = self.meta.get(p.rule as usize)
-            && *m == meta.needed
-            && meta.verify.is_empty()
-            && meta.expires.is_none_or(|e| self.at < e)
-        {
-            self.best = p.rule;
+        let new = old | 1 << p.bit;
+        *m = new;
+        if new != old && new == p.needed {
+            self.complete.push(p.rule);
+            if self.first
+                && p.rule < self.best
+                && p.flags & SURE != 0
+                && (p.flags & EXPIRES == 0
+                    || self
+                        .meta
+                        .get(p.rule as usize)
+                        .is_some_and(|meta| meta.expires.is_none_or(|e| self.at < e)))
+            {
+                self.best = p.rule;
+            }
         }
     }
 
@@ -1078,6 +1120,7 @@ impl RuleSet {
         let mut mk = Marker {
             masks: &mut s.masks,
             touched: &mut s.touched,
+            complete: &mut s.complete,
             meta: &self.meta,
             at,
             first,
@@ -1092,13 +1135,11 @@ impl RuleSet {
         let best = mk.best;
         for &r in s.touched.iter() {
             if let Some(m) = s.masks.get_mut(r as usize) {
-                if r <= best && self.meta.get(r as usize).is_some_and(|x| x.needed == *m) {
-                    s.cands.push(r);
-                }
                 *m = 0;
             }
         }
         s.touched.clear();
+        s.cands.extend(s.complete.drain(..).filter(|&r| r <= best));
         if first {
             s.cands.retain(|&r| r <= best);
         }
@@ -1192,9 +1233,8 @@ mod tests {
             v6: Vec::new(),
             posts: (0..3)
                 .map(|i| Post {
-                    rule: i,
-                    bit: 0,
-                    place: place[i as usize],
+                    needed: 1,
+                    ..Post::new(i, 0, place[i as usize])
                 })
                 .collect(),
         };
@@ -1208,10 +1248,11 @@ mod tests {
             ("x.exe y web-", [false, false, false]),
             ("web-shell.exe", [true, true, true]),
         ] {
-            let (mut masks, mut touched) = (vec![0u8; 3], Vec::new());
+            let (mut masks, mut touched, mut complete) = (vec![0u8; 3], Vec::new(), Vec::new());
             let mut mk = Marker {
                 masks: &mut masks,
                 touched: &mut touched,
+                complete: &mut complete,
                 meta: &meta,
                 at: Utc::now(),
                 first: false,
