@@ -32,6 +32,16 @@ fn vigil(db: &Path, args: &[&str]) -> Command {
     c
 }
 
+/// The standard output of `vigil` with `args`, which must succeed.
+fn stdout_of(db: &Path, args: &[&str]) -> Vec<u8> {
+    vigil(db, args)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone()
+}
+
 fn json_of(out: &[u8]) -> Value {
     serde_json::from_slice(out).unwrap()
 }
@@ -84,7 +94,7 @@ fn manage_test_and_run_once() {
             ]
         }]),
     );
-    let out = vigil(
+    let out = stdout_of(
         &db,
         &[
             "--json",
@@ -93,12 +103,7 @@ fn manage_test_and_run_once() {
             defender.to_str().unwrap(),
             own.to_str().unwrap(),
         ],
-    )
-    .assert()
-    .success()
-    .get_output()
-    .stdout
-    .clone();
+    );
     let added = json_of(&out);
     assert_eq!(added["automations"].as_array().unwrap().len(), 2);
     assert!(
@@ -124,12 +129,7 @@ fn manage_test_and_run_once() {
         &["automations", "show", "signed"],
         &["--json", "automations", "show", "notify-high"],
     ] {
-        let out = vigil(&db, args)
-            .assert()
-            .success()
-            .get_output()
-            .stdout
-            .clone();
+        let out = stdout_of(&db, args);
         let text = String::from_utf8(out).unwrap();
         for secret in ["TOPSECRET", "HMACKEY", "APIKEY"] {
             assert!(!text.contains(secret), "{args:?} printed {secret}: {text}");
@@ -137,15 +137,10 @@ fn manage_test_and_run_once() {
     }
 
     vigil(&db, &["import", SAMPLES]).assert().success();
-    let high = vigil(
+    let high = stdout_of(
         &db,
         &["--json", "list", "--severity", "high", "--status", "all"],
-    )
-    .assert()
-    .success()
-    .get_output()
-    .stdout
-    .clone();
+    );
     let high = json_of(&high);
     let high_ids: Vec<String> = high
         .as_array()
@@ -156,30 +151,20 @@ fn manage_test_and_run_once() {
     assert!(!high_ids.is_empty());
 
     // `test` shows and calls nothing.
-    let out = vigil(
+    let out = stdout_of(
         &db,
         &["--json", "automations", "test", "signed", &high_ids[0]],
-    )
-    .assert()
-    .success()
-    .get_output()
-    .stdout
-    .clone();
+    );
     let t = json_of(&out);
     assert_eq!(t["conditionsMatch"], true);
     assert_eq!(t["calls"].as_array().unwrap().len(), 2);
     assert!(!t.to_string().contains("HMACKEY"));
     assert_eq!(r.count(), 0, "test calls nothing");
 
-    let out = vigil(
+    let out = stdout_of(
         &db,
         &["--json", "automate", "run", "--once", "--max-attempts", "2"],
-    )
-    .assert()
-    .success()
-    .get_output()
-    .stdout
-    .clone();
+    );
     let run = json_of(&out);
     assert_eq!(run["pending"], 0, "{run}");
     let got = r.requests();
@@ -206,12 +191,7 @@ fn manage_test_and_run_once() {
         .unwrap();
     }
     // 410 answers are parked at once and listed.
-    let out = vigil(&db, &["--json", "automations", "failures"])
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
+    let out = stdout_of(&db, &["--json", "automations", "failures"]);
     let failures = json_of(&out)["failures"].as_array().unwrap().clone();
     assert!(!failures.is_empty());
     assert!(failures.iter().all(|f| f["lastStatus"] == "HTTP 410"));
@@ -223,12 +203,7 @@ fn manage_test_and_run_once() {
         .assert()
         .success();
     let n = failures.len();
-    let out = vigil(&db, &["--json", "automations", "failures"])
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
+    let out = stdout_of(&db, &["--json", "automations", "failures"]);
     assert_eq!(json_of(&out)["failures"].as_array().unwrap().len(), n);
     assert_eq!(
         r.requests().iter().filter(|q| q.path == "/fail").count(),
@@ -236,22 +211,12 @@ fn manage_test_and_run_once() {
         "the retried delivery was sent again"
     );
 
-    let out = vigil(
+    let out = stdout_of(
         &db,
         &["--json", "automations", "prune", "--older-than", "0s"],
-    )
-    .assert()
-    .success()
-    .get_output()
-    .stdout
-    .clone();
+    );
     assert!(json_of(&out)["pruned"].as_u64().unwrap() > 0);
-    let out = vigil(&db, &["automations", "prune", "--older-than", "7d"])
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
+    let out = stdout_of(&db, &["automations", "prune", "--older-than", "7d"]);
     assert!(
         String::from_utf8(out)
             .unwrap()
