@@ -485,9 +485,8 @@ fn build_bucket(
     let mut v4: Vec<(usize, u8, u32, Post)> = Vec::new();
     let mut v6: Vec<(usize, u8, u128, Post)> = Vec::new();
     for &(rule, a, b) in &per_rule {
-        let rule = &rule;
         let ws = all.get(a..b).unwrap_or_default();
-        let Some(m) = meta.get_mut(*rule as usize) else {
+        let Some(m) = meta.get_mut(rule as usize) else {
             continue;
         };
         scored.clear();
@@ -510,7 +509,7 @@ fn build_bucket(
                 .take(MAX_INDEXED)
                 .map(|(_, (_, i))| *i),
         );
-        let conds = compiled.get(*rule as usize).map_or(0, |c| c.conds.len());
+        let conds = compiled.get(rule as usize).map_or(0, |c| c.conds.len());
         proven.clear();
         proven.resize(conds, false);
         for (bit, &i) in chosen.iter().enumerate() {
@@ -521,7 +520,7 @@ fn build_bucket(
             {
                 *p = true;
             }
-            let post = |place| Post::new(*rule, bit, place);
+            let post = |place| Post::new(rule, bit, place);
             match &w.keys {
                 Keys::Exact(v) => {
                     exact.extend(v.iter().map(|s| (w.field, s, post(Place::Anywhere))))
@@ -549,7 +548,7 @@ fn build_bucket(
             .filter_map(|(i, _)| u16::try_from(i).ok())
             .collect();
         if chosen.is_empty() {
-            always.push(*rule);
+            always.push(rule);
         }
     }
     let mut by_field: Vec<FieldIndex> = Vec::new();
@@ -772,6 +771,14 @@ impl Marker<'_> {
     }
 }
 
+/// `v` with its ASCII letters lowered, written into `low` (reused, so no allocation per value).
+fn lower_into<'b>(v: &str, low: &'b mut String) -> &'b str {
+    low.clear();
+    low.push_str(v);
+    low.make_ascii_lowercase();
+    low
+}
+
 impl FieldIndex {
     /// The literal automaton: the NFA of a large set, or for a moderate one the DFA built on
     /// first use (an NFA if the DFA cannot be built; `None` if neither can, when
@@ -876,9 +883,7 @@ impl FieldIndex {
                     Place::End => at_end,
                     Place::Anywhere => *anywhere.get_or_insert_with(|| {
                         if !lowered {
-                            low.clear();
-                            low.push_str(v);
-                            low.make_ascii_lowercase();
+                            lower_into(v, low);
                             lowered = true;
                         }
                         low.contains(&**lit)
@@ -926,10 +931,7 @@ impl FieldIndex {
                 // letters; a value that is not ASCII is folded already; positions do not move).
                 // The automata built on first use ignore ASCII case and read the value as it is.
                 let v: &str = if self.ac.is_some() && v.bytes().any(|b| b.is_ascii_uppercase()) {
-                    low.clear();
-                    low.push_str(v);
-                    low.make_ascii_lowercase();
-                    low
+                    lower_into(v, low)
                 } else {
                     v
                 };
