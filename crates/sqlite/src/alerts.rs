@@ -166,15 +166,16 @@ fn insert_side_rows(
     Ok(())
 }
 
-/// Deletes the key rows of the alert with row id `seq` as it was stored (`old`).
+/// Deletes the key rows of the alert with row id `seq` as it was stored (`old`, whose derived
+/// keys are `d`).
 fn delete_side_rows(
     conn: &Connection,
     keyer: &Keyer,
     tenant: &TenantId,
     seq: i64,
-    old: &vigil_core::Alert,
+    (old, d): (&vigil_core::Alert, &Derived),
 ) -> Result<(), StoreError> {
-    let (keys, _) = crate::keys::of_alert(keyer, tenant.as_str(), old, &Derived::of(old));
+    let (keys, _) = crate::keys::of_alert(keyer, tenant.as_str(), old, d);
     let mut stmt = conn
         .prepare_cached("DELETE FROM alert_keys WHERE gen = ?1 AND key = ?2 AND seq = ?3")
         .db()?;
@@ -335,9 +336,10 @@ pub(crate) fn update_content(
         seq
     ])
     .db()?;
-    delete_side_rows(conn, keyer, tenant, seq, &old.stored.alert)?;
     let was = &old.stored.alert;
-    tally_alert(conn, tenant, &Derived::of(was), was, -1)?;
+    let was_d = Derived::of(was);
+    delete_side_rows(conn, keyer, tenant, seq, (was, &was_d))?;
+    tally_alert(conn, tenant, &was_d, was, -1)?;
     tally_alert(conn, tenant, &d, alert, 1)?;
     insert_side_rows(conn, tenant, seq, (alert, &d), &keys)?;
     Ok(true)
